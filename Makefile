@@ -1,0 +1,75 @@
+# smelt — GNU Make build.
+#   make          build build/smelt
+#   make demo     install deps, build, create and run the example project
+#   make test     install deps, build (plain and ASan+UBSan), run every test
+#   make fuzz     run the libFuzzer targets for a bounded time
+#   make bench    run the benchmarks in bench/
+DUCKDB_DIR ?= deps/duckdb
+CC ?= cc
+PKGS := sqlite3 yaml-0.1 jansson libsodium zlib
+WARN := -Wall -Wextra -Werror -Wpedantic -Wstrict-prototypes -Wmissing-prototypes -Wvla \
+        -Wwrite-strings -Wformat=2 -Wno-format-nonliteral
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE $(WARN) -Isrc -isystem $(DUCKDB_DIR) \
+        $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS := -L$(DUCKDB_DIR) -Wl,-rpath,$(abspath $(DUCKDB_DIR)) -lduckdb \
+        $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
+
+SRC := $(sort $(wildcard src/*/*.c))
+LIB_SRC := $(filter-out src/main.c,$(SRC))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+
+REL := build/rel
+SAN := build/san
+REL_CFLAGS := $(CFLAGS_BASE) -O2 -g
+SAN_CFLAGS := $(CFLAGS_BASE) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+              -fno-sanitize-recover=all
+
+.PHONY: all deps demo test unit e2e fuzz bench clean format
+all: build/smelt
+
+deps:
+	@./scripts/deps.sh
+
+build/smelt: $(REL)/smelt
+	@cp $< $@
+
+$(REL)/%.o: %.c $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) -c $< -o $@
+$(SAN)/%.o: %.c $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_CFLAGS) -c $< -o $@
+
+$(REL)/smelt: $(patsubst %.c,$(REL)/%.o,$(SRC) src/main.c)
+	$(CC) $(REL_CFLAGS) $^ -o $@ $(LIBS)
+$(SAN)/smelt: $(patsubst %.c,$(SAN)/%.o,$(SRC) src/main.c)
+	$(CC) $(SAN_CFLAGS) $^ -o $@ $(LIBS)
+
+$(REL)/tests/%: $(REL)/tests/unit/%.o $(patsubst %.c,$(REL)/%.o,$(LIB_SRC))
+	$(CC) $(REL_CFLAGS) $^ -o $@ $(LIBS) -lcmocka
+$(SAN)/tests/%: $(SAN)/tests/unit/%.o $(patsubst %.c,$(SAN)/%.o,$(LIB_SRC))
+	$(CC) $(SAN_CFLAGS) $^ -o $@ $(LIBS) -lcmocka
+
+UNIT_REL := $(patsubst tests/unit/%.c,$(REL)/tests/%,$(UNIT_SRC))
+UNIT_SAN := $(patsubst tests/unit/%.c,$(SAN)/tests/%,$(UNIT_SRC))
+
+demo: deps
+	@$(MAKE) --no-print-directory build/smelt
+	@./scripts/demo.sh
+
+test: deps
+	@$(MAKE) --no-print-directory build/smelt $(SAN)/smelt $(UNIT_REL) $(UNIT_SAN)
+	@./tests/run.sh
+
+fuzz: deps
+	@./tests/fuzz/run.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory build/smelt
+	@./bench/pipeline.sh
+
+format:
+	clang-format -i src/*.c src/*/*.c src/*/*.h tests/unit/*.c
+
+clean:
+	rm -rf build

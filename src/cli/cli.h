@@ -1,0 +1,52 @@
+/*
+ * cli — one file per command (git's builtin/ style) and one table of
+ * commands in commands.c. main.c parses the global flags (-C DIR, -v, -q),
+ * finds the command in cli_commands[] and calls it.
+ *
+ * To add a command: write cli/<name>.c with `int cmd_<name>(int argc,
+ * char **argv, struct cli_ctx *ctx)`, declare it below, and add a row to
+ * cli_commands[] in commands.c. argv[0] is the command name. The function
+ * returns the process exit code (cli_exit_code() maps an sm_rc to it).
+ *
+ * Exit codes: 0 ok, 1 the pipeline ran but something failed, 2 usage or
+ * configuration error.
+ */
+#ifndef SM_CLI_H
+#define SM_CLI_H
+
+#include "util/util.h"
+
+enum { CLI_EXIT_OK = 0, CLI_EXIT_FAILED = 1, CLI_EXIT_USAGE = 2 };
+
+struct cli_ctx {
+    const char *dir; /* project directory: -C DIR, default "." */
+};
+
+typedef int (*cli_fn)(int argc, char **argv, struct cli_ctx *ctx);
+
+struct cli_command {
+    const char *name;
+    cli_fn fn;
+    const char *summary; /* one line for `smelt --help` */
+    const char *usage;   /* full text for `smelt CMD --help` */
+};
+
+extern const struct cli_command cli_commands[];
+
+/* Map an sm_rc to an exit code: CONFIG/INVALID/PARSE -> 2, others -> 1. */
+int cli_exit_code(int rc);
+/* Print "smelt: error: msg" to stderr and return cli_exit_code(err->code). */
+int cli_fail(const struct sm_err *err);
+/* Print usage text of cmd to stdout (--help) or stderr (misuse). */
+void cli_usage(const struct cli_command *cmd, FILE *to);
+/* True when argv has -h or --help. */
+bool cli_wants_help(int argc, char **argv);
+const struct cli_command *cli_find(const char *name);
+
+int cmd_init(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_run(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_query(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_validate(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_version(int argc, char **argv, struct cli_ctx *ctx);
+
+#endif

@@ -1,0 +1,113 @@
+/*
+ * state — the control plane: one SQLite database per project,
+ * .smelt/state.db, in WAL mode, with versioned schema migrations. The only
+ * module that includes sqlite3.h. It records runs, tasks and their state
+ * transitions, landed files, and the catalog of tables. The schema is
+ * documented in docs/internals/state.md.
+ *
+ *     struct st_db *st;
+ *     if (st_open(".smelt/state.db", &st, &err)) ...
+ *     int64_t run;
+ *     st_run_start(st, "run", &run, &err);
+ *     ...
+ *     st_run_finish(st, run, "success", &err);
+ *     st_close(st);
+ *
+ * Every write is its own transaction unless the caller brackets several with
+ * st_begin()/st_commit(). Strings returned in structs are owned by the struct
+ * and freed by the matching *_release()/*_free() call.
+ */
+#ifndef SM_STATE_H
+#define SM_STATE_H
+
+#include "util/util.h"
+
+struct st_db;
+
+/* Open (creating if needed) and migrate to the latest schema version. Busy
+ * timeout is 10 s so a concurrent smelt waits rather than fails. */
+int st_open(const char *path, struct st_db **out, struct sm_err *err) SM_MUST_USE;
+void st_close(struct st_db *db);
+/* Schema version after migrations. */
+int st_schema_version(struct st_db *db);
+
+int st_begin(struct st_db *db, struct sm_err *err) SM_MUST_USE;
+int st_commit(struct st_db *db, struct sm_err *err) SM_MUST_USE;
+void st_rollback(struct st_db *db);
+
+/* --- runs and tasks --------------------------------------------------------- */
+int st_run_start(struct st_db *db, const char *command, int64_t *out_run_id,
+                 struct sm_err *err) SM_MUST_USE;
+/* status: "success" | "failed" | "nothing_to_do" */
+int st_run_finish(struct st_db *db, int64_t run_id, const char *status,
+                  struct sm_err *err) SM_MUST_USE;
+
+/* Create a task in state "pending" (recorded as the first transition). */
+int st_task_add(struct st_db *db, int64_t run_id, const char *name, int64_t *out_task_id,
+                struct sm_err *err) SM_MUST_USE;
+/* Move a task to state ("running", "success", "failed", "skipped") and record
+ * the transition with a timestamp in task_events. Counters and error (may be
+ * NULL) are stored with the final state. */
+int st_task_set_state(struct st_db *db, int64_t task_id, const char *state,
+                      struct sm_err *err) SM_MUST_USE;
+int st_task_finish(struct st_db *db, int64_t task_id, const char *state, int64_t rows_in,
+                   int64_t rows_out, int64_t rows_quarantined, double seconds, const char *error,
+                   struct sm_err *err) SM_MUST_USE;
+
+/* --- landed files ------------------------------------------------------------ */
+struct st_landed {
+    int64_t id;          /* increases with every landed file; bronze loads by id */
+    char *source;
+    char *orig_path;     /* absolute path the file was found at */
+    int64_t size;
+    int64_t mtime;       /* seconds */
+    char *sha256;        /* hex */
+    char *batch_id;
+    char *landing_path;  /* absolute path of the landed copy */
+    char *status;        /* "landing" (intent recorded) | "landed" */
+    char *received_at;   /* ISO-8601 */
+};
+void st_landed_release(struct st_landed *l);
+void st_landed_free_array(struct st_landed *arr, size_t n);
+
+/* Look up the record of source+orig_path with this size and mtime (any
+ * status), so an unchanged file is skipped without hashing. *found says
+ * whether out was filled. */
+int st_landed_find_stat(struct st_db *db, const char *source, const char *orig_path, int64_t size,
+                        int64_t mtime, struct st_landed *out, bool *found,
+                        struct sm_err *err) SM_MUST_USE;
+/* Look up by content: source+sha256 (a file renamed or touched but with the
+ * same bytes is the same file). */
+int st_landed_find_hash(struct st_db *db, const char *source, const char *sha256,
+                        struct st_landed *out, bool *found, struct sm_err *err) SM_MUST_USE;
+/* Record the intent to land l (status "landing"); sets l->id. */
+int st_landed_begin(struct st_db *db, struct st_landed *l, struct sm_err *err) SM_MUST_USE;
+/* Mark landed (status "landed"). */
+int st_landed_done(struct st_db *db, int64_t id, struct sm_err *err) SM_MUST_USE;
+/* All files of source still in status "landing" (a crash interrupted them). */
+int st_landed_pending(struct st_db *db, const char *source, struct st_landed **out, size_t *n,
+                      struct sm_err *err) SM_MUST_USE;
+/* Files of source with status "landed" and id > after_id, by id. */
+int st_landed_list(struct st_db *db, const char *source, int64_t after_id, struct st_landed **out,
+                   size_t *n, struct sm_err *err) SM_MUST_USE;
+
+/* --- catalog of tables --------------------------------------------------- */
+struct st_table {
+    char *zone;
+    char *name;
+    char *location;    /* absolute path of the Delta table */
+    char *schema_json; /* Delta schemaString */
+    int64_t version;
+    int64_t row_count;
+    char *updated_at;
+};
+void st_table_free_array(struct st_table *arr, size_t n);
+int st_table_upsert(struct st_db *db, const struct st_table *t, struct sm_err *err) SM_MUST_USE;
+int st_table_list(struct st_db *db, struct st_table **out, size_t *n,
+                  struct sm_err *err) SM_MUST_USE;
+/* *found false when the table is not catalogued. */
+int st_table_get(struct st_db *db, const char *zone, const char *name, struct st_table *out,
+                 bool *found, struct sm_err *err) SM_MUST_USE;
+void st_table_release(struct st_table *t);
+
+#endif

@@ -1,0 +1,167 @@
+/*
+ * util — the bottom layer every other module uses: error codes and the error
+ * struct, the one growable string buffer, logging, small path and time
+ * helpers.
+ *
+ * Errors: a fallible function returns int, 0 on success or an enum sm_rc,
+ * and takes an optional `struct sm_err *err` last (NULL is always allowed).
+ * The first error message set wins; outer layers add context with
+ * sm_err_prefix(), they never overwrite the root cause.
+ *
+ *     struct sm_err err = SM_ERR_INIT;
+ *     if (prj_load(dir, &p, &err))
+ *         die("%s", err.msg);
+ *
+ * Buffers: struct sm_buf is always NUL-terminated, grows as needed and may
+ * carry a size cap for untrusted input.
+ *
+ *     struct sm_buf b = SM_BUF_INIT;
+ *     sm_buf_addf(&b, "%s.%s", zone, name);
+ *     char *s = sm_buf_detach(&b);   // caller frees s
+ */
+#ifndef SM_UTIL_H
+#define SM_UTIL_H
+
+/* The system headers every module uses come first, so that banned.h (last)
+ * cannot clash with their declarations. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SM_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define SM_MUST_USE __attribute__((warn_unused_result))
+
+enum sm_rc {
+    SM_OK = 0,
+    SM_ENOMEM,
+    SM_EINVALID,
+    SM_EIO,
+    SM_EPARSE,
+    SM_ECONFIG,
+    SM_ENET,
+    SM_EDB,
+    SM_EENGINE,
+    SM_ENOTFOUND,
+    SM_ECONFLICT,
+    SM_ETIMEOUT,
+    SM_ECANCELLED,
+    SM_EINTERNAL,
+};
+
+#define SM_ERR_MSG_MAX 2048
+struct sm_err {
+    int code;
+    char msg[SM_ERR_MSG_MAX];
+};
+#define SM_ERR_INIT {0, {0}}
+
+/* Set err (if non-NULL and not already set) and return code. */
+int sm_err_set(struct sm_err *err, int code, const char *fmt, ...) SM_PRINTF(3, 4);
+/* Prepend "context: " to an already set message. Returns err->code (or code
+ * when err is NULL). */
+int sm_err_prefix(struct sm_err *err, int code, const char *fmt, ...) SM_PRINTF(3, 4);
+void sm_err_clear(struct sm_err *err);
+const char *sm_rc_name(int rc);
+
+#define SM_TRY(expr)                                                                               \
+    do {                                                                                           \
+        int sm_try_rc_ = (expr);                                                                   \
+        if (sm_try_rc_)                                                                            \
+            return sm_try_rc_;                                                                     \
+    } while (0)
+
+/* Programmer error: print and abort. */
+#define SM_BUG(...) sm_bug(__FILE__, __LINE__, __VA_ARGS__)
+_Noreturn void sm_bug(const char *file, int line, const char *fmt, ...) SM_PRINTF(3, 4);
+
+/* Allocation that aborts on out-of-memory; nothing in smelt can make progress
+ * without memory, so callers do not check. */
+void *sm_malloc(size_t n);
+void *sm_calloc(size_t n, size_t size);
+void *sm_realloc(void *p, size_t n);
+char *sm_strdup(const char *s);
+char *sm_strndup(const char *s, size_t n);
+char *sm_asprintf(const char *fmt, ...) SM_PRINTF(1, 2);
+
+/* Growable array helper: grow *arr (element size es) so that it holds at
+ * least n elements; *alloc tracks capacity. */
+void sm_grow(void **arr, size_t *alloc, size_t n, size_t es);
+#define SM_ALLOC_GROW(arr, n, alloc) sm_grow((void **)&(arr), &(alloc), (n), sizeof(*(arr)))
+
+/* --- sm_buf --------------------------------------------------------------- */
+struct sm_buf {
+    char *buf;   /* never NULL after init: points at "" when empty */
+    size_t len;
+    size_t alloc;
+    size_t cap;  /* 0 = unlimited; otherwise adds beyond cap fail */
+};
+extern char sm_buf_empty[];
+#define SM_BUF_INIT {sm_buf_empty, 0, 0, 0}
+
+void sm_buf_init(struct sm_buf *b, size_t cap);
+void sm_buf_release(struct sm_buf *b);
+void sm_buf_reset(struct sm_buf *b);
+/* The add functions return 0, or SM_ENOMEM when the cap would be exceeded. */
+int sm_buf_add(struct sm_buf *b, const void *data, size_t len);
+int sm_buf_adds(struct sm_buf *b, const char *s);
+int sm_buf_addc(struct sm_buf *b, char c);
+int sm_buf_addf(struct sm_buf *b, const char *fmt, ...) SM_PRINTF(2, 3);
+int sm_buf_vaddf(struct sm_buf *b, const char *fmt, va_list ap) SM_PRINTF(2, 0);
+/* Append s as a SQL string literal: 'it''s'. */
+int sm_buf_add_sql_str(struct sm_buf *b, const char *s);
+/* Append s as a SQL identifier: "a""b". */
+int sm_buf_add_sql_ident(struct sm_buf *b, const char *s);
+/* Hand the string to the caller (who frees it) and reset b. */
+char *sm_buf_detach(struct sm_buf *b);
+
+/* --- logging -------------------------------------------------------------- */
+enum sm_log_level { SM_LOG_DEBUG, SM_LOG_INFO, SM_LOG_WARN, SM_LOG_ERROR };
+void sm_log_set_level(enum sm_log_level lvl);
+void sm_log(enum sm_log_level lvl, const char *fmt, ...) SM_PRINTF(2, 3);
+#define sm_debug(...) sm_log(SM_LOG_DEBUG, __VA_ARGS__)
+#define sm_info(...) sm_log(SM_LOG_INFO, __VA_ARGS__)
+#define sm_warn(...) sm_log(SM_LOG_WARN, __VA_ARGS__)
+
+/* --- strings, paths, time ------------------------------------------------- */
+bool sm_starts_with(const char *s, const char *prefix);
+bool sm_ends_with(const char *s, const char *suffix);
+/* Parse a whole decimal integer; returns 0 or SM_EINVALID. */
+int sm_parse_i64(const char *s, int64_t *out);
+/* Join two path parts with one '/'. Caller frees. An absolute b wins. */
+char *sm_path_join(const char *a, const char *b);
+/* mkdir -p. */
+int sm_mkdirs(const char *path, struct sm_err *err) SM_MUST_USE;
+/* rm -rf; missing path is fine. */
+int sm_rmtree(const char *path, struct sm_err *err) SM_MUST_USE;
+bool sm_path_exists(const char *path);
+bool sm_is_dir(const char *path);
+/* Read a whole file into a NUL-terminated malloc'd buffer. */
+int sm_read_file(const char *path, char **out, size_t *out_len, struct sm_err *err) SM_MUST_USE;
+/* Write data atomically: temp file in the same directory, fsync, rename. */
+int sm_write_file_atomic(const char *path, const void *data, size_t len,
+                         struct sm_err *err) SM_MUST_USE;
+/* Seconds since the epoch, with microseconds. */
+double sm_now(void);
+int64_t sm_now_ms(void);
+/* UTC ISO-8601 "2026-11-21T13:22:01.123Z" into buf (>= 32 bytes). */
+void sm_iso8601(int64_t ms, char *buf, size_t n);
+/* Random lowercase hex id of n bytes (2n chars) into a new string. */
+char *sm_random_hex(size_t n);
+/* A v4 UUID string (36 chars). Caller frees. */
+char *sm_uuid4(void);
+/* Levenshtein distance, for "did you mean" hints. */
+size_t sm_edit_distance(const char *a, const char *b);
+/* Is stdout a terminal (and not disabled by NO_COLOR/--format)? */
+bool sm_stdout_is_tty(void);
+/* Terminal width, or 100 when unknown. */
+int sm_term_width(void);
+
+#include "util/banned.h"
+
+#endif
