@@ -9,7 +9,7 @@ CC ?= cc
 PKGS := sqlite3 yaml-0.1 jansson libsodium zlib
 WARN := -Wall -Wextra -Werror -Wpedantic -Wstrict-prototypes -Wmissing-prototypes -Wvla \
         -Wwrite-strings -Wformat=2 -Wno-format-nonliteral
-CFLAGS_BASE := -std=c11 -D_GNU_SOURCE $(WARN) -Isrc -isystem $(DUCKDB_DIR) \
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -DSMELT_VERSION=\"0.1.0\" $(WARN) -Isrc -isystem $(DUCKDB_DIR) \
         $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIBS := -L$(DUCKDB_DIR) -Wl,-rpath,$(abspath $(DUCKDB_DIR)) -lduckdb \
         $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
@@ -35,10 +35,12 @@ build/smelt: $(REL)/smelt
 
 $(REL)/%.o: %.c $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(REL_CFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(REL_CFLAGS) -c $< -o $@
 $(SAN)/%.o: %.c $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN_CFLAGS) -c $< -o $@
+	@echo "  CC san  $<"
+	@$(CC) $(SAN_CFLAGS) -c $< -o $@
 
 $(REL)/smelt: $(patsubst %.c,$(REL)/%.o,$(SRC) src/main.c)
 	$(CC) $(REL_CFLAGS) $^ -o $@ $(LIBS)
@@ -50,6 +52,10 @@ $(REL)/tests/%: $(REL)/tests/unit/%.o $(patsubst %.c,$(REL)/%.o,$(LIB_SRC))
 $(SAN)/tests/%: $(SAN)/tests/unit/%.o $(patsubst %.c,$(SAN)/%.o,$(LIB_SRC))
 	$(CC) $(SAN_CFLAGS) $^ -o $@ $(LIBS) -lcmocka
 
+build/duckq: tests/tools/duckq.c
+	@mkdir -p build
+	$(CC) -O1 -g -w -isystem $(DUCKDB_DIR) $< -o $@ -L$(DUCKDB_DIR) -Wl,-rpath,$(abspath $(DUCKDB_DIR)) -lduckdb
+
 UNIT_REL := $(patsubst tests/unit/%.c,$(REL)/tests/%,$(UNIT_SRC))
 UNIT_SAN := $(patsubst tests/unit/%.c,$(SAN)/tests/%,$(UNIT_SRC))
 
@@ -58,7 +64,7 @@ demo: deps
 	@./scripts/demo.sh
 
 test: deps
-	@$(MAKE) --no-print-directory build/smelt $(SAN)/smelt $(UNIT_REL) $(UNIT_SAN)
+	@$(MAKE) --no-print-directory build/smelt $(SAN)/smelt build/duckq $(UNIT_REL) $(UNIT_SAN)
 	@./tests/run.sh
 
 fuzz: deps

@@ -43,6 +43,18 @@ void cli_usage(const struct cli_command *cmd, FILE *to);
 bool cli_wants_help(int argc, char **argv);
 const struct cli_command *cli_find(const char *name);
 
+/* Output formats of commands that print rows. */
+enum cli_format { CLI_FMT_AUTO, CLI_FMT_TABLE, CLI_FMT_CSV, CLI_FMT_JSON };
+/* Parse "table" | "csv" | "json"; returns false for anything else. */
+bool cli_parse_format(const char *s, enum cli_format *out);
+/* AUTO becomes TABLE on a terminal, CSV otherwise. */
+enum cli_format cli_resolve_format(enum cli_format f);
+
+struct eng_result;
+/* Print a query result: aligned table fitted to the terminal, CSV (RFC 4180)
+ * or a JSON array of objects. */
+void cli_print_result(const struct eng_result *r, enum cli_format fmt, FILE *out);
+
 int cmd_init(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_run(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_query(int argc, char **argv, struct cli_ctx *ctx);

@@ -1,5 +1,5 @@
 /*
- * project — reads a smelt project directory (smelt.yml, sources/*.yml,
+ * project — reads a smelt project directory (smelt.yml, sources/<name>.yml,
  * models/<zone>/<name>.sql with an optional <name>.yml beside it) into a
  * validated, in-memory struct prj_project. The only module that includes
  * libyaml.
@@ -38,22 +38,24 @@ struct prj_column {
 enum prj_format { PRJ_FMT_CSV, PRJ_FMT_NDJSON, PRJ_FMT_JSON, PRJ_FMT_PARQUET };
 
 struct prj_source {
-    char *name;  /* file name without .yml: the bronze table name */
-    char *file;  /* path of the .yml, relative to the project root */
-    char *kind;  /* "files" (only kind so far) */
-    char *path;  /* directory to watch, absolute (resolved against the root) */
-    char *glob;  /* fnmatch pattern for file names, default "*" */
+    char *name; /* file name without .yml: the bronze table name */
+    char *file; /* path of the .yml, relative to the project root */
+    char *kind; /* "files" (only kind so far) */
+    char *path; /* directory to watch, absolute (resolved against the root) */
+    char *glob; /* fnmatch pattern for file names, default "*" */
     enum prj_format format;
     /* CSV options (defaults: header true, delimiter ",", quote "\"") */
     bool header;
     char *delimiter;
     char *quote;
-    char *escape;           /* NULL = DuckDB default */
-    char *null_string;      /* NULL = none */
-    char *date_format;      /* NULL = ISO */
-    char *timestamp_format; /* NULL = ISO */
-    struct prj_column *columns;
+    char *escape;               /* NULL = DuckDB default */
+    char *null_string;          /* NULL = none */
+    char *date_format;          /* NULL = ISO */
+    char *timestamp_format;     /* NULL = ISO */
+    struct prj_column *columns; /* in declaration order */
     size_t ncolumns;
+    char *schema_drift; /* "evolve" (default), "fail" or "quarantine" */
+    char *description;  /* or NULL */
 };
 
 enum prj_materialized { PRJ_MAT_TABLE, PRJ_MAT_VIEW, PRJ_MAT_INCREMENTAL };
@@ -63,22 +65,26 @@ struct prj_model {
     char *name;     /* file name without .sql */
     char *sql_file; /* relative to the project root, e.g. models/silver/orders.sql */
     char *yml_file; /* NULL when there is no <name>.yml */
-    char *sql;      /* the SELECT, as read */
+    char *sql;      /* the SELECT as read, up to its last token: a final ';'
+                       and trailing comments are removed, so callers can
+                       wrap it, e.g. "CREATE TABLE t AS (" sql ")" */
     enum prj_materialized materialized; /* default table */
     char *partition_by;                 /* column name or NULL */
-    char *unique_key;                   /* column list or NULL */
+    char *unique_key;                   /* comma-joined column list, e.g. "a,b", or NULL */
     char *description;                  /* or NULL */
 };
 
 struct prj_project {
-    char *root;     /* absolute path of the project directory */
+    char *root; /* absolute path of the project directory */
     char *name;
-    char *lake;     /* absolute path of the lake root */
-    char *state_dir;/* absolute path of .smelt */
+    char *lake;      /* absolute path of the lake root (a URL such as
+                        s3://bucket/prefix is kept as written) */
+    char *state_dir; /* absolute path of .smelt */
     /* defaults: */
     char *memory_limit;   /* default "4GB" */
     int threads;          /* default 0 = all cores */
     char *temp_directory; /* absolute; default <root>/.smelt/tmp */
+    int retries;          /* default 0: times a failed task is retried */
     struct prj_source *sources;
     size_t nsources;
     struct prj_model *models;

@@ -15,7 +15,7 @@
  *
  * Every write is its own transaction unless the caller brackets several with
  * st_begin()/st_commit(). Strings returned in structs are owned by the struct
- * and freed by the matching *_release()/*_free() call.
+ * and freed by the matching st_*_release() or st_*_free_array() call.
  */
 #ifndef SM_STATE_H
 #define SM_STATE_H
@@ -31,6 +31,9 @@ void st_close(struct st_db *db);
 /* Schema version after migrations. */
 int st_schema_version(struct st_db *db);
 
+/* st_begin() takes the write lock at once (BEGIN IMMEDIATE). A failed
+ * st_commit() has already rolled back; st_rollback() outside a transaction
+ * does nothing. */
 int st_begin(struct st_db *db, struct sm_err *err) SM_MUST_USE;
 int st_commit(struct st_db *db, struct sm_err *err) SM_MUST_USE;
 void st_rollback(struct st_db *db);
@@ -38,7 +41,8 @@ void st_rollback(struct st_db *db);
 /* --- runs and tasks --------------------------------------------------------- */
 int st_run_start(struct st_db *db, const char *command, int64_t *out_run_id,
                  struct sm_err *err) SM_MUST_USE;
-/* status: "success" | "failed" | "nothing_to_do" */
+/* status: "success" | "failed" | "nothing_to_do" (else SM_EINVALID); an
+ * unknown run_id is SM_ENOTFOUND. */
 int st_run_finish(struct st_db *db, int64_t run_id, const char *status,
                   struct sm_err *err) SM_MUST_USE;
 
@@ -47,7 +51,9 @@ int st_task_add(struct st_db *db, int64_t run_id, const char *name, int64_t *out
                 struct sm_err *err) SM_MUST_USE;
 /* Move a task to state ("running", "success", "failed", "skipped") and record
  * the transition with a timestamp in task_events. Counters and error (may be
- * NULL) are stored with the final state. */
+ * NULL) are stored with the final state, which st_task_finish() requires
+ * (success, failed, skipped). An unknown state is SM_EINVALID, an unknown
+ * task_id SM_ENOTFOUND. */
 int st_task_set_state(struct st_db *db, int64_t task_id, const char *state,
                       struct sm_err *err) SM_MUST_USE;
 int st_task_finish(struct st_db *db, int64_t task_id, const char *state, int64_t rows_in,
@@ -56,23 +62,24 @@ int st_task_finish(struct st_db *db, int64_t task_id, const char *state, int64_t
 
 /* --- landed files ------------------------------------------------------------ */
 struct st_landed {
-    int64_t id;          /* increases with every landed file; bronze loads by id */
+    int64_t id; /* increases with every landed file; bronze loads by id */
     char *source;
-    char *orig_path;     /* absolute path the file was found at */
+    char *orig_path; /* absolute path the file was found at */
     int64_t size;
-    int64_t mtime;       /* seconds */
-    char *sha256;        /* hex */
+    int64_t mtime; /* seconds */
+    char *sha256;  /* hex */
     char *batch_id;
-    char *landing_path;  /* absolute path of the landed copy */
-    char *status;        /* "landing" (intent recorded) | "landed" */
-    char *received_at;   /* ISO-8601 */
+    char *landing_path; /* absolute path of the landed copy */
+    char *status;       /* "landing" (intent recorded) | "landed" */
+    char *received_at;  /* ISO-8601 */
 };
 void st_landed_release(struct st_landed *l);
 void st_landed_free_array(struct st_landed *arr, size_t n);
 
 /* Look up the record of source+orig_path with this size and mtime (any
  * status), so an unchanged file is skipped without hashing. *found says
- * whether out was filled. */
+ * whether out was filled; out is zeroed first, so st_landed_release(out) is
+ * always safe. */
 int st_landed_find_stat(struct st_db *db, const char *source, const char *orig_path, int64_t size,
                         int64_t mtime, struct st_landed *out, bool *found,
                         struct sm_err *err) SM_MUST_USE;
@@ -80,9 +87,11 @@ int st_landed_find_stat(struct st_db *db, const char *source, const char *orig_p
  * same bytes is the same file). */
 int st_landed_find_hash(struct st_db *db, const char *source, const char *sha256,
                         struct st_landed *out, bool *found, struct sm_err *err) SM_MUST_USE;
-/* Record the intent to land l (status "landing"); sets l->id. */
+/* Record the intent to land l (status "landing"); sets l->id and nothing
+ * else in l (l->status is ignored; a NULL received_at means now). The same
+ * source+sha256 twice is SM_EDB. */
 int st_landed_begin(struct st_db *db, struct st_landed *l, struct sm_err *err) SM_MUST_USE;
-/* Mark landed (status "landed"). */
+/* Mark landed (status "landed"). An unknown id is SM_ENOTFOUND. */
 int st_landed_done(struct st_db *db, int64_t id, struct sm_err *err) SM_MUST_USE;
 /* All files of source still in status "landing" (a crash interrupted them). */
 int st_landed_pending(struct st_db *db, const char *source, struct st_landed **out, size_t *n,
@@ -102,10 +111,14 @@ struct st_table {
     char *updated_at;
 };
 void st_table_free_array(struct st_table *arr, size_t n);
+/* Insert or replace zone.name. A NULL location or schema_json keeps the
+ * recorded one; updated_at is always set to now (t->updated_at is ignored). */
 int st_table_upsert(struct st_db *db, const struct st_table *t, struct sm_err *err) SM_MUST_USE;
 int st_table_list(struct st_db *db, struct st_table **out, size_t *n,
                   struct sm_err *err) SM_MUST_USE;
-/* *found false when the table is not catalogued. */
+/* st_table_list() orders by zone (landing, bronze, silver, gold, others)
+ * then name. st_table_get() sets *found false when the table is not
+ * catalogued; out is zeroed first. */
 int st_table_get(struct st_db *db, const char *zone, const char *name, struct st_table *out,
                  bool *found, struct sm_err *err) SM_MUST_USE;
 void st_table_release(struct st_table *t);

@@ -258,11 +258,131 @@ int sm_buf_add_sql_ident(struct sm_buf *b, const char *s)
     return buf_add_quoted(b, s, '"');
 }
 
+int sm_buf_add_json_str(struct sm_buf *b, const char *s)
+{
+    int rc = sm_buf_addc(b, '"');
+    for (; *s && !rc; s++) {
+        unsigned char c = (unsigned char)*s;
+        switch (c) {
+        case '"':
+            rc = sm_buf_adds(b, "\\\"");
+            break;
+        case '\\':
+            rc = sm_buf_adds(b, "\\\\");
+            break;
+        case '\n':
+            rc = sm_buf_adds(b, "\\n");
+            break;
+        case '\r':
+            rc = sm_buf_adds(b, "\\r");
+            break;
+        case '\t':
+            rc = sm_buf_adds(b, "\\t");
+            break;
+        default:
+            rc = c < 0x20 ? sm_buf_addf(b, "\\u%04x", c) : sm_buf_addc(b, (char)c);
+        }
+    }
+    return rc ? rc : sm_buf_addc(b, '"');
+}
+
 char *sm_buf_detach(struct sm_buf *b)
 {
     char *s = b->alloc ? b->buf : sm_strdup("");
     sm_buf_init(b, b->cap);
     return s;
+}
+
+/* --- sm_map --------------------------------------------------------------- */
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+void sm_map_release(struct sm_map *m)
+{
+    for (size_t i = 0; i < m->nslots; i++)
+        free(m->slots[i].key);
+    free(m->slots);
+    m->slots = NULL;
+    m->nslots = m->count = m->used = 0;
+}
+
+static struct sm_map_entry *map_find(const struct sm_map *m, const char *key)
+{
+    if (!m->nslots)
+        return NULL;
+    size_t mask = m->nslots - 1;
+    for (size_t i = hash_str(key) & mask;; i = (i + 1) & mask) {
+        struct sm_map_entry *e = &m->slots[i];
+        if (!e->key && !e->deleted)
+            return NULL;
+        if (e->key && !strcmp(e->key, key))
+            return e;
+    }
+}
+
+static void map_insert(struct sm_map *m, char *key, void *value)
+{
+    size_t mask = m->nslots - 1;
+    for (size_t i = hash_str(key) & mask;; i = (i + 1) & mask) {
+        struct sm_map_entry *e = &m->slots[i];
+        if (!e->key) {
+            if (!e->deleted)
+                m->used++;
+            e->key = key;
+            e->value = value;
+            e->deleted = false;
+            m->count++;
+            return;
+        }
+    }
+}
+
+void sm_map_put(struct sm_map *m, const char *key, void *value)
+{
+    struct sm_map_entry *e = map_find(m, key);
+    if (e) {
+        e->value = value;
+        return;
+    }
+    if ((m->used + 1) * 4 >= m->nslots * 3) {
+        struct sm_map old = *m;
+        m->nslots = old.nslots ? old.nslots * 2 : 16;
+        while (m->count * 2 >= m->nslots)
+            m->nslots *= 2;
+        m->slots = sm_calloc(m->nslots, sizeof(*m->slots));
+        m->count = m->used = 0;
+        for (size_t i = 0; i < old.nslots; i++)
+            if (old.slots[i].key)
+                map_insert(m, old.slots[i].key, old.slots[i].value);
+        free(old.slots);
+    }
+    map_insert(m, sm_strdup(key), value);
+}
+
+void *sm_map_get(const struct sm_map *m, const char *key)
+{
+    struct sm_map_entry *e = map_find(m, key);
+    return e ? e->value : NULL;
+}
+
+void *sm_map_del(struct sm_map *m, const char *key)
+{
+    struct sm_map_entry *e = map_find(m, key);
+    if (!e)
+        return NULL;
+    void *v = e->value;
+    free(e->key);
+    e->key = NULL;
+    e->value = NULL;
+    e->deleted = true;
+    m->count--;
+    return v;
 }
 
 /* --- logging -------------------------------------------------------------- */

@@ -117,8 +117,30 @@ int sm_buf_vaddf(struct sm_buf *b, const char *fmt, va_list ap) SM_PRINTF(2, 0);
 int sm_buf_add_sql_str(struct sm_buf *b, const char *s);
 /* Append s as a SQL identifier: "a""b". */
 int sm_buf_add_sql_ident(struct sm_buf *b, const char *s);
+/* Append s as a JSON string literal with escapes. */
+int sm_buf_add_json_str(struct sm_buf *b, const char *s);
 /* Hand the string to the caller (who frees it) and reset b. */
 char *sm_buf_detach(struct sm_buf *b);
+
+/* --- sm_map: string -> pointer hash map -------------------------------------
+ * Keys are copied; values are borrowed pointers the caller owns. */
+struct sm_map_entry {
+    char *key;   /* NULL = empty slot */
+    void *value;
+    bool deleted;
+};
+struct sm_map {
+    struct sm_map_entry *slots;
+    size_t nslots, count, used;
+};
+#define SM_MAP_INIT {NULL, 0, 0, 0}
+void sm_map_release(struct sm_map *m);
+/* Set key to value (replacing). */
+void sm_map_put(struct sm_map *m, const char *key, void *value);
+/* Value for key, or NULL. */
+void *sm_map_get(const struct sm_map *m, const char *key);
+/* Remove key; returns its value or NULL. */
+void *sm_map_del(struct sm_map *m, const char *key);
 
 /* --- logging -------------------------------------------------------------- */
 enum sm_log_level { SM_LOG_DEBUG, SM_LOG_INFO, SM_LOG_WARN, SM_LOG_ERROR };
@@ -129,6 +151,11 @@ void sm_log(enum sm_log_level lvl, const char *fmt, ...) SM_PRINTF(2, 3);
 #define sm_warn(...) sm_log(SM_LOG_WARN, __VA_ARGS__)
 
 /* --- strings, paths, time ------------------------------------------------- */
+/* s, or dflt when s is NULL. */
+static inline const char *sm_or(const char *s, const char *dflt)
+{
+    return s ? s : dflt;
+}
 bool sm_starts_with(const char *s, const char *prefix);
 bool sm_ends_with(const char *s, const char *suffix);
 /* Parse a whole decimal integer; returns 0 or SM_EINVALID. */

@@ -1,0 +1,86 @@
+/*
+ * catalog.c — tables of the lake as DuckDB views, and their catalog rows.
+ *
+ * A view is created per table and version: CREATE SCHEMA zone; CREATE VIEW
+ * zone.name AS <SELECT over the snapshot's live files>. DuckDB then plans
+ * queries over the lake with its usual optimizer (projection and filter
+ * pushdown into the Parquet scan).
+ */
+#include "catalog.h"
+
+#include <dirent.h>
+
+const char *const cat_zones[] = {"bronze", "silver", "gold", "quarantine", NULL};
+
+char *cat_location(const char *lake, const char *zone, const char *name)
+{
+    return sm_asprintf("%s/%s/%s", lake, zone, name);
+}
+
+int cat_attach_table(struct eng_db *db, const char *zone, const char *name, const char *location,
+                     int64_t version, struct tbl_snapshot **out_snap, struct sm_err *err)
+{
+    struct tbl_snapshot *snap;
+    SM_TRY(tbl_snapshot_open(location, version, &snap, err));
+    struct sm_buf q = SM_BUF_INIT;
+    (void)sm_buf_adds(&q, "CREATE SCHEMA IF NOT EXISTS ");
+    (void)sm_buf_add_sql_ident(&q, zone);
+    (void)sm_buf_adds(&q, "; CREATE OR REPLACE VIEW ");
+    (void)sm_buf_add_sql_ident(&q, zone);
+    (void)sm_buf_addc(&q, '.');
+    (void)sm_buf_add_sql_ident(&q, name);
+    (void)sm_buf_adds(&q, " AS ");
+    tbl_snapshot_view_sql(snap, &q);
+    int rc = eng_exec(db, q.buf, err);
+    sm_buf_release(&q);
+    if (rc) {
+        tbl_snapshot_free(snap);
+        return sm_err_prefix(err, rc, "cannot attach %s.%s", zone, name);
+    }
+    if (out_snap)
+        *out_snap = snap;
+    else
+        tbl_snapshot_free(snap);
+    return 0;
+}
+
+int cat_attach_lake(struct eng_db *db, const char *lake, struct sm_err *err)
+{
+    for (size_t z = 0; cat_zones[z]; z++) {
+        char *zdir = sm_path_join(lake, cat_zones[z]);
+        DIR *d = opendir(zdir);
+        struct dirent *e;
+        int rc = 0;
+        while (d && !rc && (e = readdir(d))) {
+            if (e->d_name[0] == '.' || e->d_name[0] == '_')
+                continue;
+            char *loc = sm_path_join(zdir, e->d_name);
+            if (tbl_latest_version(loc) >= 0)
+                rc = cat_attach_table(db, cat_zones[z], e->d_name, loc, -1, NULL, err);
+            free(loc);
+        }
+        if (d)
+            closedir(d);
+        free(zdir);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int cat_record(struct st_db *st, const char *zone, const char *name,
+               const struct tbl_snapshot *snap, struct sm_err *err)
+{
+    char now[40];
+    sm_iso8601(sm_now_ms(), now, sizeof(now));
+    struct st_table t = {
+        .zone = (char *)zone,
+        .name = (char *)name,
+        .location = snap->location,
+        .schema_json = snap->schema_string,
+        .version = snap->version,
+        .row_count = snap->num_records,
+        .updated_at = now,
+    };
+    return st_table_upsert(st, &t, err);
+}

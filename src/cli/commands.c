@@ -1,0 +1,91 @@
+/*
+ * commands.c — the table of commands and the helpers every command shares.
+ *
+ * To add a command: write cli/<name>.c defining cmd_<name>() (see cli.h),
+ * declare it in cli.h and add one row below. `smelt --help` lists the rows
+ * in this order.
+ */
+#include "cli.h"
+
+const struct cli_command cli_commands[] = {
+    {"init", cmd_init, "create an example project with generated sales data",
+     "usage: smelt init NAME [--rows N] [--days D] [--seed S] [--force]\n"
+     "\n"
+     "Create directory NAME with smelt.yml, sources/, models/silver, models/gold and\n"
+     "generated raw data for a retail sales domain (orders per day as gzipped CSV,\n"
+     "customers as NDJSON, products and stores as CSV), with the defects real feeds\n"
+     "have: duplicates, late updates, missing ids, malformed lines, a truncated file.\n"
+     "\n"
+     "  --rows N    order lines to generate (default 100000)\n"
+     "  --days D    days of orders, one file per day (default 30)\n"
+     "  --seed S    random seed; the same seed gives the same bytes (default 42)\n"
+     "  --force     write into NAME even if it is not empty\n"},
+    {"run", cmd_run, "ingest, load bronze, build silver and gold",
+     "usage: smelt run [--full-refresh] [--format table|csv|json]\n"
+     "\n"
+     "Land new files of every source, load them into bronze (bad lines go to\n"
+     "quarantine), then build every model whose inputs or definition changed, in\n"
+     "dependency order. Prints one line per task. Exit status: 0 all tasks ok,\n"
+     "1 a task failed, 2 the project has a configuration error.\n"
+     "\n"
+     "  --full-refresh       rebuild every model even if it is up to date\n"
+     "  --format FMT         summary as a table (default on a terminal), csv or json\n"},
+    {"query", cmd_query, "run SQL over the lake's tables",
+     "usage: smelt query SQL [--format table|csv|json] [--as-of VERSION]\n"
+     "\n"
+     "Run any DuckDB SQL over the lake. Tables are named by zone: bronze.orders,\n"
+     "silver.orders, gold.daily_sales, quarantine.orders.\n"
+     "\n"
+     "  --format FMT     table (default on a terminal), csv (default otherwise) or json\n"
+     "  --as-of VERSION  read the tables the query names at this Delta version\n"},
+    {"validate", cmd_validate, "check the project without running anything",
+     "usage: smelt validate [--dag] [--keys]\n"
+     "\n"
+     "Load smelt.yml, sources and models, parse every model and check its inputs\n"
+     "and the DAG. Prints file:line and what to change on the first error.\n"
+     "\n"
+     "  --dag    print the DAG's edges\n"
+     "  --keys   print every configuration key with its type and default (Markdown)\n"},
+    {"version", cmd_version, "print smelt's and DuckDB's versions", "usage: smelt version\n"},
+    {NULL, NULL, NULL, NULL},
+};
+
+const struct cli_command *cli_find(const char *name)
+{
+    for (const struct cli_command *c = cli_commands; c->name; c++)
+        if (!strcmp(c->name, name))
+            return c;
+    return NULL;
+}
+
+int cli_exit_code(int rc)
+{
+    switch (rc) {
+    case SM_OK:
+        return CLI_EXIT_OK;
+    case SM_ECONFIG:
+    case SM_EINVALID:
+        return CLI_EXIT_USAGE;
+    default:
+        return CLI_EXIT_FAILED;
+    }
+}
+
+int cli_fail(const struct sm_err *err)
+{
+    fprintf(stderr, "smelt: error: %s\n", err->msg[0] ? err->msg : sm_rc_name(err->code));
+    return cli_exit_code(err->code ? err->code : SM_EINTERNAL);
+}
+
+void cli_usage(const struct cli_command *cmd, FILE *to)
+{
+    fputs(cmd->usage, to);
+}
+
+bool cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return true;
+    return false;
+}

@@ -1,0 +1,598 @@
+/*
+ * orchestrate.c — plan (DAG) and run.
+ *
+ * The plan is built before anything is touched: every model is parsed by
+ * DuckDB, its inputs are resolved against the sources and models of the
+ * project, and a cycle or a missing input stops with file:line. Only then
+ * does a run open state.db, take the project lock and execute tasks in
+ * topological order.
+ *
+ * Exactly-once: the Delta log is the record of what was done. Bronze commits
+ * carry a txn marker of the landed files they cover; model commits carry
+ * their inputs' versions and a fingerprint of their definition in
+ * commitInfo, so a rerun after a crash redoes exactly what did not commit.
+ */
+#include "orchestrate.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+
+#include "catalog/catalog.h"
+#include "ingest/ingest.h"
+#include "secrets/secrets.h"
+#include "state/state.h"
+#include "table/table.h"
+#include "transform/transform.h"
+
+struct plan_model {
+    const struct prj_model *m;
+    struct xf_ref *refs;
+    size_t nrefs;
+    int *deps; /* indexes of models this one reads */
+    size_t ndeps;
+};
+
+struct orc_plan {
+    struct plan_model *models; /* in execution order */
+    size_t nmodels;
+};
+
+void orc_plan_free(struct orc_plan *plan)
+{
+    if (!plan)
+        return;
+    for (size_t i = 0; i < plan->nmodels; i++) {
+        xf_refs_free(plan->models[i].refs, plan->models[i].nrefs);
+        free(plan->models[i].deps);
+    }
+    free(plan->models);
+    free(plan);
+}
+
+static int find_model(const struct prj_project *p, const char *ref)
+{
+    for (size_t i = 0; i < p->nmodels; i++) {
+        const struct prj_model *m = &p->models[i];
+        size_t zl = strlen(m->zone);
+        if (!strncmp(ref, m->zone, zl) && ref[zl] == '.' && !strcmp(ref + zl + 1, m->name))
+            return (int)i;
+    }
+    return -1;
+}
+
+static bool source_ref_exists(const struct prj_project *p, const char *ref)
+{
+    const char *name = NULL;
+    if (sm_starts_with(ref, "bronze."))
+        name = ref + 7;
+    else if (sm_starts_with(ref, "quarantine."))
+        name = ref + 11;
+    return name && prj_find_source(p, name);
+}
+
+/* Depth-first search for a cycle; on finding one, describe it in err. */
+static int visit(const struct prj_project *p, struct plan_model *pm, int i, int *mark, int *order,
+                 size_t *norder, int *stack, size_t depth, struct sm_err *err)
+{
+    if (mark[i] == 2)
+        return 0;
+    stack[depth] = i;
+    if (mark[i] == 1) {
+        struct sm_buf b = SM_BUF_INIT;
+        size_t start = 0;
+        while (stack[start] != i)
+            start++;
+        for (size_t k = start; k <= depth; k++)
+            (void)sm_buf_addf(&b, "%s%s.%s", k > start ? " -> " : "", p->models[stack[k]].zone,
+                              p->models[stack[k]].name);
+        int rc = sm_err_set(err, SM_ECONFIG, "%s:1: cycle in the DAG: %s", p->models[i].sql_file,
+                            b.buf);
+        sm_buf_release(&b);
+        return rc;
+    }
+    mark[i] = 1;
+    for (size_t d = 0; d < pm[i].ndeps; d++)
+        SM_TRY(visit(p, pm, pm[i].deps[d], mark, order, norder, stack, depth + 1, err));
+    mark[i] = 2;
+    order[(*norder)++] = i;
+    return 0;
+}
+
+int orc_plan_build(const struct prj_project *p, struct eng_db *db, struct orc_plan **out,
+                   struct sm_err *err)
+{
+    size_t n = p->nmodels;
+    struct plan_model *pm = sm_calloc(n, sizeof(*pm));
+    int *mark = sm_calloc(n, sizeof(int)), *order = sm_calloc(n, sizeof(int));
+    int *stack = sm_calloc(n + 1, sizeof(int));
+    size_t norder = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        pm[i].m = &p->models[i];
+        rc = xf_model_refs(db, pm[i].m, &pm[i].refs, &pm[i].nrefs, err);
+        if (rc)
+            break;
+        pm[i].deps = sm_calloc(pm[i].nrefs, sizeof(int));
+        for (size_t r = 0; r < pm[i].nrefs && !rc; r++) {
+            const char *ref = pm[i].refs[r].name;
+            int mi = find_model(p, ref);
+            if (mi >= 0) {
+                pm[i].deps[pm[i].ndeps++] = mi;
+            } else if (!source_ref_exists(p, ref)) {
+                const char *dot = strchr(ref, '.');
+                rc = sm_err_set(err, SM_ECONFIG,
+                                "%s:%d: table '%s' does not exist: no source 'sources/%s.yml' "
+                                "and no model 'models/%.*s/%s.sql'",
+                                pm[i].m->sql_file, pm[i].refs[r].line, ref, dot + 1,
+                                (int)(dot - ref), ref, dot + 1);
+            }
+        }
+    }
+    /* Visit silver before gold so that, among independent models, the order
+     * follows the medallion (a topological order either way). */
+    for (int pass = 0; pass < 2 && !rc; pass++)
+        for (size_t i = 0; i < n && !rc; i++)
+            if ((strcmp(p->models[i].zone, "silver") == 0) == (pass == 0))
+                rc = visit(p, pm, (int)i, mark, order, &norder, stack, 0, err);
+    struct orc_plan *plan = sm_calloc(1, sizeof(*plan));
+    plan->nmodels = n;
+    plan->models = pm;
+    if (rc) {
+        orc_plan_free(plan);
+    } else {
+        /* Reorder into execution order (dependencies first), remapping deps. */
+        struct plan_model *sorted = sm_calloc(n, sizeof(*sorted));
+        int *pos = sm_calloc(n, sizeof(int));
+        for (size_t k = 0; k < n; k++)
+            pos[order[k]] = (int)k;
+        for (size_t k = 0; k < n; k++) {
+            sorted[k] = pm[order[k]];
+            for (size_t d = 0; d < sorted[k].ndeps; d++)
+                sorted[k].deps[d] = pos[sorted[k].deps[d]];
+        }
+        free(pos);
+        free(pm);
+        plan->models = sorted;
+        *out = plan;
+    }
+    free(mark);
+    free(order);
+    free(stack);
+    return rc;
+}
+
+void orc_plan_print(const struct orc_plan *plan, FILE *out)
+{
+    for (size_t i = 0; i < plan->nmodels; i++) {
+        const struct plan_model *pm = &plan->models[i];
+        for (size_t r = 0; r < pm->nrefs; r++)
+            fprintf(out, "%s -> %s.%s\n", pm->refs[r].name, pm->m->zone, pm->m->name);
+    }
+}
+
+/* --- run ----------------------------------------------------------------------- */
+
+const char *orc_state_name(enum orc_task_state s)
+{
+    static const char *names[] = {"pending", "running", "success", "failed", "skipped"};
+    return names[s];
+}
+
+int orc_open_engine(const struct prj_project *p, struct eng_db **out, struct sm_err *err)
+{
+    SM_TRY(sm_mkdirs(p->temp_directory, err));
+    struct eng_config cfg = {
+        .memory_limit = p->memory_limit,
+        .threads = p->threads,
+        .temp_directory = p->temp_directory,
+    };
+    return eng_open(&cfg, out, err);
+}
+
+void orc_run_release(struct orc_run *run)
+{
+    for (size_t i = 0; i < run->ntasks; i++) {
+        free(run->tasks[i].name);
+        free(run->tasks[i].note);
+    }
+    free(run->tasks);
+    memset(run, 0, sizeof(*run));
+}
+
+struct runner {
+    const struct prj_project *p;
+    const struct orc_plan *plan;
+    struct eng_db *db;
+    struct st_db *st;
+    const struct orc_options *opt;
+    struct orc_run *run;
+    int64_t *task_ids;
+    char ingested_at[40];
+};
+
+static struct orc_task_result *add_task(struct orc_run *run, const char *fmt, const char *a,
+                                        const char *b)
+{
+    struct orc_task_result *t = &run->tasks[run->ntasks++];
+    memset(t, 0, sizeof(*t));
+    t->name = sm_asprintf(fmt, a, b);
+    t->rows_in = t->rows_out = t->rows_quarantined = -1;
+    return t;
+}
+
+/* Record a task's final state in state.db; a failure to record is reported
+ * but does not change the outcome of the task itself. */
+static void finish_task(struct runner *r, size_t i, enum orc_task_state s, double t0,
+                        const char *note)
+{
+    struct orc_task_result *t = &r->run->tasks[i];
+    t->state = s;
+    t->seconds = sm_now() - t0;
+    if (note && !t->note)
+        t->note = sm_strdup(note);
+    if (s == ORC_FAILED)
+        r->run->nfailed++;
+    struct sm_err e = SM_ERR_INIT;
+    if (st_task_finish(r->st, r->task_ids[i], orc_state_name(s), t->rows_in < 0 ? 0 : t->rows_in,
+                       t->rows_out < 0 ? 0 : t->rows_out,
+                       t->rows_quarantined < 0 ? 0 : t->rows_quarantined, t->seconds,
+                       s == ORC_FAILED ? t->note : NULL, &e))
+        sm_warn("%s", e.msg);
+    if (r->opt->progress)
+        fprintf(stderr, "\r\033[K");
+}
+
+static void start_task(struct runner *r, size_t i)
+{
+    struct sm_err e = SM_ERR_INIT;
+    r->run->tasks[i].state = ORC_RUNNING;
+    if (st_task_set_state(r->st, r->task_ids[i], "running", &e))
+        sm_warn("%s", e.msg);
+    if (r->opt->progress)
+        fprintf(stderr, "\r\033[K  running %s ...", r->run->tasks[i].name);
+}
+
+/* Attach zone.name at its latest version and record it in the catalog. */
+static int refresh_table(struct runner *r, const char *zone, const char *name, struct sm_err *err)
+{
+    char *loc = cat_location(r->p->lake, zone, name);
+    struct tbl_snapshot *snap = NULL;
+    int rc = 0;
+    if (tbl_latest_version(loc) >= 0) {
+        rc = cat_attach_table(r->db, zone, name, loc, -1, &snap, err);
+        if (!rc)
+            rc = cat_record(r->st, zone, name, snap, err);
+    }
+    tbl_snapshot_free(snap);
+    free(loc);
+    return rc;
+}
+
+static void run_source(struct runner *r, const struct prj_source *src, size_t li, size_t bi)
+{
+    struct ing_stats s = {0};
+    struct sm_err e = SM_ERR_INIT;
+    struct orc_task_result *lt = &r->run->tasks[li], *bt = &r->run->tasks[bi];
+
+    double t0 = sm_now();
+    start_task(r, li);
+    int rc = ing_land(r->st, r->p, src, &s, &e);
+    lt->rows_in = s.files_seen;
+    lt->rows_out = s.files_landed;
+    if (rc) {
+        lt->note = sm_strdup(e.msg);
+        finish_task(r, li, ORC_FAILED, t0, NULL);
+    } else {
+        lt->note = s.files_landed ? sm_asprintf("%lld new file%s landed", (long long)s.files_landed,
+                                                s.files_landed == 1 ? "" : "s")
+                                  : sm_strdup("no new files");
+        finish_task(r, li, ORC_SUCCESS, t0, NULL);
+    }
+
+    /* Bronze loads whatever is landed, even if this run's landing failed. */
+    t0 = sm_now();
+    start_task(r, bi);
+    sm_err_clear(&e);
+    memset(&s, 0, sizeof(s));
+    rc = ing_load_bronze(r->db, r->st, r->p, src, r->ingested_at, &s, &e);
+    if (!rc)
+        rc = refresh_table(r, "bronze", src->name, &e);
+    if (!rc)
+        rc = refresh_table(r, "quarantine", src->name, &e);
+    if (rc) {
+        bt->note = sm_strdup(e.msg);
+        finish_task(r, bi, ORC_FAILED, t0, NULL);
+        return;
+    }
+    if (!s.files_loaded) {
+        finish_task(r, bi, ORC_SKIPPED, t0, "nothing new to load");
+        return;
+    }
+    bt->rows_in = s.rows_in;
+    bt->rows_out = s.rows_out;
+    bt->rows_quarantined = s.rows_quarantined;
+    if (s.committed)
+        r->run->ncommits++;
+    if (s.files_quarantined)
+        bt->note = sm_asprintf("%lld unreadable file%s quarantined", (long long)s.files_quarantined,
+                               s.files_quarantined == 1 ? "" : "s");
+    finish_task(r, bi, ORC_SUCCESS, t0, NULL);
+}
+
+/* What a model's result depends on: its inputs' versions and its own
+ * definition. Equal fingerprints mean the stored table is the result. */
+static char *model_fingerprint(const struct plan_model *pm, const char *lake, char **out_inputs,
+                               struct sm_err *err)
+{
+    struct sm_buf in = SM_BUF_INIT;
+    for (size_t i = 0; i < pm->nrefs; i++) {
+        const char *ref = pm->refs[i].name;
+        const char *dot = strchr(ref, '.');
+        char *zone = sm_strndup(ref, (size_t)(dot - ref));
+        char *loc = cat_location(lake, zone, dot + 1);
+        int64_t v = tbl_latest_version(loc);
+        free(zone);
+        free(loc);
+        if (v < 0) {
+            sm_err_set(err, SM_ENOTFOUND, "input table '%s' does not exist yet (no data loaded)",
+                       ref);
+            sm_buf_release(&in);
+            return NULL;
+        }
+        (void)sm_buf_addf(&in, "%s%s@%lld", i ? "," : "", ref, (long long)v);
+    }
+    struct sec_sha256 h;
+    char hex[SEC_SHA256_HEX];
+    sec_sha256_init(&h);
+    sec_sha256_update(&h, pm->m->sql, strlen(pm->m->sql));
+    sec_sha256_update(&h, "\0", 1);
+    if (pm->m->partition_by)
+        sec_sha256_update(&h, pm->m->partition_by, strlen(pm->m->partition_by));
+    sec_sha256_final(&h, hex);
+    hex[16] = 0;
+    *out_inputs = sm_buf_detach(&in);
+    return sm_asprintf("%s;def=%s", *out_inputs, hex);
+}
+
+static void run_model(struct runner *r, size_t mi, size_t ti, const bool *failed_models,
+                      bool *failed_out)
+{
+    const struct plan_model *pm = &r->plan->models[mi];
+    const struct prj_model *m = pm->m;
+    struct orc_task_result *t = &r->run->tasks[ti];
+    struct sm_err e = SM_ERR_INIT;
+    double t0 = sm_now();
+
+    for (size_t d = 0; d < pm->ndeps; d++) {
+        if (failed_models[pm->deps[d]]) {
+            *failed_out = true;
+            finish_task(r, ti, ORC_SKIPPED, t0, "upstream failed");
+            return;
+        }
+    }
+    start_task(r, ti);
+    char *inputs = NULL;
+    char *fp = model_fingerprint(pm, r->p->lake, &inputs, &e);
+    char *loc = cat_location(r->p->lake, m->zone, m->name);
+    struct tbl_snapshot *snap = NULL;
+    char *prev = NULL;
+    int rc = fp ? 0 : e.code;
+    if (!rc && tbl_latest_version(loc) >= 0) {
+        rc = tbl_snapshot_open(loc, -1, &snap, &e);
+        if (!rc)
+            prev = tbl_snapshot_commit_field(snap, "smelt.fingerprint");
+    }
+    if (!rc && !r->opt->full_refresh && prev && !strcmp(prev, fp)) {
+        t->rows_out = snap->num_records;
+        finish_task(r, ti, ORC_SKIPPED, t0, "up to date");
+        goto out;
+    }
+    if (!rc) {
+        /* rows in: what the model read, as the inputs' row counts */
+        t->rows_in = 0;
+        for (size_t i = 0; i < pm->nrefs; i++) {
+            const char *dot = strchr(pm->refs[i].name, '.');
+            char *zone = sm_strndup(pm->refs[i].name, (size_t)(dot - pm->refs[i].name));
+            char *iloc = cat_location(r->p->lake, zone, dot + 1);
+            struct tbl_snapshot *is = NULL;
+            if (!tbl_snapshot_open(iloc, -1, &is, NULL))
+                t->rows_in += is->num_records;
+            tbl_snapshot_free(is);
+            free(iloc);
+            free(zone);
+        }
+        struct xf_result xr = {0};
+        rc = xf_build(r->db, m, loc, inputs, fp, &xr, &e);
+        if (!rc) {
+            t->rows_out = xr.rows_out;
+            r->run->ncommits++;
+            rc = refresh_table(r, m->zone, m->name, &e);
+        }
+    }
+    if (rc) {
+        *failed_out = true;
+        t->note = sm_strdup(e.msg);
+        finish_task(r, ti, ORC_FAILED, t0, NULL);
+    } else {
+        finish_task(r, ti, ORC_SUCCESS, t0, NULL);
+    }
+out:
+    free(prev);
+    free(fp);
+    free(inputs);
+    free(loc);
+    tbl_snapshot_free(snap);
+}
+
+/* One run at a time per project: an advisory lock on .smelt/run.lock, held
+ * for the life of the process (released by the kernel even on kill -9). */
+static int take_lock(const struct prj_project *p, int *out_fd, struct sm_err *err)
+{
+    char *path = sm_path_join(p->state_dir, "run.lock");
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        int rc = sm_err_set(err, SM_EIO, "cannot open '%s': %s", path, strerror(errno));
+        free(path);
+        return rc;
+    }
+    free(path);
+    if (flock(fd, LOCK_EX | LOCK_NB)) {
+        if (errno != EWOULDBLOCK) {
+            close(fd);
+            return sm_err_set(err, SM_EIO, "cannot lock the project: %s", strerror(errno));
+        }
+        /* Another run holds it: wait for it rather than fail. */
+        sm_info("another smelt run is in progress on this project; waiting for it");
+        if (flock(fd, LOCK_EX)) {
+            close(fd);
+            return sm_err_set(err, SM_EIO, "cannot lock the project: %s", strerror(errno));
+        }
+    }
+    *out_fd = fd;
+    return 0;
+}
+
+int orc_run(const struct prj_project *p, const struct orc_plan *plan, struct eng_db *db,
+            const struct orc_options *opt, struct orc_run *out, struct sm_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    double t0 = sm_now();
+    SM_TRY(sm_mkdirs(p->state_dir, err));
+    int lock_fd = -1;
+    SM_TRY(take_lock(p, &lock_fd, err));
+    struct st_db *st = NULL;
+    char *stpath = sm_path_join(p->state_dir, "state.db");
+    int rc = st_open(stpath, &st, err);
+    free(stpath);
+    if (rc) {
+        close(lock_fd);
+        return rc;
+    }
+    struct runner r = {.p = p, .plan = plan, .db = db, .st = st, .opt = opt, .run = out};
+    int64_t now = sm_now_ms();
+    char iso[40];
+    sm_iso8601(now, iso, sizeof(iso));
+    /* "2026-11-21T13:22:01.123Z" -> "2026-11-21 13:22:01.123" for DuckDB */
+    snprintf(r.ingested_at, sizeof(r.ingested_at), "%.10s %.12s", iso, iso + 11);
+
+    size_t ntasks = 2 * p->nsources + plan->nmodels;
+    out->tasks = sm_calloc(ntasks ? ntasks : 1, sizeof(*out->tasks));
+    r.task_ids = sm_calloc(ntasks ? ntasks : 1, sizeof(int64_t));
+    bool *failed_models = sm_calloc(plan->nmodels ? plan->nmodels : 1, sizeof(bool));
+    rc = st_run_start(st, "run", &out->run_id, err);
+    for (size_t i = 0; i < p->nsources && !rc; i++) {
+        add_task(out, "landing.%s%s", p->sources[i].name, "");
+        add_task(out, "bronze.%s%s", p->sources[i].name, "");
+    }
+    for (size_t i = 0; i < plan->nmodels && !rc; i++)
+        add_task(out, "%s.%s", plan->models[i].m->zone, plan->models[i].m->name);
+    for (size_t i = 0; i < out->ntasks && !rc; i++)
+        rc = st_task_add(st, out->run_id, out->tasks[i].name, &r.task_ids[i], err);
+    if (!rc)
+        rc = cat_attach_lake(db, p->lake, err);
+    if (rc)
+        goto out;
+
+    for (size_t i = 0; i < p->nsources; i++)
+        run_source(&r, &p->sources[i], 2 * i, 2 * i + 1);
+    /* A model whose bronze input failed is skipped like one whose model input failed. */
+    for (size_t mi = 0; mi < plan->nmodels; mi++) {
+        const struct plan_model *pm = &plan->models[mi];
+        bool upstream_source_failed = false;
+        for (size_t k = 0; k < pm->nrefs; k++)
+            for (size_t s = 0; s < p->nsources; s++) {
+                char *bn = sm_asprintf("bronze.%s", p->sources[s].name);
+                if (!strcmp(bn, pm->refs[k].name) && out->tasks[2 * s + 1].state == ORC_FAILED)
+                    upstream_source_failed = true;
+                free(bn);
+            }
+        size_t ti = 2 * p->nsources + mi;
+        if (upstream_source_failed) {
+            failed_models[mi] = true;
+            finish_task(&r, ti, ORC_SKIPPED, sm_now(), "upstream failed");
+            continue;
+        }
+        run_model(&r, mi, ti, failed_models, &failed_models[mi]);
+    }
+    {
+        const char *status = out->nfailed ? "failed" : out->ncommits ? "success" : "nothing_to_do";
+        rc = st_run_finish(st, out->run_id, status, err);
+    }
+out:
+    out->seconds = sm_now() - t0;
+    free(failed_models);
+    free(r.task_ids);
+    st_close(st);
+    close(lock_fd);
+    return rc;
+}
+
+/* --- summary -------------------------------------------------------------------- */
+
+static void fmt_count(char *buf, size_t n, int64_t v)
+{
+    if (v < 0)
+        snprintf(buf, n, "-");
+    else
+        snprintf(buf, n, "%lld", (long long)v);
+}
+
+void orc_print_summary(const struct orc_run *run, FILE *out, enum orc_format fmt)
+{
+    char a[32], b[32], c[32];
+    if (fmt == ORC_FMT_JSON) {
+        fprintf(out, "{\"run_id\":%lld,\"seconds\":%.3f,\"failed\":%zu,\"commits\":%zu,\"tasks\":[",
+                (long long)run->run_id, run->seconds, run->nfailed, run->ncommits);
+        for (size_t i = 0; i < run->ntasks; i++) {
+            const struct orc_task_result *t = &run->tasks[i];
+            struct sm_buf nb = SM_BUF_INIT;
+            (void)sm_buf_add_json_str(&nb, sm_or(t->note, ""));
+            fprintf(out,
+                    "%s{\"task\":\"%s\",\"state\":\"%s\",\"rows_in\":%lld,\"rows_out\":%lld,"
+                    "\"rows_quarantined\":%lld,\"seconds\":%.3f,\"note\":%s}",
+                    i ? "," : "", t->name, orc_state_name(t->state), (long long)t->rows_in,
+                    (long long)t->rows_out, (long long)t->rows_quarantined, t->seconds, nb.buf);
+            sm_buf_release(&nb);
+        }
+        fprintf(out, "]}\n");
+        return;
+    }
+    if (fmt == ORC_FMT_CSV) {
+        fprintf(out, "task,state,rows_in,rows_out,rows_quarantined,seconds,note\n");
+        for (size_t i = 0; i < run->ntasks; i++) {
+            const struct orc_task_result *t = &run->tasks[i];
+            struct sm_buf nb = SM_BUF_INIT;
+            (void)sm_buf_add_sql_ident(&nb, sm_or(t->note, "")); /* "..." with "" escapes = CSV */
+            fprintf(out, "%s,%s,%lld,%lld,%lld,%.3f,%s\n", t->name, orc_state_name(t->state),
+                    (long long)t->rows_in, (long long)t->rows_out, (long long)t->rows_quarantined,
+                    t->seconds, nb.buf);
+            sm_buf_release(&nb);
+        }
+        return;
+    }
+    size_t w = 4;
+    for (size_t i = 0; i < run->ntasks; i++)
+        if (strlen(run->tasks[i].name) > w)
+            w = strlen(run->tasks[i].name);
+    fprintf(out, "%-*s  %-7s  %9s  %9s  %11s  %8s  %s\n", (int)w, "task", "state", "rows in",
+            "rows out", "quarantined", "time", "note");
+    for (size_t i = 0; i < run->ntasks; i++) {
+        const struct orc_task_result *t = &run->tasks[i];
+        fmt_count(a, sizeof(a), t->rows_in);
+        fmt_count(b, sizeof(b), t->rows_out);
+        fmt_count(c, sizeof(c), t->rows_quarantined);
+        char note[200];
+        snprintf(note, sizeof(note), "%s", sm_or(t->note, ""));
+        char *nl = strchr(note, '\n');
+        if (nl)
+            *nl = 0;
+        fprintf(out, "%-*s  %-7s  %9s  %9s  %11s  %7.2fs  %s\n", (int)w, t->name,
+                orc_state_name(t->state), a, b, c, t->seconds, note);
+    }
+    if (!run->ncommits && !run->nfailed)
+        fprintf(out, "nothing to do: no new files landed and every table is up to date\n");
+    else
+        fprintf(out, "%zu task%s failed, %zu commit%s, %.2fs\n", run->nfailed,
+                run->nfailed == 1 ? "" : "s", run->ncommits, run->ncommits == 1 ? "" : "s",
+                run->seconds);
+}

@@ -1,0 +1,1413 @@
+/*
+ * project.c — loads a project directory into a struct prj_project. It sits
+ * just above util/ and is the only file in smelt that includes libyaml; every
+ * module above it sees typed, validated structs and never YAML.
+ *
+ * A file is read in two steps. First libyaml loads the document and we copy
+ * it into a small tree of struct node that keeps each node's line number
+ * (libyaml's own tree is awkward to walk and the copy bounds alias expansion).
+ * Then fill_section() walks a mapping against a table of known keys
+ * (struct key) and writes each value into the target struct at the field's
+ * offset. The tables are the single description of the format: validation,
+ * defaults and the Markdown of prj_print_keys() (docs/project.md) all come
+ * from them, so adding a key is adding one row.
+ *
+ * Invariants: the first error wins and names the file relative to the project
+ * root and the line ("sources/orders.yml:4: ..."); on failure prj_load()
+ * frees everything it built and leaves *out untouched; sources and models are
+ * sorted by name (models by zone, then name) so every later step is
+ * deterministic.
+ */
+#include "project.h"
+
+#include <dirent.h>
+#include <limits.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <yaml.h>
+
+/* --- the YAML tree ----------------------------------------------------------- */
+
+enum node_kind { NODE_SCALAR, NODE_SEQ, NODE_MAP };
+
+struct node {
+    enum node_kind kind;
+    int line;           /* 1-based */
+    bool is_null;       /* plain scalar "", "~" or "null": treated as absent */
+    char *text;         /* scalars only */
+    struct node **kids; /* sequence: items; mapping: key, value, key, value... */
+    size_t nkids;
+};
+
+/* An alias copies its anchor's subtree, so "billion laughs" documents and
+ * self-referencing anchors would otherwise grow without bound. Real project
+ * files are a few levels deep and a few hundred nodes. */
+#define MAX_DEPTH 64
+#define MAX_NODES 100000
+
+struct ctx {
+    const char *root; /* absolute project root */
+    const char *file; /* file being read, relative to root, for messages */
+    struct sm_err *err;
+};
+
+static int cfg_err(struct ctx *c, int line, const char *fmt, ...) SM_PRINTF(3, 4);
+
+/* Every configuration error goes through here so that all of them start with
+ * "file:line: " (or "file: " when no single line is at fault). */
+static int cfg_err(struct ctx *c, int line, const char *fmt, ...)
+{
+    char msg[SM_ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (line > 0)
+        return sm_err_set(c->err, SM_ECONFIG, "%s:%d: %s", c->file, line, msg);
+    return sm_err_set(c->err, SM_ECONFIG, "%s: %s", c->file, msg);
+}
+
+static void node_free(struct node *n)
+{
+    if (!n)
+        return;
+    for (size_t i = 0; i < n->nkids; i++)
+        node_free(n->kids[i]);
+    free(n->kids);
+    free(n->text);
+    free(n);
+}
+
+static bool plain_null(const char *s)
+{
+    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
+}
+
+/* Copy libyaml's node id (and its subtree) into a struct node. */
+static int node_build(struct ctx *c, yaml_document_t *doc, int id, int depth, size_t *budget,
+                      struct node **out)
+{
+    yaml_node_t *y = yaml_document_get_node(doc, id);
+    if (!y)
+        return sm_err_set(c->err, SM_EINTERNAL, "%s: libyaml returned no node %d", c->file, id);
+    int line = (int)y->start_mark.line + 1;
+    if (depth > MAX_DEPTH)
+        return cfg_err(c, line, "YAML nested more than %d levels deep (a recursive alias?)",
+                       MAX_DEPTH);
+    if (++*budget > MAX_NODES)
+        return cfg_err(c, line, "YAML document expands to more than %d nodes (too many aliases?)",
+                       MAX_NODES);
+
+    struct node *n = sm_calloc(1, sizeof(*n));
+    n->line = line;
+    *out = n;
+    switch (y->type) {
+    case YAML_SCALAR_NODE:
+        n->kind = NODE_SCALAR;
+        n->text = sm_strndup((const char *)y->data.scalar.value, y->data.scalar.length);
+        n->is_null = y->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && plain_null(n->text);
+        return 0;
+    case YAML_SEQUENCE_NODE: {
+        n->kind = NODE_SEQ;
+        size_t cnt = (size_t)(y->data.sequence.items.top - y->data.sequence.items.start);
+        n->kids = sm_calloc(cnt ? cnt : 1, sizeof(*n->kids));
+        for (size_t i = 0; i < cnt; i++) {
+            int rc = node_build(c, doc, y->data.sequence.items.start[i], depth + 1, budget,
+                                &n->kids[n->nkids]);
+            n->nkids++; /* counted even on failure: node_free() handles a partial child */
+            if (rc)
+                return rc;
+        }
+        return 0;
+    }
+    case YAML_MAPPING_NODE: {
+        n->kind = NODE_MAP;
+        size_t cnt = (size_t)(y->data.mapping.pairs.top - y->data.mapping.pairs.start);
+        n->kids = sm_calloc(cnt ? 2 * cnt : 1, sizeof(*n->kids));
+        for (size_t i = 0; i < cnt; i++) {
+            yaml_node_pair_t *pr = &y->data.mapping.pairs.start[i];
+            int rc = node_build(c, doc, pr->key, depth + 1, budget, &n->kids[n->nkids]);
+            n->nkids++;
+            if (!rc)
+                rc = node_build(c, doc, pr->value, depth + 1, budget, &n->kids[n->nkids]);
+            n->nkids++;
+            if (rc)
+                return rc;
+        }
+        return 0;
+    }
+    default:
+        return sm_err_set(c->err, SM_EINTERNAL, "%s:%d: libyaml returned an empty node", c->file,
+                          line);
+    }
+}
+
+/* Keep libyaml's own words and position; add a hint for the one mistake
+ * everybody makes (tabs). Reader errors (bad UTF-8) carry a byte offset
+ * rather than a mark, so the line is counted from the offset. */
+static int yaml_error(struct ctx *c, const yaml_parser_t *ps, const char *data, size_t len)
+{
+    if (ps->error == YAML_MEMORY_ERROR)
+        return sm_err_set(c->err, SM_ENOMEM, "%s: out of memory while parsing YAML", c->file);
+    int line = (int)ps->problem_mark.line + 1;
+    if (ps->error == YAML_READER_ERROR) {
+        line = 1;
+        for (size_t i = 0; i < ps->problem_offset && i < len; i++)
+            line += data[i] == '\n';
+    }
+    struct sm_buf b = SM_BUF_INIT;
+    (void)sm_buf_adds(&b, ps->problem ? ps->problem : "invalid YAML");
+    if (ps->context)
+        (void)sm_buf_addf(&b, " (%s on line %d)", ps->context, (int)ps->context_mark.line + 1);
+    if (ps->error != YAML_READER_ERROR && ps->problem_mark.index < len &&
+        data[ps->problem_mark.index] == '\t')
+        (void)sm_buf_adds(&b, ": indent with spaces, YAML does not allow tabs");
+    int rc = cfg_err(c, line, "%s", b.buf);
+    sm_buf_release(&b);
+    return rc;
+}
+
+/* Parse the file at abs into *out. An empty file (or one holding only
+ * comments) gives *out == NULL. Caller frees *out with node_free(). */
+static int yaml_load(struct ctx *c, const char *abs, struct node **out)
+{
+    char *data = NULL;
+    size_t len = 0;
+    yaml_parser_t ps;
+    yaml_document_t doc;
+    struct node *root = NULL;
+    size_t budget = 0;
+    int rc = sm_read_file(abs, &data, &len, c->err);
+    if (rc)
+        return rc;
+    if (!yaml_parser_initialize(&ps)) {
+        free(data);
+        return sm_err_set(c->err, SM_ENOMEM, "%s: cannot initialize the YAML parser", c->file);
+    }
+    yaml_parser_set_input_string(&ps, (const unsigned char *)data, len);
+    if (!yaml_parser_load(&ps, &doc)) {
+        rc = yaml_error(c, &ps, data, len);
+        goto out;
+    }
+    yaml_node_t *top = yaml_document_get_root_node(&doc);
+    if (top)
+        rc = node_build(c, &doc, 1, 0, &budget, &root);
+    yaml_document_delete(&doc);
+    if (rc)
+        goto out;
+    /* A second document ("---") would be silently ignored otherwise. */
+    if (!yaml_parser_load(&ps, &doc)) {
+        rc = yaml_error(c, &ps, data, len);
+        goto out;
+    }
+    top = yaml_document_get_root_node(&doc);
+    if (top)
+        rc = cfg_err(c, (int)doc.start_mark.line + 1,
+                     "a second YAML document: keep one document per file");
+    yaml_document_delete(&doc);
+out:
+    yaml_parser_delete(&ps);
+    free(data);
+    if (rc) {
+        node_free(root);
+        return rc;
+    }
+    *out = root;
+    return 0;
+}
+
+/* The value of key in mapping map, or NULL. */
+static const struct node *map_get(const struct node *map, const char *key)
+{
+    if (!map || map->kind != NODE_MAP)
+        return NULL;
+    for (size_t i = 0; i + 1 < map->nkids; i += 2)
+        if (map->kids[i]->kind == NODE_SCALAR && !strcmp(map->kids[i]->text, key))
+            return map->kids[i + 1];
+    return NULL;
+}
+
+static const char *node_what(const struct node *n)
+{
+    return n->kind == NODE_MAP ? "a mapping" : n->kind == NODE_SEQ ? "a list" : "a string";
+}
+
+/* --- the tables of known keys ------------------------------------------------ */
+
+enum key_type {
+    KT_STR,      /* any string */
+    KT_IDENT,    /* a name: [a-z_][a-z0-9_]* */
+    KT_PATH,     /* a string resolved against the project root (URLs kept) */
+    KT_BOOL,     /* true/false (yes/no, on/off) */
+    KT_INT,      /* a non-negative int */
+    KT_ENUM,     /* one of .values, stored as its index in an enum field */
+    KT_CHOICE,   /* one of .values, stored as the string */
+    KT_STRS,     /* a string or a list of strings, stored comma-joined */
+    KT_MAP,      /* a mapping described by .sub, filling the same struct */
+    KT_MAP_LIST, /* a list of mappings described by .sub, validated only */
+    KT_COLUMNS,  /* column name -> type or {type, nullable}; struct prj_source only */
+    KT_LIST,     /* any list, accepted for a later version */
+};
+
+/* How each type reads in an error message ("expected %s") and in the docs. */
+static const struct {
+    const char *expect;
+    const char *doc;
+} type_names[] = {
+    [KT_STR] = {"a string", "string"},
+    [KT_IDENT] = {"a name of lowercase letters, digits and '_'", "name"},
+    [KT_PATH] = {"a path", "path"},
+    [KT_BOOL] = {"true or false", "boolean"},
+    [KT_INT] = {"a whole number >= 0", "integer"},
+    [KT_ENUM] = {"one of its words", "one of"}, /* messages list the words instead */
+    [KT_CHOICE] = {"one of its words", "one of"},
+    [KT_STRS] = {"a string or a list of strings", "string or list of strings"},
+    [KT_MAP] = {"a mapping (key: value lines)", "mapping"},
+    [KT_MAP_LIST] = {"a list of mappings (lines starting with '- ')", "list of mappings"},
+    [KT_COLUMNS] = {"a mapping of column name to type", "mapping of column → type"},
+    [KT_LIST] = {"a list", "list"},
+};
+
+struct section;
+
+struct key {
+    const char *name;
+    enum key_type type;
+    bool required;
+    const char *def;           /* default, parsed like a value from the file; NULL = none */
+    size_t at;                 /* AT(struct, field), or 0 when validated but not stored */
+    const char *const *values; /* KT_ENUM, KT_CHOICE: NULL-terminated */
+    const struct section *sub; /* KT_MAP, KT_MAP_LIST */
+    const char *help;          /* one line for the docs, Markdown, no '|' */
+};
+
+/* Offsets are stored plus one so that a zero-initialized row means "not
+ * stored" while offset 0 remains usable. */
+#define AT(type, field) (offsetof(struct type, field) + 1)
+
+struct section {
+    const char *name;       /* in messages: "unknown key 'x' in options" */
+    const char *title;      /* heading in the docs */
+    const struct key *keys; /* ends with a row whose name is NULL */
+    /* Rules across keys, run after the keys are filled; may be NULL. */
+    int (*check)(struct ctx *c, const struct node *map, int line, void *target);
+};
+
+#define MAX_KEYS 32
+
+static const char *const format_values[] = {"csv", "ndjson", "json", "parquet", NULL};
+static const char *const materialized_values[] = {"table", "view", "incremental", NULL};
+static const char *const kind_values[] = {"files", NULL};
+static const char *const drift_values[] = {"evolve", "fail", "quarantine", NULL};
+
+/* KT_ENUM writes an int into the enum field: the arrays above are in the
+ * enums' order. */
+_Static_assert(sizeof(enum prj_format) == sizeof(int), "enum prj_format is int-sized");
+_Static_assert(sizeof(enum prj_materialized) == sizeof(int), "enum prj_materialized is int-sized");
+
+static const struct key defaults_keys[] = {
+    {.name = "memory_limit",
+     .type = KT_STR,
+     .def = "4GB",
+     .at = AT(prj_project, memory_limit),
+     .help = "memory DuckDB may use, e.g. `4GB` or `512MB`; beyond it, work spills to "
+             "`temp_directory`"},
+    {.name = "threads",
+     .type = KT_INT,
+     .def = "0",
+     .at = AT(prj_project, threads),
+     .help = "DuckDB worker threads; `0` means one per CPU core"},
+    {.name = "temp_directory",
+     .type = KT_PATH,
+     .def = ".smelt/tmp",
+     .at = AT(prj_project, temp_directory),
+     .help = "where DuckDB spills to disk, relative to the project folder"},
+    {.name = "retries",
+     .type = KT_INT,
+     .def = "0",
+     .at = AT(prj_project, retries),
+     .help = "how many times a failed task is retried before the run fails"},
+    {0},
+};
+
+static const struct section defaults_section = {
+    .name = "defaults",
+    .title = "`defaults:` in `smelt.yml`",
+    .keys = defaults_keys,
+};
+
+static const struct key schedule_keys[] = {
+    {.name = "name", .type = KT_IDENT, .required = true, .help = "name of the schedule"},
+    {.name = "cron",
+     .type = KT_STR,
+     .required = true,
+     .help = "five-field cron expression, e.g. `\"15 2 * * *\"` (quote it)"},
+    {.name = "select",
+     .type = KT_STR,
+     .help = "what to run, as in `smelt run --select`, e.g. `+gold.daily_sales`; "
+             "default: everything"},
+    {0},
+};
+
+static const struct section schedule_section = {
+    .name = "schedules",
+    .title = "each entry of `schedules:` in `smelt.yml`",
+    .keys = schedule_keys,
+};
+
+/* A notifier sends somewhere: exactly one destination per entry, so that
+ * "events" clearly belongs to it. */
+static int check_notify(struct ctx *c, const struct node *map, int line, void *target)
+{
+    static const char *const dests[] = {"webhook", "command", "file"};
+    const char *found = NULL;
+    (void)target;
+    for (size_t i = 0; i < sizeof(dests) / sizeof(dests[0]); i++) {
+        const struct node *v = map_get(map, dests[i]);
+        if (!v || v->is_null)
+            continue;
+        if (found)
+            return cfg_err(c, line, "notify entry has both '%s' and '%s': use one entry each",
+                           found, dests[i]);
+        found = dests[i];
+    }
+    if (!found)
+        return cfg_err(c, line, "notify entry needs one of 'webhook', 'command' or 'file'");
+    return 0;
+}
+
+static const struct key notify_keys[] = {
+    {.name = "webhook", .type = KT_STR, .help = "URL each event is POSTed to as JSON"},
+    {.name = "command",
+     .type = KT_STR,
+     .help = "shell command run for each event, with the event as JSON on stdin"},
+    {.name = "file",
+     .type = KT_STR,
+     .help = "file each event is appended to as one JSON line, relative to the project folder"},
+    {.name = "events",
+     .type = KT_STRS,
+     .help = "events to send, e.g. `[run_failed, check_failed]`; default: all"},
+    {0},
+};
+
+static const struct section notify_section = {
+    .name = "notify",
+    .title = "each entry of `notify:` in `smelt.yml`",
+    .keys = notify_keys,
+    .check = check_notify,
+};
+
+static const struct key project_keys[] = {
+    {.name = "name",
+     .type = KT_IDENT,
+     .required = true,
+     .at = AT(prj_project, name),
+     .help = "project name: lowercase letters, digits and `_`, not starting with a digit"},
+    {.name = "lake",
+     .type = KT_PATH,
+     .def = "lake",
+     .at = AT(prj_project, lake),
+     .help = "root of the data lake: a folder relative to the project folder, an absolute "
+             "path, or a URL such as `s3://bucket/prefix`"},
+    {.name = "defaults",
+     .type = KT_MAP,
+     .sub = &defaults_section,
+     .help = "engine settings for every run (see below)"},
+    {.name = "schedules",
+     .type = KT_MAP_LIST,
+     .sub = &schedule_section,
+     .help = "when `smelt serve` runs what (see below); validated, not run yet"},
+    {.name = "notify",
+     .type = KT_MAP_LIST,
+     .sub = &notify_section,
+     .help = "where events are sent (see below); validated, not sent yet"},
+    {0},
+};
+
+static const struct section project_section = {
+    .name = "project",
+    .title = "`smelt.yml`",
+    .keys = project_keys,
+};
+
+static const struct key options_keys[] = {
+    {.name = "header",
+     .type = KT_BOOL,
+     .def = "true",
+     .at = AT(prj_source, header),
+     .help = "CSV: the first line holds column names"},
+    {.name = "delimiter",
+     .type = KT_STR,
+     .def = ",",
+     .at = AT(prj_source, delimiter),
+     .help = "CSV: field separator, e.g. `\";\"` or `\"\\t\"`"},
+    {.name = "quote",
+     .type = KT_STR,
+     .def = "\"",
+     .at = AT(prj_source, quote),
+     .help = "CSV: quoting character"},
+    {.name = "escape",
+     .type = KT_STR,
+     .at = AT(prj_source, escape),
+     .help = "CSV: escape character inside quotes; default: the quote character"},
+    {.name = "null_string",
+     .type = KT_STR,
+     .at = AT(prj_source, null_string),
+     .help = "CSV: text that means NULL, e.g. `\"NA\"`; default: empty fields are NULL"},
+    {.name = "date_format",
+     .type = KT_STR,
+     .at = AT(prj_source, date_format),
+     .help = "strptime format of DATE columns, e.g. `\"%d/%m/%Y\"`; default: ISO 8601"},
+    {.name = "timestamp_format",
+     .type = KT_STR,
+     .at = AT(prj_source, timestamp_format),
+     .help = "strptime format of TIMESTAMP columns, e.g. `\"%Y-%m-%d %H:%M:%S\"`; "
+             "default: ISO 8601"},
+    {0},
+};
+
+static const struct section options_section = {
+    .name = "options",
+    .title = "`options:` in a source",
+    .keys = options_keys,
+};
+
+static const struct key column_keys[] = {
+    {.name = "type",
+     .type = KT_STR,
+     .required = true,
+     .at = AT(prj_column, type),
+     .help = "DuckDB type, e.g. `BIGINT`, `VARCHAR`, `DECIMAL(12,2)`, `TIMESTAMP`"},
+    {.name = "nullable",
+     .type = KT_BOOL,
+     .def = "true",
+     .at = AT(prj_column, nullable),
+     .help = "whether the column may hold NULL"},
+    {0},
+};
+
+static const struct section column_section = {
+    .name = "column",
+    .title = "a column of `columns:` in its long form (`name: {type: ..., nullable: ...}`)",
+    .keys = column_keys,
+};
+
+static int check_source(struct ctx *c, const struct node *map, int line, void *target);
+
+static const struct key source_keys[] = {
+    {.name = "kind",
+     .type = KT_CHOICE,
+     .required = true,
+     .values = kind_values,
+     .at = AT(prj_source, kind),
+     .help = "where the data comes from: `files` (REST sources are planned)"},
+    {.name = "path",
+     .type = KT_PATH,
+     .required = true,
+     .at = AT(prj_source, path),
+     .help = "folder the files arrive in, relative to the project folder"},
+    {.name = "glob",
+     .type = KT_STR,
+     .def = "*",
+     .at = AT(prj_source, glob),
+     .help = "which file names in `path` to read, e.g. `\"orders_*.csv.gz\"`"},
+    {.name = "format",
+     .type = KT_ENUM,
+     .required = true,
+     .values = format_values,
+     .at = AT(prj_source, format),
+     .help = "how the files are written"},
+    {.name = "options",
+     .type = KT_MAP,
+     .sub = &options_section,
+     .help = "how to parse the files (see below)"},
+    {.name = "columns",
+     .type = KT_COLUMNS,
+     .at = AT(prj_source, columns),
+     .help = "column name → DuckDB type, in file order, or → `{type: ..., nullable: ...}`; "
+             "required when `format` is `csv`"},
+    {.name = "schema_drift",
+     .type = KT_CHOICE,
+     .def = "evolve",
+     .values = drift_values,
+     .at = AT(prj_source, schema_drift),
+     .help = "what to do when files bring new columns: add them to the table (`evolve`), "
+             "stop the ingest (`fail`) or quarantine the file (`quarantine`)"},
+    {.name = "description",
+     .type = KT_STR,
+     .at = AT(prj_source, description),
+     .help = "free text for the catalog"},
+    {0},
+};
+
+static const struct section source_section = {
+    .name = "source",
+    .title = "`sources/<name>.yml`",
+    .keys = source_keys,
+    .check = check_source,
+};
+
+static const struct key model_keys[] = {
+    {.name = "materialized",
+     .type = KT_ENUM,
+     .def = "table",
+     .values = materialized_values,
+     .at = AT(prj_model, materialized),
+     .help = "rebuild the table each run (`table`), define a view (`view`), or add only what "
+             "is new upstream (`incremental`)"},
+    {.name = "partition_by",
+     .type = KT_STR,
+     .at = AT(prj_model, partition_by),
+     .help = "column whose values split the table into folders, e.g. `order_date`"},
+    {.name = "unique_key",
+     .type = KT_STRS,
+     .at = AT(prj_model, unique_key),
+     .help = "column (or list of columns) identifying a row; an incremental model merges on it "
+             "instead of appending"},
+    {.name = "description",
+     .type = KT_STR,
+     .at = AT(prj_model, description),
+     .help = "free text for the catalog"},
+    {.name = "checks",
+     .type = KT_LIST,
+     .help = "data quality checks on the model's output; accepted, not run yet"},
+    {0},
+};
+
+static const struct section model_section = {
+    .name = "model",
+    .title = "`models/<zone>/<name>.yml`",
+    .keys = model_keys,
+};
+
+/* --- filling structs from the tables ------------------------------------------ */
+
+static void *field(void *target, const struct key *k)
+{
+    return target && k->at ? (char *)target + k->at - 1 : NULL;
+}
+
+static void set_str(void *target, const struct key *k, char *val)
+{
+    char **dst = field(target, k);
+    if (!dst) {
+        free(val);
+        return;
+    }
+    free(*dst);
+    *dst = val;
+}
+
+/* The candidate closest to word, if it is close enough to be a likely typo:
+ * at most 3 edits and fewer edits than word has letters (so "x" does not
+ * suggest "kind"). */
+static const char *nearest(const char *word, const char *const *cands, size_t n)
+{
+    const char *best = NULL;
+    size_t bestd = SIZE_MAX;
+    for (size_t i = 0; i < n; i++) {
+        size_t d = sm_edit_distance(word, cands[i]);
+        if (d < bestd) {
+            bestd = d;
+            best = cands[i];
+        }
+    }
+    return best && bestd <= 3 && bestd < strlen(word) ? best : NULL;
+}
+
+static size_t count_values(const char *const *v)
+{
+    size_t n = 0;
+    while (v[n])
+        n++;
+    return n;
+}
+
+/* "a, b or c" */
+static void add_word_list(struct sm_buf *b, const char *const *words, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        (void)sm_buf_addf(b, "%s'%s'", i == 0 ? "" : i + 1 == n ? " or " : ", ", words[i]);
+}
+
+static int unknown_key(struct ctx *c, int line, const char *key, const struct section *s)
+{
+    const char *names[MAX_KEYS] = {0};
+    size_t n = 0;
+    for (const struct key *k = s->keys; k->name && n < MAX_KEYS; k++)
+        names[n++] = k->name;
+    const char *near = nearest(key, names, n);
+    if (near)
+        return cfg_err(c, line, "unknown key '%s' in %s (did you mean '%s'?)", key, s->name, near);
+    struct sm_buf b = SM_BUF_INIT;
+    add_word_list(&b, names, n);
+    int rc = cfg_err(c, line, "unknown key '%s' in %s (valid keys: %s)", key, s->name, b.buf);
+    sm_buf_release(&b);
+    return rc;
+}
+
+/* What a key's value should look like, for messages: the words of an enum,
+ * otherwise the type's description. */
+static void add_expect(struct sm_buf *b, const struct key *k)
+{
+    if (k->values)
+        add_word_list(b, k->values, count_values(k->values));
+    else
+        (void)sm_buf_adds(b, type_names[k->type].expect);
+}
+
+static int type_error(struct ctx *c, const struct key *k, const struct section *s,
+                      const struct node *v)
+{
+    struct sm_buf b = SM_BUF_INIT;
+    add_expect(&b, k);
+    int rc;
+    if (v->kind == NODE_SCALAR)
+        rc = cfg_err(c, v->line, "expected %s for '%s' in %s, got '%s'", b.buf, k->name, s->name,
+                     v->text);
+    else
+        rc = cfg_err(c, v->line, "expected %s for '%s' in %s, got %s", b.buf, k->name, s->name,
+                     node_what(v));
+    sm_buf_release(&b);
+    return rc;
+}
+
+/* A required key that is absent or has no value: say what to write. */
+static int missing_key(struct ctx *c, int line, const struct key *k, const struct section *s,
+                       bool present)
+{
+    struct sm_buf b = SM_BUF_INIT;
+    add_expect(&b, k);
+    int rc = present ? cfg_err(c, line, "required key '%s' in %s has no value: expected %s",
+                               k->name, s->name, b.buf)
+                     : cfg_err(c, line, "missing required key '%s' in %s: expected %s", k->name,
+                               s->name, b.buf);
+    sm_buf_release(&b);
+    return rc;
+}
+
+static bool is_ident(const char *s)
+{
+    if (!*s || !(*s == '_' || (*s >= 'a' && *s <= 'z')))
+        return false;
+    for (; *s; s++)
+        if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
+            return false;
+    return true;
+}
+
+static bool parse_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no", "off"};
+    for (size_t i = 0; i < 3; i++) {
+        if (!strcasecmp(s, yes[i]) || !strcasecmp(s, no[i])) {
+            *out = !strcasecmp(s, yes[i]);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* URLs (s3://...) are kept as written; everything else becomes absolute so
+ * that no later step depends on the current directory. */
+static char *resolve_path(const char *root, const char *p)
+{
+    if (strstr(p, "://"))
+        return sm_strdup(p);
+    return sm_path_join(root, p);
+}
+
+static int fill_section(struct ctx *c, const struct section *s, const struct node *map, int line,
+                        void *target);
+static int fill_columns(struct ctx *c, const struct node *map, struct prj_source *src);
+
+/* Check one value against its key's type and store it. */
+static int set_value(struct ctx *c, const struct section *s, const struct key *k,
+                     const struct node *v, void *target)
+{
+    switch (k->type) {
+    case KT_MAP:
+        if (v->kind != NODE_MAP)
+            return type_error(c, k, s, v);
+        return fill_section(c, k->sub, v, v->line, target);
+    case KT_MAP_LIST:
+        if (v->kind != NODE_SEQ)
+            return type_error(c, k, s, v);
+        for (size_t i = 0; i < v->nkids; i++) {
+            const struct node *it = v->kids[i];
+            if (it->kind != NODE_MAP)
+                return cfg_err(c, it->line, "expected a mapping for each entry of '%s', got %s",
+                               k->name, node_what(it));
+            SM_TRY(fill_section(c, k->sub, it, it->line, NULL));
+        }
+        return 0;
+    case KT_LIST:
+        return v->kind == NODE_SEQ ? 0 : type_error(c, k, s, v);
+    case KT_COLUMNS:
+        if (v->kind != NODE_MAP)
+            return type_error(c, k, s, v);
+        return fill_columns(c, v, target);
+    case KT_STRS: {
+        if (v->kind == NODE_SCALAR) {
+            set_str(target, k, sm_strdup(v->text));
+            return 0;
+        }
+        if (v->kind != NODE_SEQ)
+            return type_error(c, k, s, v);
+        if (!v->nkids)
+            return cfg_err(c, v->line, "'%s' is an empty list: give at least one entry", k->name);
+        struct sm_buf b = SM_BUF_INIT;
+        for (size_t i = 0; i < v->nkids; i++) {
+            const struct node *it = v->kids[i];
+            if (it->kind != NODE_SCALAR || it->is_null) {
+                sm_buf_release(&b);
+                return cfg_err(c, it->line, "expected a string for each entry of '%s', got %s",
+                               k->name, it->is_null ? "nothing" : node_what(it));
+            }
+            (void)sm_buf_addf(&b, "%s%s", i ? "," : "", it->text);
+        }
+        set_str(target, k, sm_buf_detach(&b));
+        return 0;
+    }
+    default:
+        break;
+    }
+
+    /* Everything else is a scalar. */
+    if (v->kind != NODE_SCALAR)
+        return type_error(c, k, s, v);
+    const char *t = v->text;
+    switch (k->type) {
+    case KT_STR:
+        set_str(target, k, sm_strdup(t));
+        return 0;
+    case KT_IDENT:
+        if (!is_ident(t))
+            return cfg_err(c, v->line,
+                           "invalid %s '%s': use lowercase letters, digits and '_', starting "
+                           "with a letter or '_'",
+                           k->name, t);
+        set_str(target, k, sm_strdup(t));
+        return 0;
+    case KT_PATH:
+        if (!*t)
+            return type_error(c, k, s, v);
+        set_str(target, k, resolve_path(c->root, t));
+        return 0;
+    case KT_BOOL: {
+        bool b;
+        if (!parse_bool(t, &b))
+            return type_error(c, k, s, v);
+        bool *dst = field(target, k);
+        if (dst)
+            *dst = b;
+        return 0;
+    }
+    case KT_INT: {
+        int64_t n;
+        if (sm_parse_i64(t, &n) || n < 0 || n > INT_MAX)
+            return type_error(c, k, s, v);
+        int *dst = field(target, k);
+        if (dst)
+            *dst = (int)n;
+        return 0;
+    }
+    case KT_ENUM:
+    case KT_CHOICE: {
+        size_t n = count_values(k->values);
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(t, k->values[i]))
+                continue;
+            if (k->type == KT_CHOICE) {
+                set_str(target, k, sm_strdup(t));
+            } else {
+                int *dst = field(target, k);
+                if (dst)
+                    *dst = (int)i;
+            }
+            return 0;
+        }
+        const char *near = nearest(t, k->values, n);
+        if (near)
+            return cfg_err(c, v->line, "invalid value '%s' for '%s' (did you mean '%s'?)", t,
+                           k->name, near);
+        struct sm_buf b = SM_BUF_INIT;
+        add_word_list(&b, k->values, n);
+        int rc = cfg_err(c, v->line, "invalid value '%s' for '%s': expected %s", t, k->name, b.buf);
+        sm_buf_release(&b);
+        return rc;
+    }
+    default:
+        SM_BUG("key '%s' has an unhandled type %d", k->name, (int)k->type);
+    }
+}
+
+/* Apply a key's default, parsed exactly like a value from a file so that the
+ * table's defaults are validated by the same code. */
+static int set_default(struct ctx *c, const struct section *s, const struct key *k, int line,
+                       void *target)
+{
+    if (k->type == KT_MAP) /* an absent mapping still gets its keys' defaults */
+        return fill_section(c, k->sub, NULL, line, target);
+    if (!k->def)
+        return 0;
+    struct node d = {.kind = NODE_SCALAR, .line = line, .text = sm_strdup(k->def)};
+    int rc = set_value(c, s, k, &d, target);
+    free(d.text);
+    return rc;
+}
+
+/* Fill target from mapping map (NULL = absent: only defaults) against the
+ * keys of s. Keys are checked in file order, so the first error reported is
+ * the first one in the file; missing required keys are reported at line,
+ * where the mapping starts. target may be NULL to validate only. */
+static int fill_section(struct ctx *c, const struct section *s, const struct node *map, int line,
+                        void *target)
+{
+    int seen[MAX_KEYS] = {0}; /* line of the key, 0 = absent */
+    bool set[MAX_KEYS] = {0};
+    size_t nkeys = 0;
+    while (s->keys[nkeys].name)
+        nkeys++;
+    if (nkeys > MAX_KEYS)
+        SM_BUG("section '%s' has more than %d keys", s->name, MAX_KEYS);
+
+    for (size_t i = 0; map && i + 1 < map->nkids; i += 2) {
+        const struct node *kn = map->kids[i], *v = map->kids[i + 1];
+        if (kn->kind != NODE_SCALAR || kn->is_null)
+            return cfg_err(c, kn->line, "expected a plain word as key in %s, got %s", s->name,
+                           kn->is_null ? "nothing" : node_what(kn));
+        size_t idx = 0;
+        while (idx < nkeys && strcmp(s->keys[idx].name, kn->text))
+            idx++;
+        if (idx == nkeys)
+            return unknown_key(c, kn->line, kn->text, s);
+        const struct key *k = &s->keys[idx];
+        if (seen[idx])
+            return cfg_err(c, kn->line, "duplicate key '%s' in %s (first set on line %d)", k->name,
+                           s->name, seen[idx]);
+        seen[idx] = kn->line;
+        if (v->is_null) {
+            /* "key:" with nothing after it: absent, unless it must be there. */
+            if (k->required)
+                return missing_key(c, kn->line, k, s, true);
+            continue;
+        }
+        SM_TRY(set_value(c, s, k, v, target));
+        set[idx] = true;
+    }
+    for (size_t i = 0; i < nkeys; i++) {
+        if (set[i])
+            continue;
+        if (s->keys[i].required)
+            return missing_key(c, line, &s->keys[i], s, false);
+        SM_TRY(set_default(c, s, &s->keys[i], line, target));
+    }
+    return s->check && map ? s->check(c, map, line, target) : 0;
+}
+
+/* columns: keeps declaration order (the CSV's column order) and accepts both
+ * "name: TYPE" and "name: {type: TYPE, nullable: false}". Columns are added
+ * to src as they are read so that prj_free() releases a partial list. */
+static int fill_columns(struct ctx *c, const struct node *map, struct prj_source *src)
+{
+    size_t alloc = 0;
+    for (size_t i = 0; i + 1 < map->nkids; i += 2) {
+        const struct node *kn = map->kids[i], *v = map->kids[i + 1];
+        if (kn->kind != NODE_SCALAR || kn->is_null)
+            return cfg_err(c, kn->line, "expected a column name, got %s",
+                           kn->is_null ? "nothing" : node_what(kn));
+        /* DuckDB matches column names case-insensitively. */
+        for (size_t j = 0; j < src->ncolumns; j++)
+            if (!strcasecmp(src->columns[j].name, kn->text))
+                return cfg_err(c, kn->line, "duplicate column '%s' (first on line %d)", kn->text,
+                               src->columns[j].line);
+        SM_ALLOC_GROW(src->columns, src->ncolumns + 1, alloc);
+        struct prj_column *col = &src->columns[src->ncolumns++];
+        memset(col, 0, sizeof(*col));
+        col->name = sm_strdup(kn->text);
+        col->line = kn->line;
+        col->nullable = true;
+        if (v->kind == NODE_MAP) {
+            SM_TRY(fill_section(c, &column_section, v, v->line, col));
+        } else if (v->kind == NODE_SCALAR && !v->is_null && *v->text) {
+            col->type = sm_strdup(v->text);
+        } else {
+            return cfg_err(c, v->kind == NODE_SCALAR ? kn->line : v->line,
+                           "expected a type (e.g. BIGINT) or a mapping {type: ..., nullable: ...} "
+                           "for column '%s', got %s",
+                           kn->text, v->kind == NODE_SCALAR ? "nothing" : node_what(v));
+        }
+    }
+    return 0;
+}
+
+static int check_source(struct ctx *c, const struct node *map, int line, void *target)
+{
+    const struct prj_source *src = target;
+    if (!src || src->format != PRJ_FMT_CSV || src->ncolumns)
+        return 0;
+    const struct node *v = map_get(map, "columns");
+    if (v && !v->is_null)
+        return cfg_err(c, v->line, "'columns' is empty: csv sources need their columns declared");
+    return cfg_err(c, line,
+                   "missing required key 'columns' in source (csv sources need their columns "
+                   "declared, in file order)");
+}
+
+/* Load abs (named rel in messages) and fill target from its top mapping. */
+static int load_yaml_file(struct ctx *c, const char *abs, const char *rel, const struct section *s,
+                          void *target)
+{
+    struct node *root = NULL;
+    c->file = rel;
+    SM_TRY(yaml_load(c, abs, &root));
+    int rc = 0;
+    if (root && root->kind != NODE_MAP) {
+        rc = cfg_err(c, root->line, "expected a mapping (key: value lines) at the top, got %s",
+                     node_what(root));
+        goto out;
+    }
+    /* REST sources are a later version: say so before their keys are
+     * reported as unknown. */
+    const struct node *kind = s == &source_section ? map_get(root, "kind") : NULL;
+    if (kind && kind->kind == NODE_SCALAR && !strcmp(kind->text, "rest")) {
+        rc = cfg_err(c, kind->line,
+                     "source kind 'rest' is not supported yet: only 'files' sources can be "
+                     "loaded by this version of smelt");
+        goto out;
+    }
+    rc = fill_section(c, s, root, root ? root->line : 1, target);
+out:
+    node_free(root);
+    return rc;
+}
+
+/* --- walking the project folder ----------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* The entries of dir except dotfiles (.gitkeep, editor files), sorted. */
+static int list_dir(struct ctx *c, const char *dir, char ***out, size_t *out_n)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return sm_err_set(c->err, SM_EIO, "cannot open '%s': %s", c->file, strerror(errno));
+    char **names = NULL;
+    size_t n = 0, alloc = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        SM_ALLOC_GROW(names, n + 1, alloc);
+        names[n++] = sm_strdup(e->d_name);
+    }
+    closedir(d);
+    if (n)
+        qsort(names, n, sizeof(*names), cmp_str);
+    *out = names;
+    *out_n = n;
+    return 0;
+}
+
+static char *stem(const char *file, const char *ext)
+{
+    return sm_strndup(file, strlen(file) - strlen(ext));
+}
+
+static int load_sources(struct ctx *c, struct prj_project *p)
+{
+    char *dir = sm_path_join(p->root, "sources");
+    char **names = NULL;
+    size_t n = 0, alloc = 0;
+    int rc = 0;
+    c->file = "sources";
+    if (!sm_path_exists(dir))
+        goto out;
+    if (!sm_is_dir(dir)) {
+        rc = cfg_err(c, 0, "expected a folder of <name>.yml files");
+        goto out;
+    }
+    if ((rc = list_dir(c, dir, &names, &n)))
+        goto out;
+    for (size_t i = 0; i < n && !rc; i++) {
+        char *rel = sm_asprintf("sources/%s", names[i]);
+        char *abs = sm_path_join(p->root, rel);
+        c->file = rel;
+        if (sm_ends_with(names[i], ".yaml")) {
+            rc = cfg_err(c, 0, "source files are named <name>.yml: rename it to '%.*s.yml'",
+                         (int)(strlen(names[i]) - 5), names[i]);
+        } else if (sm_ends_with(names[i], ".yml")) {
+            char *name = stem(names[i], ".yml");
+            if (!is_ident(name)) {
+                rc = cfg_err(c, 0,
+                             "invalid source name '%s': it names the table bronze.%s, so use "
+                             "lowercase letters, digits and '_', starting with a letter or '_'",
+                             name, name);
+                free(name);
+            } else {
+                SM_ALLOC_GROW(p->sources, p->nsources + 1, alloc);
+                struct prj_source *s = &p->sources[p->nsources++];
+                memset(s, 0, sizeof(*s));
+                s->name = name;
+                s->file = rel;
+                rel = NULL;
+                rc = load_yaml_file(c, abs, s->file, &source_section, s);
+            }
+        }
+        c->file = "sources";
+        free(rel);
+        free(abs);
+    }
+out:
+    free_names(names, n);
+    free(dir);
+    return rc;
+}
+
+static const char *const zones[] = {"gold", "silver"};
+
+/* Find the end of the last SQL token in s, skipping comments and looking
+ * inside quotes only for their end. *out_semi says whether that token is a
+ * ';'. Returns false when s has no token at all. */
+static bool sql_last_token(const char *s, size_t *out_end, bool *out_semi)
+{
+    size_t i = 0, end = 0;
+    bool any = false, semi = false;
+    while (s[i]) {
+        if (s[i] == '-' && s[i + 1] == '-') {
+            while (s[i] && s[i] != '\n')
+                i++;
+        } else if (s[i] == '/' && s[i + 1] == '*') {
+            const char *close = strstr(s + i + 2, "*/");
+            i = close ? (size_t)(close - s) + 2 : strlen(s);
+        } else if (s[i] == '\'' || s[i] == '"') {
+            char q = s[i++];
+            while (s[i] && s[i] != q)
+                i++;
+            if (s[i])
+                i++;
+            any = true, semi = false, end = i;
+        } else if (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r' || s[i] == '\f' ||
+                   s[i] == '\v') {
+            i++;
+        } else {
+            semi = s[i] == ';';
+            any = true, end = ++i;
+        }
+    }
+    *out_end = end;
+    *out_semi = semi;
+    return any;
+}
+
+static int load_model(struct ctx *c, struct prj_project *p, const char *zone, const char *file,
+                      size_t *alloc)
+{
+    char *name = stem(file, ".sql");
+    char *rel = sm_asprintf("models/%s/%s", zone, file);
+    char *abs = sm_path_join(p->root, rel);
+    char *sql = NULL;
+    size_t len = 0;
+    int rc = 0;
+    c->file = rel;
+    if (!is_ident(name)) {
+        rc = cfg_err(c, 0,
+                     "invalid model name '%s': it names the table %s.%s, so use lowercase "
+                     "letters, digits and '_', starting with a letter or '_'",
+                     name, zone, name);
+        goto out;
+    }
+    SM_ALLOC_GROW(p->models, p->nmodels + 1, *alloc);
+    struct prj_model *m = &p->models[p->nmodels++];
+    memset(m, 0, sizeof(*m));
+    m->zone = sm_strdup(zone);
+    m->name = name;
+    name = NULL;
+    m->sql_file = rel;
+    rel = NULL;
+    if ((rc = sm_read_file(abs, &sql, &len, c->err)))
+        goto out;
+    if (strlen(sql) != len) {
+        rc = cfg_err(c, 0, "contains a NUL byte: is it a text file?");
+        goto out;
+    }
+    /* Drop trailing ';' (and comments after the last token) so that the
+     * SELECT can be embedded in a larger statement. */
+    size_t end;
+    bool semi;
+    while (sql_last_token(sql, &end, &semi) && semi)
+        sql[end - 1] = 0;
+    if (!sql_last_token(sql, &end, &semi)) {
+        rc = cfg_err(c, 1, "model '%s.%s' has no SQL: write one SELECT statement", zone, m->name);
+        goto out;
+    }
+    m->sql = sm_strndup(sql, end);
+
+    /* The optional <name>.yml beside the SQL. */
+    char *yml_rel = sm_asprintf("models/%s/%s.yml", zone, m->name);
+    char *yml_abs = sm_path_join(p->root, yml_rel);
+    if (sm_path_exists(yml_abs)) {
+        m->yml_file = yml_rel;
+        yml_rel = NULL;
+        rc = load_yaml_file(c, yml_abs, m->yml_file, &model_section, m);
+    } else {
+        rc = fill_section(c, &model_section, NULL, 1, m);
+    }
+    free(yml_rel);
+    free(yml_abs);
+out:
+    free(sql);
+    free(name);
+    free(rel);
+    free(abs);
+    return rc;
+}
+
+static int load_zone(struct ctx *c, struct prj_project *p, const char *zone, size_t *alloc)
+{
+    char *rel_dir = sm_asprintf("models/%s", zone);
+    char *dir = sm_path_join(p->root, rel_dir);
+    char **names = NULL;
+    size_t n = 0;
+    c->file = rel_dir;
+    int rc = list_dir(c, dir, &names, &n);
+    for (size_t i = 0; i < n && !rc; i++) {
+        const char *f = names[i];
+        char *rel = sm_asprintf("%s/%s", rel_dir, f);
+        char *abs = sm_path_join(p->root, rel);
+        c->file = rel;
+        if (sm_is_dir(abs)) {
+            rc = cfg_err(c, 0,
+                         "folders inside %s/ are not supported: put the model files "
+                         "directly in %s/",
+                         rel_dir, rel_dir);
+        } else if (sm_ends_with(f, ".yaml")) {
+            rc = cfg_err(c, 0, "model files are named <name>.yml: rename it to '%.*s.yml'",
+                         (int)(strlen(f) - 5), f);
+        } else if (sm_ends_with(f, ".yml")) {
+            char *sql = sm_asprintf("%.*s.sql", (int)(strlen(f) - 4), f);
+            char *sql_abs = sm_path_join(dir, sql);
+            if (!sm_path_exists(sql_abs))
+                rc = cfg_err(c, 0,
+                             "no '%s' beside it: a model's .yml describes the SELECT in "
+                             "%s/%s; create it or remove the .yml",
+                             sql, rel_dir, sql);
+            free(sql);
+            free(sql_abs);
+        } else if (sm_ends_with(f, ".sql")) {
+            rc = load_model(c, p, zone, f, alloc);
+        }
+        c->file = rel_dir;
+        free(rel);
+        free(abs);
+    }
+    free_names(names, n);
+    free(dir);
+    free(rel_dir);
+    return rc;
+}
+
+static int load_models(struct ctx *c, struct prj_project *p)
+{
+    char *dir = sm_path_join(p->root, "models");
+    char **names = NULL;
+    size_t n = 0, alloc = 0;
+    int rc = 0;
+    c->file = "models";
+    if (!sm_path_exists(dir))
+        goto out;
+    if (!sm_is_dir(dir)) {
+        rc = cfg_err(c, 0, "expected a folder holding silver/ and gold/");
+        goto out;
+    }
+    if ((rc = list_dir(c, dir, &names, &n)))
+        goto out;
+    for (size_t i = 0; i < n && !rc; i++) {
+        const char *f = names[i];
+        char *rel = sm_asprintf("models/%s", f);
+        char *abs = sm_path_join(p->root, rel);
+        bool zone = false;
+        for (size_t z = 0; z < sizeof(zones) / sizeof(zones[0]); z++)
+            zone |= !strcmp(f, zones[z]);
+        c->file = rel;
+        if (sm_is_dir(abs) && zone) {
+            rc = load_zone(c, p, f, &alloc);
+        } else if (sm_is_dir(abs)) {
+            bool raw = !strcmp(f, "bronze") || !strcmp(f, "landing");
+            rc = cfg_err(c, 0,
+                         "unknown zone folder '%s': models go in models/silver/ or "
+                         "models/gold/%s",
+                         f, raw ? " (bronze tables are loaded from sources/*.yml)" : "");
+        } else if (sm_ends_with(f, ".sql") || sm_ends_with(f, ".yml")) {
+            rc = cfg_err(c, 0,
+                         "models live in a zone folder: move it to models/silver/ or "
+                         "models/gold/");
+        }
+        c->file = "models";
+        free(rel);
+        free(abs);
+    }
+out:
+    free_names(names, n);
+    free(dir);
+    return rc;
+}
+
+/* --- public API ------------------------------------------------------------------ */
+
+int prj_load(const char *dir, struct prj_project **out, struct sm_err *err)
+{
+    struct ctx c = {.err = err, .file = "smelt.yml"};
+    char *root = realpath(dir, NULL);
+    if (!root) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return sm_err_set(err, SM_ENOTFOUND,
+                              "project folder '%s' does not exist: run 'smelt init NAME' to "
+                              "create a project, or pass -C DIR",
+                              dir);
+        return sm_err_set(err, SM_EIO, "cannot open project folder '%s': %s", dir, strerror(errno));
+    }
+    struct prj_project *p = sm_calloc(1, sizeof(*p));
+    p->root = root;
+    c.root = root;
+    char *yml = sm_path_join(root, "smelt.yml");
+    int rc = 0;
+    if (!sm_path_exists(yml)) {
+        rc = sm_err_set(err, SM_ENOTFOUND,
+                        "no smelt.yml in '%s': run 'smelt init NAME' to create a project, or "
+                        "pass -C DIR",
+                        dir);
+        goto out;
+    }
+    if ((rc = load_yaml_file(&c, yml, "smelt.yml", &project_section, p)))
+        goto out;
+    p->state_dir = sm_path_join(root, ".smelt");
+    /* Folders are listed sorted and '.' sorts before every character a name
+     * may hold, so sources come out sorted by name and models by zone, then
+     * name, without sorting again. */
+    if ((rc = load_sources(&c, p)) || (rc = load_models(&c, p)))
+        goto out;
+out:
+    free(yml);
+    if (rc) {
+        prj_free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+static void source_release(struct prj_source *s)
+{
+    free(s->name);
+    free(s->file);
+    free(s->kind);
+    free(s->path);
+    free(s->glob);
+    free(s->delimiter);
+    free(s->quote);
+    free(s->escape);
+    free(s->null_string);
+    free(s->date_format);
+    free(s->timestamp_format);
+    for (size_t i = 0; i < s->ncolumns; i++) {
+        free(s->columns[i].name);
+        free(s->columns[i].type);
+    }
+    free(s->columns);
+    free(s->schema_drift);
+    free(s->description);
+}
+
+static void model_release(struct prj_model *m)
+{
+    free(m->zone);
+    free(m->name);
+    free(m->sql_file);
+    free(m->yml_file);
+    free(m->sql);
+    free(m->partition_by);
+    free(m->unique_key);
+    free(m->description);
+}
+
+void prj_free(struct prj_project *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->nsources; i++)
+        source_release(&p->sources[i]);
+    free(p->sources);
+    for (size_t i = 0; i < p->nmodels; i++)
+        model_release(&p->models[i]);
+    free(p->models);
+    free(p->root);
+    free(p->name);
+    free(p->lake);
+    free(p->state_dir);
+    free(p->memory_limit);
+    free(p->temp_directory);
+    free(p);
+}
+
+const struct prj_source *prj_find_source(const struct prj_project *p, const char *name)
+{
+    for (size_t i = 0; i < p->nsources; i++)
+        if (!strcmp(p->sources[i].name, name))
+            return &p->sources[i];
+    return NULL;
+}
+
+const struct prj_model *prj_find_model(const struct prj_project *p, const char *zone,
+                                       const char *name)
+{
+    for (size_t i = 0; i < p->nmodels; i++)
+        if (!strcmp(p->models[i].zone, zone) && !strcmp(p->models[i].name, name))
+            return &p->models[i];
+    return NULL;
+}
+
+const char *prj_format_name(enum prj_format f)
+{
+    if ((size_t)f >= count_values(format_values))
+        return "unknown";
+    return format_values[f];
+}
+
+/* The order the docs present the sections in: each file, then the mappings
+ * nested in it. */
+static const struct section *const doc_sections[] = {
+    &project_section, &defaults_section, &schedule_section, &notify_section,
+    &source_section,  &options_section,  &column_section,   &model_section,
+};
+
+void prj_print_keys(FILE *out)
+{
+    for (size_t i = 0; i < sizeof(doc_sections) / sizeof(doc_sections[0]); i++) {
+        const struct section *s = doc_sections[i];
+        fprintf(out, "### %s\n\n", s->title);
+        fprintf(out, "| key | type | required | default | meaning |\n");
+        fprintf(out, "|-----|------|----------|---------|---------|\n");
+        for (const struct key *k = s->keys; k->name; k++) {
+            fprintf(out, "| `%s` | %s", k->name, type_names[k->type].doc);
+            for (size_t v = 0; k->values && k->values[v]; v++)
+                fprintf(out, "%s`%s`", v ? ", " : " ", k->values[v]);
+            fprintf(out, " | %s | ", k->required ? "yes" : "no");
+            if (k->def)
+                fprintf(out, "`%s`", k->def);
+            fprintf(out, " | %s |\n", k->help);
+        }
+        fprintf(out, "\n");
+    }
+}

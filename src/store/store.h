@@ -1,0 +1,35 @@
+/*
+ * store — object storage. Today the local file system; the S3 backend
+ * (libcurl SigV4) will sit behind the same calls. Writes are atomic: a
+ * temporary name in the same directory, fsync, rename.
+ *
+ *     char sha[SEC_SHA256_HEX];
+ *     int64_t size;
+ *     sto_copy_file("in/a.csv", "lake/landing/x/a.csv", sha, &size, &err);
+ */
+#ifndef SM_STORE_H
+#define SM_STORE_H
+
+#include "secrets/secrets.h"
+#include "util/util.h"
+
+/* Copy src to dst atomically, hashing the bytes on the way; the copy is
+ * fsynced before it appears under dst. */
+int sto_copy_file(const char *src, const char *dst, char out_sha256[SEC_SHA256_HEX],
+                  int64_t *out_size, struct sm_err *err) SM_MUST_USE;
+/* SHA-256 of a file's bytes. */
+int sto_hash_file(const char *path, char out_sha256[SEC_SHA256_HEX], struct sm_err *err) SM_MUST_USE;
+
+struct sto_entry {
+    char *path; /* dir/name */
+    char *name;
+    int64_t size;
+    int64_t mtime;
+};
+/* Regular files directly in dir whose name matches the fnmatch pattern, sorted
+ * by name. SM_ENOTFOUND when dir does not exist. Free with sto_entries_free. */
+int sto_list(const char *dir, const char *pattern, struct sto_entry **out, size_t *n,
+             struct sm_err *err) SM_MUST_USE;
+void sto_entries_free(struct sto_entry *e, size_t n);
+
+#endif

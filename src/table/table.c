@@ -1,0 +1,970 @@
+/*
+ * table.c — the Delta Lake log: replay and commit.
+ *
+ * A table is a directory with Parquet data files and _delta_log/ holding one
+ * JSON file per version, NNNNNNNNNNNNNNNNNNNN.json, each line one action
+ * (commitInfo, protocol, metaData, txn, add, remove). A snapshot at version v
+ * is the result of applying versions 0..v in order: the last metaData wins,
+ * an add puts a file in the live set, a remove takes it out.
+ *
+ * Commits are put-if-absent: the new version is written to a temporary file
+ * in _delta_log, fsynced, then link()ed to its final name, which fails with
+ * EEXIST if another writer committed that version first. So a version file
+ * either exists complete or not at all, and two writers never both win.
+ *
+ * Data files are written by DuckDB (COPY ... RETURN_STATS), which reports per
+ * file the row count, min/max/null count per column and partition values:
+ * everything an add action needs, without reading the files back.
+ */
+#include "table.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
+#include <sys/stat.h>
+
+#define LOG_DIR "_delta_log"
+
+/* --- small helpers --------------------------------------------------------- */
+
+static char *version_path(const char *location, int64_t v)
+{
+    return sm_asprintf("%s/" LOG_DIR "/%020lld.json", location, (long long)v);
+}
+
+static bool parse_version_name(const char *name, int64_t *out)
+{
+    if (strlen(name) != 25 || !sm_ends_with(name, ".json"))
+        return false;
+    int64_t v = 0;
+    for (int i = 0; i < 20; i++) {
+        if (name[i] < '0' || name[i] > '9')
+            return false;
+        v = v * 10 + (name[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+int64_t tbl_latest_version(const char *location)
+{
+    char *dir = sm_asprintf("%s/" LOG_DIR, location);
+    DIR *d = opendir(dir);
+    free(dir);
+    if (!d)
+        return -1;
+    int64_t best = -1, v;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (parse_version_name(e->d_name, &v) && v > best)
+            best = v;
+    closedir(d);
+    return best;
+}
+
+/* Delta paths in add/remove are URIs relative to the table root: percent-
+ * encode everything but unreserved characters, '/' and '='. */
+static void add_uri_path(struct sm_buf *b, const char *path)
+{
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("-._~/=", *p))
+            (void)sm_buf_addc(b, (char)*p);
+        else
+            (void)sm_buf_addf(b, "%%%02X", *p);
+    }
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static char *uri_decode(const char *s)
+{
+    struct sm_buf b = SM_BUF_INIT;
+    for (; *s; s++) {
+        int h, l;
+        if (*s == '%' && (h = hexval(s[1])) >= 0 && (l = hexval(s[2])) >= 0) {
+            (void)sm_buf_addc(&b, (char)(h * 16 + l));
+            s += 2;
+        } else {
+            (void)sm_buf_addc(&b, *s);
+        }
+    }
+    return sm_buf_detach(&b);
+}
+
+/* --- types: DuckDB <-> Delta ---------------------------------------------- */
+
+struct type_map {
+    const char *sql;   /* DuckDB type name as DESCRIBE prints it */
+    const char *delta; /* Delta primitive type */
+    const char *cast;  /* cast applied before writing, or NULL */
+};
+
+/* DuckDB types Delta has no name for are cast to the nearest one that holds
+ * every value. */
+static const struct type_map type_maps[] = {
+    {"BOOLEAN", "boolean", NULL},
+    {"TINYINT", "byte", NULL},
+    {"SMALLINT", "short", NULL},
+    {"INTEGER", "integer", NULL},
+    {"BIGINT", "long", NULL},
+    {"UTINYINT", "short", "SMALLINT"},
+    {"USMALLINT", "integer", "INTEGER"},
+    {"UINTEGER", "long", "BIGINT"},
+    {"UBIGINT", "decimal(20,0)", "DECIMAL(20,0)"},
+    {"HUGEINT", "decimal(38,0)", "DECIMAL(38,0)"},
+    {"UHUGEINT", "decimal(38,0)", "DECIMAL(38,0)"},
+    {"FLOAT", "float", NULL},
+    {"DOUBLE", "double", NULL},
+    {"VARCHAR", "string", NULL},
+    {"BLOB", "binary", NULL},
+    {"DATE", "date", NULL},
+    {"TIMESTAMP", "timestamp_ntz", NULL},
+    {"TIMESTAMP_S", "timestamp_ntz", "TIMESTAMP"},
+    {"TIMESTAMP_MS", "timestamp_ntz", "TIMESTAMP"},
+    {"TIMESTAMP_NS", "timestamp_ntz", "TIMESTAMP"},
+    {"TIMESTAMP WITH TIME ZONE", "timestamp", NULL},
+    {"UUID", "string", "VARCHAR"},
+    {"TIME", "string", "VARCHAR"},
+    {"INTERVAL", "string", "VARCHAR"},
+};
+
+/* Map a DuckDB type to Delta; *cast gets the SQL type to cast to first (or
+ * NULL). Returns a new string, or NULL for types we cannot store yet. */
+static char *delta_type_of(const char *sql, const char **cast)
+{
+    *cast = NULL;
+    int p, s;
+    if (sscanf(sql, "DECIMAL(%d,%d)", &p, &s) == 2)
+        return sm_asprintf("decimal(%d,%d)", p, s);
+    for (size_t i = 0; i < sizeof(type_maps) / sizeof(type_maps[0]); i++) {
+        if (!strcmp(sql, type_maps[i].sql)) {
+            *cast = type_maps[i].cast;
+            return sm_strdup(type_maps[i].delta);
+        }
+    }
+    if (sm_starts_with(sql, "ENUM(")) {
+        *cast = "VARCHAR";
+        return sm_strdup("string");
+    }
+    return NULL;
+}
+
+/* The DuckDB type a Delta primitive type reads back as. */
+static char *sql_type_of(const char *delta)
+{
+    static const struct {
+        const char *delta, *sql;
+    } m[] = {
+        {"boolean", "BOOLEAN"},   {"byte", "TINYINT"},     {"short", "SMALLINT"},
+        {"integer", "INTEGER"},   {"long", "BIGINT"},      {"float", "FLOAT"},
+        {"double", "DOUBLE"},     {"string", "VARCHAR"},   {"binary", "BLOB"},
+        {"date", "DATE"},         {"timestamp_ntz", "TIMESTAMP"},
+        {"timestamp", "TIMESTAMP WITH TIME ZONE"},
+    };
+    int p, s;
+    if (sscanf(delta, "decimal(%d,%d)", &p, &s) == 2)
+        return sm_asprintf("DECIMAL(%d,%d)", p, s);
+    for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+        if (!strcmp(delta, m[i].delta))
+            return sm_strdup(m[i].sql);
+    return NULL;
+}
+
+static void columns_free(struct tbl_column *cols, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(cols[i].name);
+        free(cols[i].delta_type);
+        free(cols[i].sql_type);
+    }
+    free(cols);
+}
+
+/* Parse metaData.schemaString into columns. Nested types are kept by name
+ * with a NULL sql_type (read as stored). */
+static int parse_schema(const char *schema, struct tbl_column **out, size_t *n,
+                        struct sm_err *err)
+{
+    json_error_t je;
+    json_t *root = json_loads(schema, 0, &je);
+    json_t *fields = root ? json_object_get(root, "fields") : NULL;
+    if (!json_is_array(fields)) {
+        json_decref(root);
+        return sm_err_set(err, SM_EPARSE, "invalid schemaString in metaData");
+    }
+    size_t nf = json_array_size(fields);
+    struct tbl_column *cols = sm_calloc(nf, sizeof(*cols));
+    for (size_t i = 0; i < nf; i++) {
+        json_t *f = json_array_get(fields, i);
+        json_t *t = json_object_get(f, "type");
+        cols[i].name = sm_strdup(sm_or(json_string_value(json_object_get(f, "name")), ""));
+        cols[i].delta_type = json_is_string(t) ? sm_strdup(json_string_value(t)) : json_dumps(t, JSON_COMPACT);
+        cols[i].sql_type = json_is_string(t) ? sql_type_of(json_string_value(t)) : NULL;
+        cols[i].nullable = !json_is_false(json_object_get(f, "nullable"));
+    }
+    json_decref(root);
+    *out = cols;
+    *n = nf;
+    return 0;
+}
+
+/* --- snapshot ---------------------------------------------------------------- */
+
+static void file_release(struct tbl_file *f)
+{
+    free(f->path);
+    free(f->partition_values);
+    free(f->stats);
+}
+
+void tbl_snapshot_free(struct tbl_snapshot *s)
+{
+    if (!s)
+        return;
+    free(s->location);
+    free(s->table_id);
+    free(s->schema_string);
+    columns_free(s->columns, s->ncolumns);
+    for (size_t i = 0; i < s->npartition_columns; i++)
+        free(s->partition_columns[i]);
+    free(s->partition_columns);
+    for (size_t i = 0; i < s->nfiles; i++)
+        file_release(&s->files[i]);
+    free(s->files);
+    free(s->commit_info);
+    for (size_t i = 0; i < s->ntxn; i++)
+        free(s->txn_app_ids[i]);
+    free(s->txn_app_ids);
+    free(s->txn_versions);
+    free(s);
+}
+
+int64_t tbl_snapshot_txn(const struct tbl_snapshot *s, const char *app_id)
+{
+    for (size_t i = 0; s && i < s->ntxn; i++)
+        if (!strcmp(s->txn_app_ids[i], app_id))
+            return s->txn_versions[i];
+    return -1;
+}
+
+char *tbl_snapshot_commit_field(const struct tbl_snapshot *s, const char *key)
+{
+    if (!s || !s->commit_info)
+        return NULL;
+    json_t *ci = json_loads(s->commit_info, 0, NULL);
+    const char *v = json_string_value(json_object_get(ci, key));
+    char *r = v ? sm_strdup(v) : NULL;
+    json_decref(ci);
+    return r;
+}
+
+struct replay {
+    struct tbl_snapshot *s;
+    struct sm_map live; /* path -> struct tbl_file * (heap) */
+    size_t txn_alloc;
+};
+
+static char *json_text_or_null(json_t *v)
+{
+    if (!v || json_is_null(v))
+        return NULL;
+    if (json_is_string(v))
+        return sm_strdup(json_string_value(v));
+    return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+}
+
+static int apply_action(struct replay *r, json_t *a, int64_t v, const char *file, size_t line,
+                        struct sm_err *err)
+{
+    struct tbl_snapshot *s = r->s;
+    json_t *x;
+    if ((x = json_object_get(a, "protocol"))) {
+        json_int_t rv = json_integer_value(json_object_get(x, "minReaderVersion"));
+        json_t *feats = json_object_get(x, "readerFeatures");
+        if (rv > 3)
+            return sm_err_set(err, SM_EINVALID,
+                              "table '%s' needs Delta reader version %lld; smelt reads up to 3",
+                              s->location, (long long)rv);
+        size_t i;
+        json_t *f;
+        json_array_foreach(feats, i, f)
+        {
+            const char *name = json_string_value(f);
+            if (name && strcmp(name, "timestampNtz") && strcmp(name, "vacuumProtocolCheck"))
+                return sm_err_set(err, SM_EINVALID,
+                                  "table '%s' uses Delta reader feature '%s', which smelt does "
+                                  "not support yet",
+                                  s->location, name);
+        }
+    } else if ((x = json_object_get(a, "metaData"))) {
+        const char *schema = json_string_value(json_object_get(x, "schemaString"));
+        if (!schema)
+            return sm_err_set(err, SM_EPARSE, "%s:%zu: metaData without schemaString", file, line);
+        columns_free(s->columns, s->ncolumns);
+        s->columns = NULL;
+        s->ncolumns = 0;
+        SM_TRY(parse_schema(schema, &s->columns, &s->ncolumns, err));
+        free(s->schema_string);
+        s->schema_string = sm_strdup(schema);
+        free(s->table_id);
+        s->table_id = json_text_or_null(json_object_get(x, "id"));
+        for (size_t i = 0; i < s->npartition_columns; i++)
+            free(s->partition_columns[i]);
+        free(s->partition_columns);
+        json_t *pc = json_object_get(x, "partitionColumns");
+        s->npartition_columns = json_array_size(pc);
+        s->partition_columns = sm_calloc(s->npartition_columns, sizeof(char *));
+        for (size_t i = 0; i < s->npartition_columns; i++)
+            s->partition_columns[i] = sm_strdup(sm_or(json_string_value(json_array_get(pc, i)), ""));
+    } else if ((x = json_object_get(a, "add"))) {
+        const char *p = json_string_value(json_object_get(x, "path"));
+        if (!p)
+            return sm_err_set(err, SM_EPARSE, "%s:%zu: add without path", file, line);
+        if (json_object_get(x, "deletionVector") && !json_is_null(json_object_get(x, "deletionVector")))
+            return sm_err_set(err, SM_EINVALID,
+                              "table '%s' uses deletion vectors, which smelt does not read yet",
+                              s->location);
+        struct tbl_file *f = sm_calloc(1, sizeof(*f));
+        f->path = uri_decode(p);
+        f->size = json_integer_value(json_object_get(x, "size"));
+        f->modification_time = json_integer_value(json_object_get(x, "modificationTime"));
+        f->partition_values = json_text_or_null(json_object_get(x, "partitionValues"));
+        f->stats = json_text_or_null(json_object_get(x, "stats"));
+        f->num_records = -1;
+        if (f->stats) {
+            json_t *st = json_loads(f->stats, 0, NULL);
+            json_t *nr = json_object_get(st, "numRecords");
+            if (json_is_integer(nr))
+                f->num_records = json_integer_value(nr);
+            json_decref(st);
+        }
+        struct tbl_file *old = sm_map_get(&r->live, f->path);
+        if (old) {
+            file_release(old);
+            free(old);
+        }
+        sm_map_put(&r->live, f->path, f);
+    } else if ((x = json_object_get(a, "remove"))) {
+        const char *p = json_string_value(json_object_get(x, "path"));
+        if (p) {
+            char *d = uri_decode(p);
+            struct tbl_file *old = sm_map_del(&r->live, d);
+            if (old) {
+                file_release(old);
+                free(old);
+            }
+            free(d);
+        }
+    } else if ((x = json_object_get(a, "txn"))) {
+        const char *app = json_string_value(json_object_get(x, "appId"));
+        int64_t tv = json_integer_value(json_object_get(x, "version"));
+        if (app) {
+            size_t i;
+            for (i = 0; i < s->ntxn; i++)
+                if (!strcmp(s->txn_app_ids[i], app))
+                    break;
+            if (i == s->ntxn) {
+                SM_ALLOC_GROW(s->txn_app_ids, s->ntxn + 1, r->txn_alloc);
+                s->txn_versions = sm_realloc(s->txn_versions, r->txn_alloc * sizeof(int64_t));
+                s->txn_app_ids[s->ntxn++] = sm_strdup(app);
+            }
+            s->txn_versions[i] = tv;
+        }
+    } else if ((x = json_object_get(a, "commitInfo"))) {
+        free(s->commit_info);
+        s->commit_info = json_dumps(x, JSON_COMPACT);
+        json_t *ts = json_object_get(x, "timestamp");
+        if (json_is_integer(ts))
+            s->commit_timestamp = json_integer_value(ts);
+        (void)v;
+    }
+    return 0;
+}
+
+static int replay_version(struct replay *r, int64_t v, struct sm_err *err)
+{
+    char *path = version_path(r->s->location, v);
+    char *text = NULL;
+    int rc = sm_read_file(path, &text, NULL, err);
+    if (rc) {
+        free(path);
+        return rc;
+    }
+    /* Only the commitInfo of the version we stop at describes the snapshot. */
+    free(r->s->commit_info);
+    r->s->commit_info = NULL;
+    size_t lineno = 0;
+    for (char *line = text, *next; line && *line && !rc; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = 0;
+        lineno++;
+        if (!*line || (*line == '\r' && !line[1]))
+            continue;
+        json_error_t je;
+        json_t *a = json_loads(line, 0, &je);
+        if (!a) {
+            rc = sm_err_set(err, SM_EPARSE, "%s:%zu: invalid JSON in Delta log: %s", path, lineno,
+                            je.text);
+            break;
+        }
+        rc = apply_action(r, a, v, path, lineno, err);
+        json_decref(a);
+    }
+    free(text);
+    free(path);
+    return rc;
+}
+
+static int cmp_file_path(const void *a, const void *b)
+{
+    return strcmp(((const struct tbl_file *)a)->path, ((const struct tbl_file *)b)->path);
+}
+
+int tbl_snapshot_open(const char *location, int64_t version, struct tbl_snapshot **out,
+                      struct sm_err *err)
+{
+    int64_t latest = tbl_latest_version(location);
+    if (latest < 0)
+        return sm_err_set(err, SM_ENOTFOUND, "no Delta table at '%s' (no %s/*.json)", location,
+                          LOG_DIR);
+    if (version > latest)
+        return sm_err_set(err, SM_ENOTFOUND, "table '%s' has no version %lld (latest is %lld)",
+                          location, (long long)version, (long long)latest);
+    if (version < 0)
+        version = latest;
+    struct replay r = {.s = sm_calloc(1, sizeof(struct tbl_snapshot)), .live = SM_MAP_INIT};
+    r.s->location = sm_strdup(location);
+    r.s->version = version;
+    int rc = 0;
+    for (int64_t v = 0; v <= version && !rc; v++)
+        rc = replay_version(&r, v, err);
+    if (!rc && !r.s->schema_string)
+        rc = sm_err_set(err, SM_EPARSE, "table '%s' has no metaData action up to version %lld",
+                        location, (long long)version);
+    /* Move the live set into a sorted array, so listings are deterministic. */
+    r.s->files = sm_calloc(r.live.count, sizeof(struct tbl_file));
+    for (size_t i = 0; i < r.live.nslots; i++) {
+        struct tbl_file *f = r.live.slots[i].key ? r.live.slots[i].value : NULL;
+        if (!f)
+            continue;
+        r.s->files[r.s->nfiles++] = *f;
+        free(f);
+        if (r.s->files[r.s->nfiles - 1].num_records >= 0)
+            r.s->num_records += r.s->files[r.s->nfiles - 1].num_records;
+    }
+    sm_map_release(&r.live);
+    qsort(r.s->files, r.s->nfiles, sizeof(struct tbl_file), cmp_file_path);
+    if (rc) {
+        tbl_snapshot_free(r.s);
+        return sm_err_prefix(err, rc, "cannot read Delta table '%s'", location);
+    }
+    *out = r.s;
+    return 0;
+}
+
+static bool is_partition_col(const struct tbl_snapshot *s, const char *name)
+{
+    for (size_t i = 0; i < s->npartition_columns; i++)
+        if (!strcmp(s->partition_columns[i], name))
+            return true;
+    return false;
+}
+
+void tbl_snapshot_view_sql(const struct tbl_snapshot *s, struct sm_buf *b)
+{
+    (void)sm_buf_adds(b, "SELECT ");
+    for (size_t i = 0; i < s->ncolumns; i++) {
+        const struct tbl_column *c = &s->columns[i];
+        if (i)
+            (void)sm_buf_adds(b, ", ");
+        if (!s->nfiles || (is_partition_col(s, c->name) && c->sql_type)) {
+            (void)sm_buf_adds(b, "CAST(");
+            if (s->nfiles)
+                (void)sm_buf_add_sql_ident(b, c->name);
+            else
+                (void)sm_buf_adds(b, "NULL");
+            (void)sm_buf_addf(b, " AS %s) AS ", c->sql_type ? c->sql_type : "VARCHAR");
+        }
+        (void)sm_buf_add_sql_ident(b, c->name);
+    }
+    if (!s->ncolumns)
+        (void)sm_buf_adds(b, "NULL AS no_columns");
+    if (!s->nfiles) {
+        (void)sm_buf_adds(b, " WHERE false");
+        return;
+    }
+    (void)sm_buf_adds(b, " FROM read_parquet([");
+    for (size_t i = 0; i < s->nfiles; i++) {
+        char *p = sm_path_join(s->location, s->files[i].path);
+        if (i)
+            (void)sm_buf_addc(b, ',');
+        (void)sm_buf_add_sql_str(b, p);
+        free(p);
+    }
+    (void)sm_buf_addf(b, "], union_by_name=true, hive_partitioning=%s)",
+                      s->npartition_columns ? "true" : "false");
+}
+
+/* --- commits --------------------------------------------------------------- */
+
+struct tbl_commit {
+    char *operation;
+    char *schema_string;      /* set by tbl_write_select */
+    char *partition_by;       /* or NULL */
+    bool needs_ntz;
+    struct sm_buf adds;       /* JSON lines */
+    struct sm_buf removes;    /* JSON lines */
+    struct sm_buf txn;        /* JSON line or empty */
+    struct sm_buf info;       /* extra commitInfo members: ,"k":"v" */
+    int64_t rows_added;
+    size_t files_added, files_removed;
+    int64_t rows_removed;
+};
+
+struct tbl_commit *tbl_commit_new(const char *operation)
+{
+    struct tbl_commit *c = sm_calloc(1, sizeof(*c));
+    c->operation = sm_strdup(operation);
+    sm_buf_init(&c->adds, 0);
+    sm_buf_init(&c->removes, 0);
+    sm_buf_init(&c->txn, 0);
+    sm_buf_init(&c->info, 0);
+    return c;
+}
+
+void tbl_commit_free(struct tbl_commit *c)
+{
+    if (!c)
+        return;
+    free(c->operation);
+    free(c->schema_string);
+    free(c->partition_by);
+    sm_buf_release(&c->adds);
+    sm_buf_release(&c->removes);
+    sm_buf_release(&c->txn);
+    sm_buf_release(&c->info);
+    free(c);
+}
+
+int64_t tbl_commit_rows_added(const struct tbl_commit *c)
+{
+    return c->rows_added;
+}
+
+size_t tbl_commit_files_added(const struct tbl_commit *c)
+{
+    return c->files_added;
+}
+
+void tbl_commit_remove_all(struct tbl_commit *c, const struct tbl_snapshot *snap)
+{
+    int64_t now = sm_now_ms();
+    for (size_t i = 0; snap && i < snap->nfiles; i++) {
+        const struct tbl_file *f = &snap->files[i];
+        (void)sm_buf_adds(&c->removes, "{\"remove\":{\"path\":\"");
+        add_uri_path(&c->removes, f->path);
+        (void)sm_buf_addf(&c->removes,
+                          "\",\"deletionTimestamp\":%lld,\"dataChange\":true,"
+                          "\"extendedFileMetadata\":true,\"partitionValues\":%s,\"size\":%lld",
+                          (long long)now, f->partition_values ? f->partition_values : "{}",
+                          (long long)f->size);
+        if (f->num_records >= 0)
+            (void)sm_buf_addf(&c->removes, ",\"stats\":\"{\\\"numRecords\\\":%lld}\"",
+                              (long long)f->num_records);
+        (void)sm_buf_adds(&c->removes, "}}\n");
+        c->files_removed++;
+        if (f->num_records > 0)
+            c->rows_removed += f->num_records;
+    }
+}
+
+void tbl_commit_set_txn(struct tbl_commit *c, const char *app_id, int64_t version)
+{
+    sm_buf_reset(&c->txn);
+    (void)sm_buf_adds(&c->txn, "{\"txn\":{\"appId\":");
+    (void)sm_buf_add_json_str(&c->txn, app_id);
+    (void)sm_buf_addf(&c->txn, ",\"version\":%lld,\"lastUpdated\":%lld}}\n", (long long)version,
+                      (long long)sm_now_ms());
+}
+
+void tbl_commit_set_info(struct tbl_commit *c, const char *key, const char *value)
+{
+    (void)sm_buf_addc(&c->info, ',');
+    (void)sm_buf_add_json_str(&c->info, key);
+    (void)sm_buf_addc(&c->info, ':');
+    (void)sm_buf_add_json_str(&c->info, value);
+}
+
+static void add_schema_field(struct sm_buf *b, const char *name, const char *delta_type, bool first)
+{
+    if (!first)
+        (void)sm_buf_addc(b, ',');
+    (void)sm_buf_adds(b, "{\"name\":");
+    (void)sm_buf_add_json_str(b, name);
+    (void)sm_buf_adds(b, ",\"type\":");
+    (void)sm_buf_add_json_str(b, delta_type);
+    (void)sm_buf_adds(b, ",\"nullable\":true,\"metadata\":{}}");
+}
+
+static bool schema_changed(const struct tbl_commit *c, const struct tbl_snapshot *snap)
+{
+    if (!c->schema_string)
+        return false;
+    if (!snap || strcmp(snap->schema_string, c->schema_string))
+        return true;
+    size_t np = c->partition_by ? 1 : 0;
+    if (np != snap->npartition_columns)
+        return true;
+    return np && strcmp(snap->partition_columns[0], c->partition_by);
+}
+
+int tbl_commit_write(struct tbl_commit *c, const char *location, int64_t read_version,
+                     const struct tbl_snapshot *read_snap, int64_t *out_version,
+                     struct sm_err *err)
+{
+    int64_t v = read_version + 1;
+    char *logdir = sm_asprintf("%s/" LOG_DIR, location);
+    int rc = sm_mkdirs(logdir, err);
+    if (rc) {
+        free(logdir);
+        return rc;
+    }
+    struct sm_buf b = SM_BUF_INIT;
+    int64_t now = sm_now_ms();
+    (void)sm_buf_addf(&b, "{\"commitInfo\":{\"timestamp\":%lld,\"operation\":", (long long)now);
+    (void)sm_buf_add_json_str(&b, c->operation);
+    (void)sm_buf_addf(&b,
+                      ",\"operationParameters\":{\"mode\":\"%s\"},\"readVersion\":%lld,"
+                      "\"isBlindAppend\":%s,\"operationMetrics\":{\"numFiles\":\"%zu\","
+                      "\"numOutputRows\":\"%lld\",\"numRemovedFiles\":\"%zu\"},"
+                      "\"engineInfo\":\"smelt\"",
+                      c->files_removed ? "Overwrite" : "Append", (long long)read_version,
+                      c->files_removed ? "false" : "true", c->files_added,
+                      (long long)c->rows_added, c->files_removed);
+    (void)sm_buf_add(&b, c->info.buf, c->info.len);
+    (void)sm_buf_adds(&b, "}}\n");
+    if (schema_changed(c, read_snap)) {
+        bool ntz = c->needs_ntz;
+        if (ntz)
+            (void)sm_buf_adds(&b, "{\"protocol\":{\"minReaderVersion\":3,\"minWriterVersion\":7,"
+                                  "\"readerFeatures\":[\"timestampNtz\"],"
+                                  "\"writerFeatures\":[\"timestampNtz\"]}}\n");
+        else
+            (void)sm_buf_adds(&b, "{\"protocol\":{\"minReaderVersion\":1,\"minWriterVersion\":2}}\n");
+        char *id = read_snap && read_snap->table_id ? sm_strdup(read_snap->table_id) : sm_uuid4();
+        (void)sm_buf_addf(&b, "{\"metaData\":{\"id\":\"%s\",\"format\":{\"provider\":\"parquet\","
+                              "\"options\":{}},\"schemaString\":",
+                          id);
+        free(id);
+        (void)sm_buf_add_json_str(&b, c->schema_string);
+        (void)sm_buf_adds(&b, ",\"partitionColumns\":[");
+        if (c->partition_by)
+            (void)sm_buf_add_json_str(&b, c->partition_by);
+        (void)sm_buf_addf(&b, "],\"configuration\":{},\"createdTime\":%lld}}\n", (long long)now);
+    }
+    (void)sm_buf_add(&b, c->txn.buf, c->txn.len);
+    (void)sm_buf_add(&b, c->removes.buf, c->removes.len);
+    (void)sm_buf_add(&b, c->adds.buf, c->adds.len);
+
+    char *final = version_path(location, v);
+    char *rnd = sm_random_hex(8);
+    char *tmp = sm_asprintf("%s/.%020lld.json.%s.tmp", logdir, (long long)v, rnd);
+    free(rnd);
+    rc = sm_write_file_atomic(tmp, b.buf, b.len, err);
+    if (!rc) {
+        if (link(tmp, final)) {
+            if (errno == EEXIST)
+                rc = sm_err_set(err, SM_ECONFLICT,
+                                "table '%s': version %lld was committed by another writer", location,
+                                (long long)v);
+            else
+                rc = sm_err_set(err, SM_EIO, "cannot commit '%s': %s", final, strerror(errno));
+        } else {
+            /* Make the new directory entry durable before reporting success. */
+            int dfd = open(logdir, O_RDONLY | O_DIRECTORY);
+            if (dfd >= 0) {
+                (void)fsync(dfd);
+                close(dfd);
+            }
+        }
+        unlink(tmp);
+    }
+    if (!rc && out_version)
+        *out_version = v;
+    free(tmp);
+    free(final);
+    free(logdir);
+    sm_buf_release(&b);
+    return rc;
+}
+
+/* --- writing data ------------------------------------------------------------ */
+
+struct out_col {
+    char *name;
+    char *sql_type;
+    char *delta_type;
+    const char *cast;
+};
+
+/* A DuckDB stats value (as RETURN_STATS prints it) as a Delta stats JSON
+ * value, or false when the type gets no min/max. */
+static bool add_stat_value(struct sm_buf *b, const char *delta_type, const char *v)
+{
+    if (!strcmp(delta_type, "boolean") || !strcmp(delta_type, "binary"))
+        return false;
+    if (!strcmp(delta_type, "string")) {
+        if (strlen(v) > 256)
+            return false;
+        (void)sm_buf_add_json_str(b, v);
+        return true;
+    }
+    if (!strcmp(delta_type, "date")) {
+        (void)sm_buf_add_json_str(b, v);
+        return true;
+    }
+    if (!strcmp(delta_type, "timestamp_ntz") || !strcmp(delta_type, "timestamp")) {
+        /* "2026-01-01 10:00:00[.ffffff][+00]" -> "2026-01-01T10:00:00.000[Z]" */
+        struct sm_buf t = SM_BUF_INIT;
+        size_t n = strcspn(v, "+");
+        (void)sm_buf_add(&t, v, n);
+        if (t.len > 10 && t.buf[10] == ' ')
+            t.buf[10] = 'T';
+        if (!strchr(t.buf, '.'))
+            (void)sm_buf_adds(&t, ".000");
+        if (!strcmp(delta_type, "timestamp"))
+            (void)sm_buf_addc(&t, 'Z');
+        (void)sm_buf_add_json_str(b, t.buf);
+        sm_buf_release(&t);
+        return true;
+    }
+    if (!strcmp(delta_type, "float") || !strcmp(delta_type, "double")) {
+        char *end;
+        double d = strtod(v, &end);
+        if (*end || isnan(d) || isinf(d))
+            return false;
+    }
+    /* integers, decimals, finite floats: DuckDB prints valid JSON numbers */
+    if (!*v || strspn(v, "-+0123456789.eE") != strlen(v))
+        return false;
+    (void)sm_buf_adds(b, v);
+    return true;
+}
+
+/* Append ,"<delta_key>":{col: value...} taking each column's <duck_key>
+ * from DuckDB's column_statistics. */
+static void add_stats_member(struct sm_buf *b, json_t *colstats, const struct out_col *cols,
+                             size_t ncols, const char *partition_by, const char *delta_key,
+                             const char *duck_key)
+{
+    bool is_count = !strcmp(duck_key, "null_count");
+    (void)sm_buf_addf(b, ",\"%s\":{", delta_key);
+    bool first = true;
+    for (size_t i = 0; i < ncols; i++) {
+        if (partition_by && !strcmp(cols[i].name, partition_by))
+            continue;
+        char *qname = sm_asprintf("\"%s\"", cols[i].name);
+        json_t *cs = json_object_get(colstats, qname);
+        if (!cs)
+            cs = json_object_get(colstats, cols[i].name);
+        free(qname);
+        const char *v = json_string_value(json_object_get(cs, duck_key));
+        if (!v)
+            continue;
+        struct sm_buf val = SM_BUF_INIT;
+        bool ok = is_count ? (strspn(v, "0123456789") == strlen(v) && *v &&
+                              !sm_buf_adds(&val, v))
+                           : add_stat_value(&val, cols[i].delta_type, v);
+        if (ok) {
+            if (!first)
+                (void)sm_buf_addc(b, ',');
+            first = false;
+            (void)sm_buf_add_json_str(b, cols[i].name);
+            (void)sm_buf_addc(b, ':');
+            (void)sm_buf_add(b, val.buf, val.len);
+        }
+        sm_buf_release(&val);
+    }
+    (void)sm_buf_addc(b, '}');
+}
+
+static void out_cols_free(struct out_col *cols, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(cols[i].name);
+        free(cols[i].sql_type);
+        free(cols[i].delta_type);
+    }
+    free(cols);
+}
+
+/* Describe select_sql's columns and map them to Delta types. */
+static int describe_select(struct eng_db *db, const char *select_sql, struct out_col **out,
+                           size_t *n, struct sm_err *err)
+{
+    struct sm_buf q = SM_BUF_INIT;
+    (void)sm_buf_addf(&q, "DESCRIBE %s\n", select_sql);
+    struct eng_result *r;
+    int rc = eng_query(db, q.buf, &r, err);
+    sm_buf_release(&q);
+    if (rc)
+        return rc;
+    size_t nr = eng_result_nrows(r);
+    struct out_col *cols = sm_calloc(nr, sizeof(*cols));
+    for (size_t i = 0; i < nr; i++) {
+        cols[i].name = sm_strdup(eng_result_str(r, 0, i));
+        cols[i].sql_type = sm_strdup(eng_result_str(r, 1, i));
+        cols[i].delta_type = delta_type_of(cols[i].sql_type, &cols[i].cast);
+        if (!cols[i].delta_type) {
+            rc = sm_err_set(err, SM_EINVALID,
+                            "column '%s' has type %s, which smelt cannot store in a Delta table "
+                            "yet: cast it to a scalar type",
+                            cols[i].name, cols[i].sql_type);
+            *n = i + 1;
+            eng_result_free(r);
+            out_cols_free(cols, i + 1);
+            return rc;
+        }
+    }
+    eng_result_free(r);
+    *out = cols;
+    *n = nr;
+    return 0;
+}
+
+int tbl_write_select(struct eng_db *db, const char *location, const char *select_sql,
+                     const char *partition_by, struct tbl_commit *c, int64_t *out_rows,
+                     struct sm_err *err)
+{
+    struct out_col *cols = NULL;
+    size_t ncols = 0;
+    SM_TRY(describe_select(db, select_sql, &cols, &ncols, err));
+    int rc = 0;
+    struct eng_result *r = NULL;
+    struct sm_buf q = SM_BUF_INIT, schema = SM_BUF_INIT;
+    bool found_part = !partition_by;
+
+    (void)sm_buf_adds(&schema, "{\"type\":\"struct\",\"fields\":[");
+    (void)sm_buf_adds(&q, "COPY (SELECT ");
+    for (size_t i = 0; i < ncols; i++) {
+        if (i)
+            (void)sm_buf_adds(&q, ", ");
+        if (cols[i].cast) {
+            (void)sm_buf_adds(&q, "CAST(");
+            (void)sm_buf_add_sql_ident(&q, cols[i].name);
+            (void)sm_buf_addf(&q, " AS %s) AS ", cols[i].cast);
+        }
+        (void)sm_buf_add_sql_ident(&q, cols[i].name);
+        add_schema_field(&schema, cols[i].name, cols[i].delta_type, i == 0);
+        if (!strcmp(cols[i].delta_type, "timestamp_ntz"))
+            c->needs_ntz = true;
+        if (partition_by && !strcmp(cols[i].name, partition_by))
+            found_part = true;
+    }
+    (void)sm_buf_adds(&schema, "]}");
+    if (!found_part) {
+        rc = sm_err_set(err, SM_ECONFIG, "partition_by column '%s' is not in the query's output",
+                        partition_by);
+        goto out;
+    }
+    (void)sm_buf_addf(&q, " FROM (%s\n)) TO ", select_sql);
+    if (partition_by) {
+        (void)sm_buf_add_sql_str(&q, location);
+        (void)sm_buf_adds(&q, " (FORMAT parquet, PARTITION_BY (");
+        (void)sm_buf_add_sql_ident(&q, partition_by);
+        (void)sm_buf_adds(&q, "), APPEND true, FILENAME_PATTERN 'part-{uuid}'");
+    } else {
+        char *uuid = sm_uuid4();
+        char *file = sm_asprintf("%s/part-%s.parquet", location, uuid);
+        free(uuid);
+        (void)sm_buf_add_sql_str(&q, file);
+        free(file);
+        (void)sm_buf_adds(&q, " (FORMAT parquet");
+    }
+    (void)sm_buf_adds(&q, ", RETURN_STATS true)");
+    SM_TRY(sm_mkdirs(location, err));
+    rc = eng_query(db, q.buf, &r, err);
+    if (rc)
+        goto out;
+
+    free(c->schema_string);
+    c->schema_string = sm_buf_detach(&schema);
+    free(c->partition_by);
+    c->partition_by = partition_by ? sm_strdup(partition_by) : NULL;
+    int ifile = eng_result_colidx(r, "filename"), icount = eng_result_colidx(r, "count"),
+        isize = eng_result_colidx(r, "file_size_bytes"),
+        istats = eng_result_colidx(r, "column_statistics"),
+        iparts = eng_result_colidx(r, "partition_keys");
+    int64_t total = 0;
+    size_t loclen = strlen(location);
+    for (size_t i = 0; i < eng_result_nrows(r); i++) {
+        const char *fname = eng_result_str(r, ifile, i);
+        int64_t count = 0, size = 0;
+        (void)sm_parse_i64(eng_result_str(r, icount, i), &count);
+        (void)sm_parse_i64(eng_result_str(r, isize, i), &size);
+        if (!fname || strncmp(fname, location, loclen) || fname[loclen] != '/') {
+            rc = sm_err_set(err, SM_EINTERNAL, "duckdb wrote '%s' outside '%s'",
+                            fname ? fname : "?", location);
+            goto out;
+        }
+        if (count == 0) { /* an empty result still writes one empty file */
+            unlink(fname);
+            continue;
+        }
+        total += count;
+        json_t *stats = json_loads(sm_or(eng_result_str(r, istats, i), "{}"), 0, NULL);
+        (void)sm_buf_adds(&c->adds, "{\"add\":{\"path\":\"");
+        add_uri_path(&c->adds, fname + loclen + 1);
+        (void)sm_buf_adds(&c->adds, "\",\"partitionValues\":");
+        if (partition_by) {
+            json_t *pk = json_loads(sm_or(eng_result_str(r, iparts, i), "{}"), 0, NULL);
+            const char *pv = json_string_value(json_object_get(pk, partition_by));
+            (void)sm_buf_adds(&c->adds, "{");
+            (void)sm_buf_add_json_str(&c->adds, partition_by);
+            (void)sm_buf_addc(&c->adds, ':');
+            if (pv && strcmp(pv, "NULL"))
+                (void)sm_buf_add_json_str(&c->adds, pv);
+            else
+                (void)sm_buf_adds(&c->adds, "null");
+            (void)sm_buf_adds(&c->adds, "}");
+            json_decref(pk);
+        } else {
+            (void)sm_buf_adds(&c->adds, "{}");
+        }
+        (void)sm_buf_addf(&c->adds, ",\"size\":%lld,\"modificationTime\":%lld,\"dataChange\":true,"
+                                    "\"stats\":",
+                          (long long)size, (long long)sm_now_ms());
+        struct sm_buf st = SM_BUF_INIT;
+        (void)sm_buf_addf(&st, "{\"numRecords\":%lld", (long long)count);
+        add_stats_member(&st, stats, cols, ncols, partition_by, "minValues", "min");
+        add_stats_member(&st, stats, cols, ncols, partition_by, "maxValues", "max");
+        add_stats_member(&st, stats, cols, ncols, partition_by, "nullCount", "null_count");
+        (void)sm_buf_addc(&st, '}');
+        (void)sm_buf_add_json_str(&c->adds, st.buf);
+        sm_buf_release(&st);
+        (void)sm_buf_adds(&c->adds, "}}\n");
+        json_decref(stats);
+        c->files_added++;
+    }
+    c->rows_added += total;
+    if (out_rows)
+        *out_rows = total;
+out:
+    eng_result_free(r);
+    sm_buf_release(&q);
+    sm_buf_release(&schema);
+    out_cols_free(cols, ncols);
+    return rc;
+}

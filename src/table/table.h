@@ -1,0 +1,116 @@
+/*
+ * table — Delta Lake tables: log replay into a snapshot, writing data files
+ * through the engine, and atomic put-if-absent commits. The log format smelt
+ * writes is documented in docs/internals/delta.md; the protocol is
+ * delta-io/delta PROTOCOL.md.
+ *
+ * Writing a table (one task = one commit):
+ *
+ *     struct tbl_snapshot *snap = NULL;
+ *     tbl_snapshot_open(loc, -1, &snap, &err);        // SM_ENOTFOUND if new
+ *     struct tbl_commit *c = tbl_commit_new("WRITE");
+ *     tbl_write_select(db, loc, "SELECT ...", "day", c, &err);  // files + schema
+ *     tbl_commit_remove_all(c, snap);                  // overwrite
+ *     tbl_commit_set_txn(c, "smelt:silver.orders", 7);
+ *     tbl_commit_write(c, loc, snap ? snap->version : -1, &version, &err);
+ *     tbl_commit_free(c);
+ *     tbl_snapshot_free(snap);
+ *
+ * Reading: tbl_snapshot_view_sql() gives a SELECT over the snapshot's files
+ * that DuckDB runs (partition values come from the add actions).
+ */
+#ifndef SM_TABLE_H
+#define SM_TABLE_H
+
+#include "engine/engine.h"
+#include "util/util.h"
+
+struct tbl_column {
+    char *name;
+    char *delta_type; /* "long", "string", "decimal(10,2)", "timestamp_ntz", ... */
+    char *sql_type;   /* the DuckDB type it reads back as */
+    bool nullable;
+};
+
+struct tbl_file {
+    char *path;       /* relative to the table root, decoded (not URL-encoded) */
+    int64_t size;
+    int64_t modification_time;
+    char *partition_values; /* JSON object text, e.g. {"day":"2026-01-01"} */
+    char *stats;            /* JSON text or NULL */
+    int64_t num_records;    /* -1 when the add has no stats */
+};
+
+struct tbl_snapshot {
+    char *location; /* absolute path of the table root */
+    int64_t version;
+    char *table_id;
+    char *schema_string; /* metaData.schemaString as written */
+    struct tbl_column *columns;
+    size_t ncolumns;
+    char **partition_columns;
+    size_t npartition_columns;
+    struct tbl_file *files; /* the live files at this version */
+    size_t nfiles;
+    int64_t num_records; /* sum of numRecords (exact when every add has stats) */
+    char *commit_info;   /* commitInfo JSON of this version, or NULL */
+    int64_t commit_timestamp;
+    /* txn actions: appId -> highest version */
+    char **txn_app_ids;
+    int64_t *txn_versions;
+    size_t ntxn;
+};
+
+/* Replay the log of the table at location up to version (-1 = latest).
+ * SM_ENOTFOUND when there is no _delta_log or no such version. Caller frees
+ * with tbl_snapshot_free(). */
+int tbl_snapshot_open(const char *location, int64_t version, struct tbl_snapshot **out,
+                      struct sm_err *err) SM_MUST_USE;
+void tbl_snapshot_free(struct tbl_snapshot *s);
+/* The txn version recorded for app_id, or -1. */
+int64_t tbl_snapshot_txn(const struct tbl_snapshot *s, const char *app_id);
+/* A string field of the snapshot version's commitInfo ("smelt.inputs"...),
+ * or NULL. Borrowed until the snapshot is freed... returned malloc'd: caller
+ * frees. */
+char *tbl_snapshot_commit_field(const struct tbl_snapshot *s, const char *key);
+/* Append to b a SELECT that reads the snapshot in DuckDB with the table's
+ * columns in schema order. */
+void tbl_snapshot_view_sql(const struct tbl_snapshot *s, struct sm_buf *b);
+
+/* Latest version number of the table, cheap (directory listing only), or -1
+ * when there is no table. */
+int64_t tbl_latest_version(const char *location);
+
+/* --- writing ------------------------------------------------------------- */
+struct tbl_commit;
+
+/* operation is Delta's commitInfo.operation: "WRITE", "CREATE TABLE"... */
+struct tbl_commit *tbl_commit_new(const char *operation);
+void tbl_commit_free(struct tbl_commit *c);
+
+/* Run select_sql and write its rows as Parquet data files under location
+ * (hive-style directories when partition_by is non-NULL), adding one add
+ * action per file with stats, and the table schema (metaData) derived from
+ * the query's column types. Columns of types Delta lacks are cast to the
+ * nearest Delta type. *out_rows gets the number of rows written. */
+int tbl_write_select(struct eng_db *db, const char *location, const char *select_sql,
+                     const char *partition_by, struct tbl_commit *c, int64_t *out_rows,
+                     struct sm_err *err) SM_MUST_USE;
+/* Remove every live file of snap (an overwrite). snap may be NULL. */
+void tbl_commit_remove_all(struct tbl_commit *c, const struct tbl_snapshot *snap);
+/* Record a txn action (exactly-once marker for app_id). */
+void tbl_commit_set_txn(struct tbl_commit *c, const char *app_id, int64_t version);
+/* Add key: value (value is a string) to commitInfo. */
+void tbl_commit_set_info(struct tbl_commit *c, const char *key, const char *value);
+/* Counters for commitInfo.operationMetrics and the caller's summary. */
+int64_t tbl_commit_rows_added(const struct tbl_commit *c);
+size_t tbl_commit_files_added(const struct tbl_commit *c);
+/* Write the commit as version read_version + 1 (0 for a new table),
+ * atomically and only if that version does not exist yet. If another writer
+ * got there first: SM_ECONFLICT. A commit that adds nothing, removes nothing
+ * and has no metadata change is still written (callers skip empty work). */
+int tbl_commit_write(struct tbl_commit *c, const char *location, int64_t read_version,
+                     const struct tbl_snapshot *read_snap, int64_t *out_version,
+                     struct sm_err *err) SM_MUST_USE;
+
+#endif
