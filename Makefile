@@ -14,7 +14,7 @@ CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -DSMELT_VERSION=\"0.1.0\" $(WARN) -Isrc -i
 LIBS := -L$(DUCKDB_DIR) -Wl,-rpath,$(abspath $(DUCKDB_DIR)) -lduckdb \
         $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
 
-SRC := $(sort $(wildcard src/*/*.c))
+SRC := $(sort $(wildcard src/*.c src/*/*.c))
 LIB_SRC := $(filter-out src/main.c,$(SRC))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 
@@ -42,15 +42,19 @@ $(SAN)/%.o: %.c $(wildcard src/*/*.h)
 	@echo "  CC san  $<"
 	@$(CC) $(SAN_CFLAGS) -c $< -o $@
 
-$(REL)/smelt: $(patsubst %.c,$(REL)/%.o,$(SRC) src/main.c)
-	$(CC) $(REL_CFLAGS) $^ -o $@ $(LIBS)
-$(SAN)/smelt: $(patsubst %.c,$(SAN)/%.o,$(SRC) src/main.c)
-	$(CC) $(SAN_CFLAGS) $^ -o $@ $(LIBS)
+$(REL)/smelt: $(patsubst %.c,$(REL)/%.o,$(SRC))
+	@echo "  LINK    $@"
+	@$(CC) $(REL_CFLAGS) $^ -o $@ $(LIBS)
+$(SAN)/smelt: $(patsubst %.c,$(SAN)/%.o,$(SRC))
+	@echo "  LINK    $@"
+	@$(CC) $(SAN_CFLAGS) $^ -o $@ $(LIBS)
 
 $(REL)/tests/%: $(REL)/tests/unit/%.o $(patsubst %.c,$(REL)/%.o,$(LIB_SRC))
-	$(CC) $(REL_CFLAGS) $^ -o $@ $(LIBS) -lcmocka
+	@echo "  LINK    $@"
+	@$(CC) $(REL_CFLAGS) $^ -o $@ $(LIBS) -lcmocka
 $(SAN)/tests/%: $(SAN)/tests/unit/%.o $(patsubst %.c,$(SAN)/%.o,$(LIB_SRC))
-	$(CC) $(SAN_CFLAGS) $^ -o $@ $(LIBS) -lcmocka
+	@echo "  LINK    $@"
+	@$(CC) $(SAN_CFLAGS) $^ -o $@ $(LIBS) -lcmocka
 
 build/duckq: tests/tools/duckq.c
 	@mkdir -p build

@@ -13,6 +13,7 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export CMOCKA_MESSAGE_OUTPUT=TAP
 export SMELT_NO_TTY=1
+export TESTDATA="$root/../shared/testdata"
 pass=0
 fail=0
 failed_names=""
@@ -49,7 +50,7 @@ for s in tests/e2e/*.sh; do
         label="$(basename "$s" .sh):$(dirname "$bin" | sed 's|build/*||; s|^$|rel|')"
         [ "$bin" = build/smelt ] && label="$(basename "$s" .sh):rel"
         log="$out/e2e_$(echo "$label" | tr ':' '_').log"
-        SMELT="$root/$bin" DUCKQ="$root/build/duckq" TESTDATA="$root/../shared/testdata" \
+        SMELT="$root/$bin" DUCKQ="$root/build/duckq" \
             SAN=$([ "$bin" = build/smelt ] && echo 0 || echo 1) \
             sh "$s" > "$log" 2>&1
         count "$log" "$label" $?

@@ -482,39 +482,120 @@ static bool is_partition_col(const struct tbl_snapshot *s, const char *name)
     return false;
 }
 
-void tbl_snapshot_view_sql(const struct tbl_snapshot *s, struct sm_buf *b)
+/* Can DuckDB's hive partitioning read the partition values of every file
+ * from its path? True for tables smelt writes: each value is non-null, plain
+ * ASCII and appears verbatim as "<col>=<value>/" in the file's path. Spark
+ * escapes some characters and writes NULL as __HIVE_DEFAULT_PARTITION__, so
+ * such tables take the general path, which uses the log's values. */
+static bool hive_paths_match_log(const struct tbl_snapshot *s)
 {
-    (void)sm_buf_adds(b, "SELECT ");
-    for (size_t i = 0; i < s->ncolumns; i++) {
-        const struct tbl_column *c = &s->columns[i];
-        if (i)
-            (void)sm_buf_adds(b, ", ");
-        if (!s->nfiles || (is_partition_col(s, c->name) && c->sql_type)) {
-            (void)sm_buf_adds(b, "CAST(");
-            if (s->nfiles)
-                (void)sm_buf_add_sql_ident(b, c->name);
-            else
-                (void)sm_buf_adds(b, "NULL");
-            (void)sm_buf_addf(b, " AS %s) AS ", c->sql_type ? c->sql_type : "VARCHAR");
+    bool ok = true;
+    for (size_t i = 0; i < s->nfiles && ok; i++) {
+        json_t *pv = json_loads(sm_or(s->files[i].partition_values, "{}"), 0, NULL);
+        for (size_t k = 0; k < s->npartition_columns && ok; k++) {
+            const char *v = json_string_value(json_object_get(pv, s->partition_columns[k]));
+            if (!v || !*v || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                       "0123456789-_.:") != strlen(v)) {
+                ok = false;
+                break;
+            }
+            char *seg = sm_asprintf("%s=%s/", s->partition_columns[k], v);
+            ok = strstr(s->files[i].path, seg) != NULL;
+            free(seg);
         }
-        (void)sm_buf_add_sql_ident(b, c->name);
+        json_decref(pv);
     }
-    if (!s->ncolumns)
-        (void)sm_buf_adds(b, "NULL AS no_columns");
-    if (!s->nfiles) {
-        (void)sm_buf_adds(b, " WHERE false");
-        return;
-    }
-    (void)sm_buf_adds(b, " FROM read_parquet([");
-    for (size_t i = 0; i < s->nfiles; i++) {
-        char *p = sm_path_join(s->location, s->files[i].path);
+    return ok;
+}
+
+static void add_file_list(struct sm_buf *b, const struct tbl_snapshot *s, const size_t *idx,
+                          size_t n)
+{
+    (void)sm_buf_addc(b, '[');
+    for (size_t i = 0; i < n; i++) {
+        char *p = sm_path_join(s->location, s->files[idx ? idx[i] : i].path);
         if (i)
             (void)sm_buf_addc(b, ',');
         (void)sm_buf_add_sql_str(b, p);
         free(p);
     }
-    (void)sm_buf_addf(b, "], union_by_name=true, hive_partitioning=%s)",
-                      s->npartition_columns ? "true" : "false");
+    (void)sm_buf_addc(b, ']');
+}
+
+/* The select list; partition columns come from part_values (a JSON object
+ * text) when given, else from the scan itself. */
+static void add_select_list(struct sm_buf *b, const struct tbl_snapshot *s, bool empty,
+                            const char *part_values)
+{
+    json_t *pv = part_values ? json_loads(part_values, 0, NULL) : NULL;
+    for (size_t i = 0; i < s->ncolumns; i++) {
+        const struct tbl_column *c = &s->columns[i];
+        bool part = is_partition_col(s, c->name);
+        if (i)
+            (void)sm_buf_adds(b, ", ");
+        if (empty || (part && c->sql_type)) {
+            (void)sm_buf_adds(b, "CAST(");
+            if (empty) {
+                (void)sm_buf_adds(b, "NULL");
+            } else if (pv) {
+                const char *v = json_string_value(json_object_get(pv, c->name));
+                if (v)
+                    (void)sm_buf_add_sql_str(b, v);
+                else
+                    (void)sm_buf_adds(b, "NULL");
+            } else {
+                (void)sm_buf_add_sql_ident(b, c->name);
+            }
+            (void)sm_buf_addf(b, " AS %s) AS ", sm_or(c->sql_type, "VARCHAR"));
+        }
+        (void)sm_buf_add_sql_ident(b, c->name);
+    }
+    if (!s->ncolumns)
+        (void)sm_buf_adds(b, "NULL AS no_columns");
+    json_decref(pv);
+}
+
+void tbl_snapshot_view_sql(const struct tbl_snapshot *s, struct sm_buf *b)
+{
+    if (!s->nfiles) {
+        (void)sm_buf_adds(b, "SELECT ");
+        add_select_list(b, s, true, NULL);
+        (void)sm_buf_adds(b, " WHERE false");
+        return;
+    }
+    if (!s->npartition_columns || hive_paths_match_log(s)) {
+        (void)sm_buf_adds(b, "SELECT ");
+        add_select_list(b, s, false, NULL);
+        (void)sm_buf_adds(b, " FROM read_parquet(");
+        add_file_list(b, s, NULL, s->nfiles);
+        (void)sm_buf_addf(b, ", union_by_name=true, hive_partitioning=%s)",
+                          s->npartition_columns ? "true" : "false");
+        return;
+    }
+    /* General path: one scan per distinct partition tuple, values from the log. */
+    size_t *idx = sm_calloc(s->nfiles, sizeof(size_t));
+    bool *done = sm_calloc(s->nfiles, sizeof(bool));
+    bool first = true;
+    for (size_t i = 0; i < s->nfiles; i++) {
+        if (done[i])
+            continue;
+        const char *pv = sm_or(s->files[i].partition_values, "{}");
+        size_t n = 0;
+        for (size_t j = i; j < s->nfiles; j++) {
+            if (!done[j] && !strcmp(sm_or(s->files[j].partition_values, "{}"), pv)) {
+                idx[n++] = j;
+                done[j] = true;
+            }
+        }
+        (void)sm_buf_adds(b, first ? "SELECT " : " UNION ALL SELECT ");
+        first = false;
+        add_select_list(b, s, false, pv);
+        (void)sm_buf_adds(b, " FROM read_parquet(");
+        add_file_list(b, s, idx, n);
+        (void)sm_buf_adds(b, ", union_by_name=true, hive_partitioning=false)");
+    }
+    free(idx);
+    free(done);
 }
 
 /* --- commits --------------------------------------------------------------- */

@@ -1,0 +1,144 @@
+/* Unit tests for util: buffers, the hash map, JSON/SQL quoting, helpers. */
+#include "util/util.h"
+
+#include <setjmp.h>
+#include <cmocka.h>
+
+static void test_buf_grows_and_detaches(void **state)
+{
+    (void)state;
+    struct sm_buf b = SM_BUF_INIT;
+    assert_string_equal(b.buf, "");
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(sm_buf_addf(&b, "%d,", i), 0);
+    assert_int_equal(b.len, strlen(b.buf));
+    assert_true(sm_starts_with(b.buf, "0,1,2,"));
+    assert_true(sm_ends_with(b.buf, "998,999,"));
+    char *s = sm_buf_detach(&b);
+    assert_int_equal(b.len, 0);
+    assert_string_equal(b.buf, "");
+    free(s);
+}
+
+static void test_buf_cap_refuses(void **state)
+{
+    (void)state;
+    struct sm_buf b;
+    sm_buf_init(&b, 8);
+    assert_int_equal(sm_buf_adds(&b, "12345678"), 0);
+    assert_int_equal(sm_buf_addc(&b, 'x'), SM_ENOMEM);
+    assert_string_equal(b.buf, "12345678");
+    sm_buf_release(&b);
+}
+
+static void test_quoting(void **state)
+{
+    (void)state;
+    struct sm_buf b = SM_BUF_INIT;
+    (void)sm_buf_add_sql_str(&b, "it's");
+    (void)sm_buf_addc(&b, ' ');
+    (void)sm_buf_add_sql_ident(&b, "a\"b");
+    (void)sm_buf_addc(&b, ' ');
+    (void)sm_buf_add_json_str(&b, "q\"\\\n\x01");
+    assert_string_equal(b.buf, "'it''s' \"a\"\"b\" \"q\\\"\\\\\\n\\u0001\"");
+    sm_buf_release(&b);
+}
+
+static void test_map(void **state)
+{
+    (void)state;
+    struct sm_map m = SM_MAP_INIT;
+    char keys[500][16];
+    for (int i = 0; i < 500; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "k%d", i);
+        sm_map_put(&m, keys[i], keys[i]);
+    }
+    assert_int_equal(m.count, 500);
+    for (int i = 0; i < 500; i += 2)
+        assert_ptr_equal(sm_map_del(&m, keys[i]), keys[i]);
+    assert_int_equal(m.count, 250);
+    for (int i = 0; i < 500; i++)
+        assert_ptr_equal(sm_map_get(&m, keys[i]), i % 2 ? keys[i] : NULL);
+    sm_map_put(&m, "k1", NULL);
+    assert_null(sm_map_get(&m, "k1"));
+    assert_int_equal(m.count, 250);
+    sm_map_release(&m);
+}
+
+static void test_errors_first_wins(void **state)
+{
+    (void)state;
+    struct sm_err e = SM_ERR_INIT;
+    assert_int_equal(sm_err_set(&e, SM_EIO, "root %d", 1), SM_EIO);
+    assert_int_equal(sm_err_set(&e, SM_EPARSE, "later"), SM_EPARSE);
+    assert_int_equal(e.code, SM_EIO);
+    assert_int_equal(sm_err_prefix(&e, SM_ECONFIG, "ctx"), SM_EIO);
+    assert_string_equal(e.msg, "ctx: root 1");
+    assert_int_equal(sm_err_set(NULL, SM_EDB, "x"), SM_EDB);
+}
+
+static void test_helpers(void **state)
+{
+    (void)state;
+    int64_t v;
+    assert_int_equal(sm_parse_i64("-42", &v), 0);
+    assert_int_equal(v, -42);
+    assert_int_equal(sm_parse_i64("4x", &v), SM_EINVALID);
+    assert_int_equal(sm_parse_i64("", &v), SM_EINVALID);
+    assert_int_equal(sm_edit_distance("delimter", "delimiter"), 1);
+    assert_int_equal(sm_edit_distance("", "abc"), 3);
+    char *p = sm_path_join("a/", "b");
+    assert_string_equal(p, "a/b");
+    free(p);
+    p = sm_path_join("a", "/abs");
+    assert_string_equal(p, "/abs");
+    free(p);
+    char *u = sm_uuid4();
+    assert_int_equal(strlen(u), 36);
+    assert_int_equal(u[14], '4');
+    free(u);
+    char iso[40];
+    sm_iso8601(1700000000123LL, iso, sizeof(iso));
+    assert_string_equal(iso, "2023-11-14T22:13:20.123Z");
+}
+
+static void test_files(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/smelt-util-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *sub = sm_asprintf("%s/a/b/c", dir);
+    assert_int_equal(sm_mkdirs(sub, NULL), 0);
+    assert_true(sm_is_dir(sub));
+    char *f = sm_asprintf("%s/file", sub);
+    assert_int_equal(sm_write_file_atomic(f, "hello", 5, NULL), 0);
+    char *data;
+    size_t n;
+    assert_int_equal(sm_read_file(f, &data, &n, NULL), 0);
+    assert_int_equal(n, 5);
+    assert_string_equal(data, "hello");
+    free(data);
+    struct sm_err e = SM_ERR_INIT;
+    char *missing = sm_asprintf("%s/nope", dir);
+    assert_int_equal(sm_read_file(missing, &data, &n, &e), SM_ENOTFOUND);
+    assert_non_null(strstr(e.msg, "nope"));
+    assert_int_equal(sm_rmtree(dir, NULL), 0);
+    assert_false(sm_path_exists(dir));
+    free(missing);
+    free(f);
+    free(sub);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_buf_grows_and_detaches),
+        cmocka_unit_test(test_buf_cap_refuses),
+        cmocka_unit_test(test_quoting),
+        cmocka_unit_test(test_map),
+        cmocka_unit_test(test_errors_first_wins),
+        cmocka_unit_test(test_helpers),
+        cmocka_unit_test(test_files),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
