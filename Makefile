@@ -31,7 +31,7 @@ deps:
 	@./scripts/deps.sh
 
 build/smelt: $(REL)/smelt
-	@cp $< $@
+	@cp $< $@.tmp && mv -f $@.tmp $@
 
 $(REL)/%.o: %.c $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)

@@ -84,3 +84,64 @@ int cat_record(struct st_db *st, const char *zone, const char *name,
     };
     return st_table_upsert(st, &t, err);
 }
+
+int cat_attach_all(struct eng_db *db, const char *lake, const char *state_path,
+                   struct sm_err *err)
+{
+    SM_TRY(cat_attach_lake(db, lake, err));
+    if (!state_path || !sm_path_exists(state_path))
+        return 0;
+    struct st_db *st;
+    SM_TRY(st_open(state_path, &st, err));
+    struct st_table *t = NULL;
+    size_t n = 0;
+    int rc = st_table_list(st, &t, &n, err);
+    size_t ll = strlen(lake);
+    for (size_t i = 0; i < n && !rc; i++) {
+        /* lake tables are attached already, at their latest version */
+        if (!strncmp(t[i].location, lake, ll) && t[i].location[ll] == '/')
+            continue;
+        rc = cat_attach_table(db, t[i].zone, t[i].name, t[i].location, -1, NULL, err);
+    }
+    st_table_free_array(t, n);
+    st_close(st);
+    return rc;
+}
+
+int cat_resolve(const char *lake, const char *state_path, const char *qualified, char **out,
+                struct sm_err *err)
+{
+    const char *dot = strchr(qualified, '.');
+    if (!dot || dot == qualified || !dot[1] || strchr(dot + 1, '.'))
+        return sm_err_set(err, SM_EINVALID, "'%s' is not a table name: use zone.name, e.g. gold.daily_sales",
+                          qualified);
+    char *zone = sm_strndup(qualified, (size_t)(dot - qualified));
+    char *loc = cat_location(lake, zone, dot + 1);
+    int rc = 0;
+    if (tbl_latest_version(loc) < 0) {
+        free(loc);
+        loc = NULL;
+        if (state_path && sm_path_exists(state_path)) {
+            struct st_db *st;
+            rc = st_open(state_path, &st, err);
+            if (!rc) {
+                struct st_table t = {0};
+                bool found = false;
+                rc = st_table_get(st, zone, dot + 1, &t, &found, err);
+                if (!rc && found)
+                    loc = sm_strdup(t.location);
+                st_table_release(&t);
+                st_close(st);
+            }
+        }
+        if (!rc && !loc)
+            rc = sm_err_set(err, SM_ENOTFOUND,
+                            "no table '%s': run 'smelt run' to build the lake, or 'smelt crawl "
+                            "PATH --as %s' to register an existing Delta table",
+                            qualified, qualified);
+    }
+    free(zone);
+    if (!rc)
+        *out = loc;
+    return rc;
+}

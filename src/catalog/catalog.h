@@ -29,6 +29,16 @@ int cat_attach_table(struct eng_db *db, const char *zone, const char *name, cons
 /* Attach every table found in the lake at its latest version. */
 int cat_attach_lake(struct eng_db *db, const char *lake, struct sm_err *err) SM_MUST_USE;
 
+/* Attach every table of the lake, then the external tables registered in
+ * state.db by `smelt crawl` (if state_path exists). */
+int cat_attach_all(struct eng_db *db, const char *lake, const char *state_path,
+                   struct sm_err *err) SM_MUST_USE;
+
+/* Resolve "zone.name" to a table location: the lake's own table, else a
+ * registered external one. Caller frees *out. SM_ENOTFOUND with a hint. */
+int cat_resolve(const char *lake, const char *state_path, const char *qualified, char **out,
+                struct sm_err *err) SM_MUST_USE;
+
 /* Record snap as zone.name in state's catalog. */
 int cat_record(struct st_db *st, const char *zone, const char *name,
                const struct tbl_snapshot *snap, struct sm_err *err) SM_MUST_USE;

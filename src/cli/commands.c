@@ -46,6 +46,16 @@ const struct cli_command cli_commands[] = {
      "\n"
      "  --dag    print the DAG's edges\n"
      "  --keys   print every configuration key with its type and default (Markdown)\n"},
+    {"crawl", cmd_crawl, "register an existing Delta table so queries can read it",
+     "usage: smelt crawl PATH --as ZONE.NAME\n"
+     "\n"
+     "Read the Delta log at PATH (written by smelt, Spark, delta-rs, ...), check\n"
+     "that smelt can read it, and register it in the catalog as ZONE.NAME, so that\n"
+     "`smelt query` can use it. Prints its version, files, rows and columns.\n"},
+    {"history", cmd_history, "list the versions of a table",
+     "usage: smelt history ZONE.NAME [--format table|csv|json]\n"
+     "\n"
+     "One row per version: timestamp, operation, rows and files added and removed.\n"},
     {"version", cmd_version, "print smelt's and DuckDB's versions", "usage: smelt version\n"},
     {NULL, NULL, NULL, NULL},
 };

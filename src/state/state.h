@@ -123,4 +123,40 @@ int st_table_get(struct st_db *db, const char *zone, const char *name, struct st
                  bool *found, struct sm_err *err) SM_MUST_USE;
 void st_table_release(struct st_table *t);
 
+/* --- secrets ------------------------------------------------------------------
+ * Encrypted secret values. state/ stores and returns the blobs only: the
+ * secrets module encrypts and decrypts them, so nothing here ever holds a
+ * value in clear. */
+struct st_secret {
+    char *name;
+    unsigned char *nonce; /* nonce_len bytes */
+    size_t nonce_len;
+    unsigned char *ciphertext; /* ciphertext_len bytes */
+    size_t ciphertext_len;
+    char *created_at; /* ISO-8601 */
+    char *rotated_at; /* ISO-8601, or NULL if never rotated */
+};
+void st_secret_release(struct st_secret *s);
+void st_secret_free_array(struct st_secret *arr, size_t n);
+
+/* How st_secret_put() treats the name. */
+enum st_secret_put_mode {
+    ST_SECRET_CREATE, /* a new name (else SM_ECONFLICT); created_at = now */
+    ST_SECRET_ROTATE, /* an existing name (else SM_ENOTFOUND): new value, rotated_at = now */
+    ST_SECRET_REWRAP, /* an existing name (else SM_ENOTFOUND): new blobs, dates kept (rekey) */
+};
+/* Store s->name's nonce and ciphertext (borrowed; the dates in s are
+ * ignored). */
+int st_secret_put(struct st_db *db, const struct st_secret *s, enum st_secret_put_mode mode,
+                  struct sm_err *err) SM_MUST_USE;
+/* Look up one secret; *found says whether out was filled (out is zeroed
+ * first, so st_secret_release(out) is always safe). */
+int st_secret_get(struct st_db *db, const char *name, struct st_secret *out, bool *found,
+                  struct sm_err *err) SM_MUST_USE;
+/* Every secret, by name, blobs included. */
+int st_secret_list(struct st_db *db, struct st_secret **out, size_t *n,
+                   struct sm_err *err) SM_MUST_USE;
+/* Delete a secret; an unknown name is SM_ENOTFOUND. */
+int st_secret_rm(struct st_db *db, const char *name, struct sm_err *err) SM_MUST_USE;
+
 #endif

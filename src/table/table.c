@@ -33,10 +33,8 @@ static char *version_path(const char *location, int64_t v)
     return sm_asprintf("%s/" LOG_DIR "/%020lld.json", location, (long long)v);
 }
 
-static bool parse_version_name(const char *name, int64_t *out)
+static bool parse_version_prefix(const char *name, int64_t *out)
 {
-    if (strlen(name) != 25 || !sm_ends_with(name, ".json"))
-        return false;
     int64_t v = 0;
     for (int i = 0; i < 20; i++) {
         if (name[i] < '0' || name[i] > '9')
@@ -44,23 +42,140 @@ static bool parse_version_name(const char *name, int64_t *out)
         v = v * 10 + (name[i] - '0');
     }
     *out = v;
+    return name[20] == '.';
+}
+
+static bool parse_version_name(const char *name, int64_t *out)
+{
+    return strlen(name) == 25 && sm_ends_with(name, ".json") && parse_version_prefix(name, out);
+}
+
+/* NNNNNNNNNNNNNNNNNNNN.checkpoint.parquet (single) or
+ * NNNNNNNNNNNNNNNNNNNN.checkpoint.PPPPPPPPPP.TTTTTTTTTT.parquet (part P of T). */
+static bool parse_checkpoint_name(const char *name, int64_t *v, int *part, int *parts)
+{
+    if (strlen(name) < 39 || !parse_version_prefix(name, v) ||
+        strncmp(name + 20, ".checkpoint.", 12) || !sm_ends_with(name, ".parquet"))
+        return false;
+    if (!strcmp(name + 32, "parquet")) {
+        *part = *parts = 1;
+        return true;
+    }
+    unsigned p, t;
+    char tail[16];
+    if (sscanf(name + 32, "%10u.%10u.%15s", &p, &t, tail) != 3 || strcmp(tail, "parquet") || !p ||
+        p > t)
+        return false;
+    *part = (int)p;
+    *parts = (int)t;
+    return true;
+}
+
+struct log_listing {
+    int64_t latest;     /* highest version of a commit or checkpoint */
+    int64_t first_json; /* lowest commit version present */
+    /* complete checkpoints, ascending */
+    int64_t *ckpt;
+    int *ckpt_parts;
+    size_t nckpt, ckpt_alloc;
+};
+
+static void listing_release(struct log_listing *l)
+{
+    free(l->ckpt);
+    free(l->ckpt_parts);
+}
+
+/* List _delta_log once: commits and the checkpoints whose parts are all there. */
+static bool list_log(const char *location, struct log_listing *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->latest = out->first_json = -1;
+    char *dir = sm_asprintf("%s/" LOG_DIR, location);
+    DIR *d = opendir(dir);
+    free(dir);
+    if (!d)
+        return false;
+    struct {
+        int64_t v;
+        int parts, seen;
+    } *cp = NULL;
+    size_t ncp = 0, cpalloc = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        int64_t v;
+        int part, parts;
+        if (parse_version_name(e->d_name, &v)) {
+            if (v > out->latest)
+                out->latest = v;
+            if (out->first_json < 0 || v < out->first_json)
+                out->first_json = v;
+        } else if (parse_checkpoint_name(e->d_name, &v, &part, &parts)) {
+            size_t i;
+            for (i = 0; i < ncp; i++)
+                if (cp[i].v == v && cp[i].parts == parts)
+                    break;
+            if (i == ncp) {
+                SM_ALLOC_GROW(cp, ncp + 1, cpalloc);
+                cp[ncp].v = v;
+                cp[ncp].parts = parts;
+                cp[ncp++].seen = 0;
+            }
+            cp[i].seen++;
+        }
+    }
+    closedir(d);
+    for (size_t i = 0; i < ncp; i++) {
+        if (cp[i].seen != cp[i].parts)
+            continue; /* an incomplete multi-part checkpoint is ignored */
+        if (cp[i].v > out->latest)
+            out->latest = cp[i].v;
+        size_t a = out->ckpt_alloc;
+        SM_ALLOC_GROW(out->ckpt, out->nckpt + 1, out->ckpt_alloc);
+        out->ckpt_parts = sm_realloc(out->ckpt_parts, out->ckpt_alloc * sizeof(int));
+        (void)a;
+        size_t k = out->nckpt++;
+        while (k > 0 && out->ckpt[k - 1] > cp[i].v) {
+            out->ckpt[k] = out->ckpt[k - 1];
+            out->ckpt_parts[k] = out->ckpt_parts[k - 1];
+            k--;
+        }
+        out->ckpt[k] = cp[i].v;
+        out->ckpt_parts[k] = cp[i].parts;
+    }
+    free(cp);
     return true;
 }
 
 int64_t tbl_latest_version(const char *location)
 {
-    char *dir = sm_asprintf("%s/" LOG_DIR, location);
-    DIR *d = opendir(dir);
-    free(dir);
-    if (!d)
+    struct log_listing l;
+    if (!list_log(location, &l))
         return -1;
-    int64_t best = -1, v;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (parse_version_name(e->d_name, &v) && v > best)
-            best = v;
-    closedir(d);
-    return best;
+    listing_release(&l);
+    return l.latest;
+}
+
+/* A private DuckDB instance for reading checkpoint Parquet files: the
+ * snapshot API does not need a caller's connection, and this one is only
+ * opened when a table has checkpoints. */
+static struct eng_db *aux_db;
+
+static void aux_close(void)
+{
+    eng_close(aux_db);
+    aux_db = NULL;
+}
+
+static int aux_engine(struct eng_db **out, struct sm_err *err)
+{
+    if (!aux_db) {
+        struct eng_config cfg = {.threads = 1, .memory_limit = "1GB"};
+        SM_TRY(eng_open(&cfg, &aux_db, err));
+        atexit(aux_close);
+    }
+    *out = aux_db;
+    return 0;
 }
 
 /* Delta paths in add/remove are URIs relative to the table root: percent-
@@ -187,6 +302,7 @@ static void columns_free(struct tbl_column *cols, size_t n)
         free(cols[i].name);
         free(cols[i].delta_type);
         free(cols[i].sql_type);
+        free(cols[i].physical_name);
     }
     free(cols);
 }
@@ -212,6 +328,9 @@ static int parse_schema(const char *schema, struct tbl_column **out, size_t *n,
         cols[i].delta_type = json_is_string(t) ? sm_strdup(json_string_value(t)) : json_dumps(t, JSON_COMPACT);
         cols[i].sql_type = json_is_string(t) ? sql_type_of(json_string_value(t)) : NULL;
         cols[i].nullable = !json_is_false(json_object_get(f, "nullable"));
+        const char *phys = json_string_value(
+            json_object_get(json_object_get(f, "metadata"), "delta.columnMapping.physicalName"));
+        cols[i].physical_name = sm_strdup(phys ? phys : cols[i].name);
     }
     json_decref(root);
     *out = cols;
@@ -243,6 +362,7 @@ void tbl_snapshot_free(struct tbl_snapshot *s)
         file_release(&s->files[i]);
     free(s->files);
     free(s->commit_info);
+    free(s->column_mapping);
     for (size_t i = 0; i < s->ntxn; i++)
         free(s->txn_app_ids[i]);
     free(s->txn_app_ids);
@@ -290,6 +410,10 @@ static int apply_action(struct replay *r, json_t *a, int64_t v, const char *file
     struct tbl_snapshot *s = r->s;
     json_t *x;
     if ((x = json_object_get(a, "protocol"))) {
+        /* Reader features smelt implements; anything else is refused by name
+         * rather than risking a wrong answer. */
+        static const char *const supported[] = {"timestampNtz", "columnMapping",
+                                                "vacuumProtocolCheck", NULL};
         json_int_t rv = json_integer_value(json_object_get(x, "minReaderVersion"));
         json_t *feats = json_object_get(x, "readerFeatures");
         if (rv > 3)
@@ -301,7 +425,10 @@ static int apply_action(struct replay *r, json_t *a, int64_t v, const char *file
         json_array_foreach(feats, i, f)
         {
             const char *name = json_string_value(f);
-            if (name && strcmp(name, "timestampNtz") && strcmp(name, "vacuumProtocolCheck"))
+            bool ok = false;
+            for (size_t k = 0; name && supported[k]; k++)
+                ok |= !strcmp(name, supported[k]);
+            if (name && !ok)
                 return sm_err_set(err, SM_EINVALID,
                                   "table '%s' uses Delta reader feature '%s', which smelt does "
                                   "not support yet",
@@ -319,6 +446,10 @@ static int apply_action(struct replay *r, json_t *a, int64_t v, const char *file
         s->schema_string = sm_strdup(schema);
         free(s->table_id);
         s->table_id = json_text_or_null(json_object_get(x, "id"));
+        free(s->column_mapping);
+        const char *cm = json_string_value(
+            json_object_get(json_object_get(x, "configuration"), "delta.columnMapping.mode"));
+        s->column_mapping = cm && strcmp(cm, "none") ? sm_strdup(cm) : NULL;
         for (size_t i = 0; i < s->npartition_columns; i++)
             free(s->partition_columns[i]);
         free(s->partition_columns);
@@ -432,23 +563,94 @@ static int cmp_file_path(const void *a, const void *b)
     return strcmp(((const struct tbl_file *)a)->path, ((const struct tbl_file *)b)->path);
 }
 
+/* Apply every action of a checkpoint (all its parts) through the same
+ * apply_action() the JSON commits use: DuckDB turns each row into JSON. */
+static int replay_checkpoint(struct replay *r, int64_t v, int parts, struct sm_err *err)
+{
+    struct eng_db *db;
+    SM_TRY(aux_engine(&db, err));
+    struct sm_buf q = SM_BUF_INIT;
+    (void)sm_buf_adds(&q, "SELECT to_json(t) FROM read_parquet([");
+    for (int p = 1; p <= parts; p++) {
+        char *path =
+            parts == 1
+                ? sm_asprintf("%s/" LOG_DIR "/%020lld.checkpoint.parquet", r->s->location, (long long)v)
+                : sm_asprintf("%s/" LOG_DIR "/%020lld.checkpoint.%010d.%010d.parquet",
+                              r->s->location, (long long)v, p, parts);
+        if (p > 1)
+            (void)sm_buf_addc(&q, ',');
+        (void)sm_buf_add_sql_str(&q, path);
+        free(path);
+    }
+    (void)sm_buf_adds(&q, "], union_by_name=true) t");
+    struct eng_result *res = NULL;
+    int rc = eng_query(db, q.buf, &res, err);
+    sm_buf_release(&q);
+    if (rc)
+        return sm_err_prefix(err, rc, "cannot read checkpoint %lld", (long long)v);
+    for (size_t i = 0; i < eng_result_nrows(res) && !rc; i++) {
+        json_t *row = json_loads(sm_or(eng_result_str(res, 0, i), "{}"), 0, NULL);
+        const char *key;
+        json_t *val;
+        json_object_foreach(row, key, val)
+        {
+            if (json_is_null(val) || rc)
+                continue;
+            json_t *a = json_object();
+            json_object_set(a, key, val);
+            rc = apply_action(r, a, v, "checkpoint", i + 1, err);
+            json_decref(a);
+        }
+        json_decref(row);
+    }
+    eng_result_free(res);
+    return rc;
+}
+
 int tbl_snapshot_open(const char *location, int64_t version, struct tbl_snapshot **out,
                       struct sm_err *err)
 {
-    int64_t latest = tbl_latest_version(location);
-    if (latest < 0)
+    struct log_listing l;
+    if (!list_log(location, &l) || l.latest < 0) {
+        if (list_log(location, &l))
+            listing_release(&l);
         return sm_err_set(err, SM_ENOTFOUND, "no Delta table at '%s' (no %s/*.json)", location,
                           LOG_DIR);
-    if (version > latest)
+    }
+    if (version > l.latest) {
+        listing_release(&l);
         return sm_err_set(err, SM_ENOTFOUND, "table '%s' has no version %lld (latest is %lld)",
-                          location, (long long)version, (long long)latest);
+                          location, (long long)version, (long long)l.latest);
+    }
     if (version < 0)
-        version = latest;
+        version = l.latest;
+    /* Start from the newest complete checkpoint at or before the version.
+     * _last_checkpoint is only a hint; the listing is the truth (a corrupt
+     * or stale hint must not change the answer). */
+    int64_t start = -1;
+    int parts = 0;
+    for (size_t i = l.nckpt; i-- > 0;) {
+        if (l.ckpt[i] <= version) {
+            start = l.ckpt[i];
+            parts = l.ckpt_parts[i];
+            break;
+        }
+    }
+    int64_t first_json = l.first_json;
+    listing_release(&l);
     struct replay r = {.s = sm_calloc(1, sizeof(struct tbl_snapshot)), .live = SM_MAP_INIT};
     r.s->location = sm_strdup(location);
     r.s->version = version;
+    r.s->checkpoint_version = start;
     int rc = 0;
-    for (int64_t v = 0; v <= version && !rc; v++)
+    if (start < 0 && first_json > 0)
+        rc = sm_err_set(err, SM_EPARSE,
+                        "table '%s': the log starts at version %lld and has no checkpoint "
+                        "before version %lld",
+                        location, (long long)first_json, (long long)version);
+    if (!rc && start >= 0)
+        rc = replay_checkpoint(&r, start, parts, err);
+    for (int64_t v = start + 1; v <= version && !rc; v++)
         rc = replay_version(&r, v, err);
     if (!rc && !r.s->schema_string)
         rc = sm_err_set(err, SM_EPARSE, "table '%s' has no metaData action up to version %lld",
@@ -524,6 +726,14 @@ static void add_file_list(struct sm_buf *b, const struct tbl_snapshot *s, const 
 
 /* The select list; partition columns come from part_values (a JSON object
  * text) when given, else from the scan itself. */
+static const char *phys_name(const struct tbl_column *c)
+{
+    return c->physical_name ? c->physical_name : c->name;
+}
+
+/* The select list; partition columns come from part_values (a JSON object
+ * text, keyed by physical name) when given, else from the scan itself. Data
+ * columns are read by their physical name (column mapping) and renamed. */
 static void add_select_list(struct sm_buf *b, const struct tbl_snapshot *s, bool empty,
                             const char *part_values)
 {
@@ -538,15 +748,26 @@ static void add_select_list(struct sm_buf *b, const struct tbl_snapshot *s, bool
             if (empty) {
                 (void)sm_buf_adds(b, "NULL");
             } else if (pv) {
-                const char *v = json_string_value(json_object_get(pv, c->name));
+                const char *v = json_string_value(json_object_get(pv, phys_name(c)));
                 if (v)
                     (void)sm_buf_add_sql_str(b, v);
                 else
                     (void)sm_buf_adds(b, "NULL");
             } else {
-                (void)sm_buf_add_sql_ident(b, c->name);
+                (void)sm_buf_add_sql_ident(b, phys_name(c));
             }
             (void)sm_buf_addf(b, " AS %s) AS ", sm_or(c->sql_type, "VARCHAR"));
+        } else if (part) {
+            /* a partition column of a type we cannot cast: its string value */
+            const char *v = pv ? json_string_value(json_object_get(pv, phys_name(c))) : NULL;
+            if (v)
+                (void)sm_buf_add_sql_str(b, v);
+            else
+                (void)sm_buf_adds(b, "NULL");
+            (void)sm_buf_adds(b, " AS ");
+        } else if (strcmp(phys_name(c), c->name)) {
+            (void)sm_buf_add_sql_ident(b, phys_name(c));
+            (void)sm_buf_adds(b, " AS ");
         }
         (void)sm_buf_add_sql_ident(b, c->name);
     }
@@ -563,7 +784,7 @@ void tbl_snapshot_view_sql(const struct tbl_snapshot *s, struct sm_buf *b)
         (void)sm_buf_adds(b, " WHERE false");
         return;
     }
-    if (!s->npartition_columns || hive_paths_match_log(s)) {
+    if (!s->npartition_columns || (!s->column_mapping && hive_paths_match_log(s))) {
         (void)sm_buf_adds(b, "SELECT ");
         add_select_list(b, s, false, NULL);
         (void)sm_buf_adds(b, " FROM read_parquet(");
@@ -596,6 +817,133 @@ void tbl_snapshot_view_sql(const struct tbl_snapshot *s, struct sm_buf *b)
     }
     free(idx);
     free(done);
+}
+
+/* --- history ---------------------------------------------------------------- */
+
+void tbl_history_free(struct tbl_version_info *h, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(h[i].operation);
+    free(h);
+}
+
+static int64_t stats_records(json_t *action)
+{
+    const char *st = json_string_value(json_object_get(action, "stats"));
+    if (!st)
+        return -1;
+    json_t *j = json_loads(st, 0, NULL);
+    json_t *nr = json_object_get(j, "numRecords");
+    int64_t n = json_is_integer(nr) ? json_integer_value(nr) : -1;
+    json_decref(j);
+    return n;
+}
+
+/* Summarize one commit file. */
+static int read_version_info(const char *location, int64_t v, struct tbl_version_info *out,
+                             struct sm_err *err)
+{
+    char *path = version_path(location, v);
+    char *text = NULL;
+    int rc = sm_read_file(path, &text, NULL, err);
+    free(path);
+    if (rc)
+        return rc;
+    memset(out, 0, sizeof(*out));
+    out->version = v;
+    bool removed_unknown = false;
+    json_t *metrics = NULL;
+    for (char *line = text, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = 0;
+        json_t *a = json_loads(line, 0, NULL), *x;
+        if (!a)
+            continue;
+        if ((x = json_object_get(a, "commitInfo"))) {
+            out->timestamp = json_integer_value(json_object_get(x, "timestamp"));
+            free(out->operation);
+            const char *op = json_string_value(json_object_get(x, "operation"));
+            out->operation = op ? sm_strdup(op) : NULL;
+            json_decref(metrics);
+            metrics = json_incref(json_object_get(x, "operationMetrics"));
+        } else if ((x = json_object_get(a, "add"))) {
+            int64_t n = stats_records(x);
+            out->files_added++;
+            if (out->rows_added >= 0)
+                out->rows_added = n < 0 ? -1 : out->rows_added + n;
+        } else if ((x = json_object_get(a, "remove"))) {
+            int64_t n = stats_records(x);
+            out->files_removed++;
+            if (n < 0)
+                removed_unknown = true;
+            else
+                out->rows_removed += n;
+        }
+        json_decref(a);
+    }
+    if (removed_unknown) {
+        /* Spark's removes carry no stats; its DELETE reports numDeletedRows */
+        const char *d = json_string_value(json_object_get(metrics, "numDeletedRows"));
+        int64_t n;
+        out->rows_removed = d && !sm_parse_i64(d, &n) ? n : -1;
+    }
+    json_decref(metrics);
+    free(text);
+    return 0;
+}
+
+int tbl_history(const char *location, struct tbl_version_info **out, size_t *n,
+                struct sm_err *err)
+{
+    struct log_listing l;
+    if (!list_log(location, &l) || l.latest < 0 || l.first_json < 0) {
+        if (l.latest >= 0 || l.first_json >= 0)
+            listing_release(&l);
+        return sm_err_set(err, SM_ENOTFOUND, "no Delta table at '%s'", location);
+    }
+    int64_t first = l.first_json, last = l.latest;
+    listing_release(&l);
+    struct tbl_version_info *h = sm_calloc((size_t)(last - first + 1), sizeof(*h));
+    size_t cnt = 0;
+    int rc = 0;
+    for (int64_t v = first; v <= last && !rc; v++) {
+        char *p = version_path(location, v);
+        bool exists = sm_path_exists(p);
+        free(p);
+        if (exists)
+            rc = read_version_info(location, v, &h[cnt++], err);
+    }
+    if (rc) {
+        tbl_history_free(h, cnt);
+        return rc;
+    }
+    *out = h;
+    *n = cnt;
+    return 0;
+}
+
+int tbl_version_at(const char *location, int64_t ts_ms, int64_t *out, struct sm_err *err)
+{
+    struct tbl_version_info *h;
+    size_t n;
+    SM_TRY(tbl_history(location, &h, &n, err));
+    int64_t best = -1;
+    for (size_t i = 0; i < n; i++)
+        if (h[i].timestamp <= ts_ms)
+            best = h[i].version;
+    int64_t first = n ? h[0].timestamp : 0;
+    tbl_history_free(h, n);
+    if (best < 0) {
+        char iso[40];
+        sm_iso8601(first, iso, sizeof(iso));
+        return sm_err_set(err, SM_ENOTFOUND,
+                          "table '%s' did not exist yet at that time; its first version is from %s",
+                          location, iso);
+    }
+    *out = best;
+    return 0;
 }
 
 /* --- commits --------------------------------------------------------------- */

@@ -29,6 +29,7 @@ struct tbl_column {
     char *name;
     char *delta_type; /* "long", "string", "decimal(10,2)", "timestamp_ntz", ... */
     char *sql_type;   /* the DuckDB type it reads back as */
+    char *physical_name; /* name in the Parquet files (column mapping), else = name */
     bool nullable;
 };
 
@@ -53,6 +54,8 @@ struct tbl_snapshot {
     struct tbl_file *files; /* the live files at this version */
     size_t nfiles;
     int64_t num_records; /* sum of numRecords (exact when every add has stats) */
+    int64_t checkpoint_version; /* replay started from this checkpoint, or -1 */
+    char *column_mapping;       /* "name" | "id" | NULL */
     char *commit_info;   /* commitInfo JSON of this version, or NULL */
     int64_t commit_timestamp;
     /* txn actions: appId -> highest version */
@@ -78,8 +81,27 @@ char *tbl_snapshot_commit_field(const struct tbl_snapshot *s, const char *key);
 void tbl_snapshot_view_sql(const struct tbl_snapshot *s, struct sm_buf *b);
 
 /* Latest version number of the table, cheap (directory listing only), or -1
- * when there is no table. */
+ * when there is no table. Counts commits and checkpoints. */
 int64_t tbl_latest_version(const char *location);
+
+/* One version of a table, as `smelt history` shows it. */
+struct tbl_version_info {
+    int64_t version;
+    int64_t timestamp; /* commitInfo.timestamp, ms since the epoch (0 if absent) */
+    char *operation;   /* commitInfo.operation or NULL */
+    int64_t files_added, files_removed;
+    int64_t rows_added;   /* sum of numRecords over adds (-1 when some add lacks stats) */
+    int64_t rows_removed; /* from removes' stats or operationMetrics, -1 when unknown */
+};
+/* Every version still described by a JSON commit, oldest first. Free with
+ * tbl_history_free(). */
+int tbl_history(const char *location, struct tbl_version_info **out, size_t *n,
+                struct sm_err *err) SM_MUST_USE;
+void tbl_history_free(struct tbl_version_info *h, size_t n);
+/* The latest version committed at or before ts_ms (commitInfo timestamps).
+ * SM_ENOTFOUND when the table did not exist yet at ts_ms. */
+int tbl_version_at(const char *location, int64_t ts_ms, int64_t *out,
+                   struct sm_err *err) SM_MUST_USE;
 
 /* --- writing ------------------------------------------------------------- */
 struct tbl_commit;

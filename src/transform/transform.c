@@ -32,6 +32,7 @@ int xf_line_of(const char *text, size_t off)
 
 struct walk {
     const struct prj_model *m;
+    bool any_schema; /* ad-hoc queries: any schema, unqualified names allowed */
     struct sm_map ctes;
     struct xf_ref *refs;
     size_t nrefs, alloc;
@@ -105,12 +106,12 @@ static void walk_tables(json_t *node, struct walk *w)
                                    "zone.table, e.g. bronze.orders",
                                    w->m->sql_file, line, catalog, schema, table);
             } else if (!*schema) {
-                if (!sm_map_get(&w->ctes, table))
+                if (!w->any_schema && !sm_map_get(&w->ctes, table))
                     w->rc = sm_err_set(w->err, SM_ECONFIG,
                                        "%s:%d: table '%s' has no zone; name it bronze.%s, "
                                        "silver.%s or gold.%s",
                                        w->m->sql_file, line, table, table, table, table);
-            } else if (!is_zone(schema)) {
+            } else if (!w->any_schema && !is_zone(schema)) {
                 w->rc = sm_err_set(w->err, SM_ECONFIG,
                                    "%s:%d: '%s.%s' is not in a zone: the zones are bronze, "
                                    "silver, gold and quarantine",
@@ -135,8 +136,8 @@ static int cmp_ref(const void *a, const void *b)
     return strcmp(((const struct xf_ref *)a)->name, ((const struct xf_ref *)b)->name);
 }
 
-int xf_model_refs(struct eng_db *db, const struct prj_model *m, struct xf_ref **out, size_t *n,
-                  struct sm_err *err)
+static int sql_refs(struct eng_db *db, const struct prj_model *m, bool any_schema,
+                    struct xf_ref **out, size_t *n, struct sm_err *err)
 {
     struct sm_buf q = SM_BUF_INIT;
     (void)sm_buf_adds(&q, "SELECT json_serialize_sql(");
@@ -176,7 +177,7 @@ int xf_model_refs(struct eng_db *db, const struct prj_model *m, struct xf_ref **
         return sm_err_set(err, SM_ECONFIG, "%s:1: a model must be exactly one SELECT statement, found %zu",
                           m->sql_file, json_array_size(stmts));
     }
-    struct walk w = {.m = m, .ctes = SM_MAP_INIT, .err = err};
+    struct walk w = {.m = m, .any_schema = any_schema, .ctes = SM_MAP_INIT, .err = err};
     collect_ctes(stmts, &w);
     walk_tables(stmts, &w);
     json_decref(root);
@@ -190,6 +191,19 @@ int xf_model_refs(struct eng_db *db, const struct prj_model *m, struct xf_ref **
     *out = w.refs;
     *n = w.nrefs;
     return 0;
+}
+
+int xf_model_refs(struct eng_db *db, const struct prj_model *m, struct xf_ref **out, size_t *n,
+                  struct sm_err *err)
+{
+    return sql_refs(db, m, false, out, n, err);
+}
+
+int xf_query_refs(struct eng_db *db, const char *sql, struct xf_ref **out, size_t *n,
+                  struct sm_err *err)
+{
+    struct prj_model q = {.sql_file = (char *)"query", .sql = (char *)sql};
+    return sql_refs(db, &q, true, out, n, err);
 }
 
 int xf_build(struct eng_db *db, const struct prj_model *m, const char *location,

@@ -26,6 +26,10 @@ struct xf_ref {
 int xf_model_refs(struct eng_db *db, const struct prj_model *m, struct xf_ref **out, size_t *n,
                   struct sm_err *err) SM_MUST_USE;
 void xf_refs_free(struct xf_ref *refs, size_t n);
+/* The schema-qualified tables an ad-hoc query names (any schema; names
+ * without a schema are left to DuckDB). */
+int xf_query_refs(struct eng_db *db, const char *sql, struct xf_ref **out, size_t *n,
+                  struct sm_err *err) SM_MUST_USE;
 
 /* Line (1-based) of byte offset off in text. */
 int xf_line_of(const char *text, size_t off);
