@@ -17,6 +17,7 @@
  * everything an add action needs, without reading the files back.
  */
 #include "table.h"
+#include "table_int.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -345,6 +346,23 @@ static void file_release(struct tbl_file *f)
     free(f->path);
     free(f->partition_values);
     free(f->stats);
+    free(f->deletion_vector);
+    free(f->deleted_rows);
+}
+
+/* A file's key in the live set: its path, plus the unique id of its
+ * deletion vector (PROTOCOL.md: add/remove are keyed by path and DV id). */
+static char *file_key(const char *path, json_t *dv)
+{
+    if (!dv || json_is_null(dv))
+        return sm_strdup(path);
+    const char *t = json_string_value(json_object_get(dv, "storageType"));
+    const char *p = json_string_value(json_object_get(dv, "pathOrInlineDv"));
+    json_t *off = json_object_get(dv, "offset");
+    if (json_is_integer(off))
+        return sm_asprintf("%s\x01%s%s@%lld", path, sm_or(t, ""), sm_or(p, ""),
+                           (long long)json_integer_value(off));
+    return sm_asprintf("%s\x01%s%s", path, sm_or(t, ""), sm_or(p, ""));
 }
 
 void tbl_snapshot_free(struct tbl_snapshot *s)
@@ -412,7 +430,7 @@ static int apply_action(struct replay *r, json_t *a, int64_t v, const char *file
     if ((x = json_object_get(a, "protocol"))) {
         /* Reader features smelt implements; anything else is refused by name
          * rather than risking a wrong answer. */
-        static const char *const supported[] = {"timestampNtz", "columnMapping",
+        static const char *const supported[] = {"timestampNtz", "columnMapping", "deletionVectors",
                                                 "vacuumProtocolCheck", NULL};
         json_int_t rv = json_integer_value(json_object_get(x, "minReaderVersion"));
         json_t *feats = json_object_get(x, "readerFeatures");
@@ -462,16 +480,13 @@ static int apply_action(struct replay *r, json_t *a, int64_t v, const char *file
         const char *p = json_string_value(json_object_get(x, "path"));
         if (!p)
             return sm_err_set(err, SM_EPARSE, "%s:%zu: add without path", file, line);
-        if (json_object_get(x, "deletionVector") && !json_is_null(json_object_get(x, "deletionVector")))
-            return sm_err_set(err, SM_EINVALID,
-                              "table '%s' uses deletion vectors, which smelt does not read yet",
-                              s->location);
         struct tbl_file *f = sm_calloc(1, sizeof(*f));
         f->path = uri_decode(p);
         f->size = json_integer_value(json_object_get(x, "size"));
         f->modification_time = json_integer_value(json_object_get(x, "modificationTime"));
         f->partition_values = json_text_or_null(json_object_get(x, "partitionValues"));
         f->stats = json_text_or_null(json_object_get(x, "stats"));
+        f->deletion_vector = json_text_or_null(json_object_get(x, "deletionVector"));
         f->num_records = -1;
         if (f->stats) {
             json_t *st = json_loads(f->stats, 0, NULL);
@@ -480,21 +495,25 @@ static int apply_action(struct replay *r, json_t *a, int64_t v, const char *file
                 f->num_records = json_integer_value(nr);
             json_decref(st);
         }
-        struct tbl_file *old = sm_map_get(&r->live, f->path);
+        char *key = file_key(f->path, json_object_get(x, "deletionVector"));
+        struct tbl_file *old = sm_map_get(&r->live, key);
         if (old) {
             file_release(old);
             free(old);
         }
-        sm_map_put(&r->live, f->path, f);
+        sm_map_put(&r->live, key, f);
+        free(key);
     } else if ((x = json_object_get(a, "remove"))) {
         const char *p = json_string_value(json_object_get(x, "path"));
         if (p) {
             char *d = uri_decode(p);
-            struct tbl_file *old = sm_map_del(&r->live, d);
+            char *key = file_key(d, json_object_get(x, "deletionVector"));
+            struct tbl_file *old = sm_map_del(&r->live, key);
             if (old) {
                 file_release(old);
                 free(old);
             }
+            free(key);
             free(d);
         }
     } else if ((x = json_object_get(a, "txn"))) {
@@ -668,6 +687,16 @@ int tbl_snapshot_open(const char *location, int64_t version, struct tbl_snapshot
     }
     sm_map_release(&r.live);
     qsort(r.s->files, r.s->nfiles, sizeof(struct tbl_file), cmp_file_path);
+    /* Decode deletion vectors now, so reading a snapshot needs no more I/O
+     * of the log and a bad DV fails the open, not a query. */
+    for (size_t i = 0; i < r.s->nfiles && !rc; i++) {
+        struct tbl_file *f = &r.s->files[i];
+        if (!f->deletion_vector)
+            continue;
+        rc = tbl_dv_read(location, f->deletion_vector, &f->deleted_rows, &f->ndeleted, err);
+        if (!rc && f->num_records >= 0)
+            r.s->num_records -= (int64_t)f->ndeleted;
+    }
     if (rc) {
         tbl_snapshot_free(r.s);
         return sm_err_prefix(err, rc, "cannot read Delta table '%s'", location);
@@ -784,7 +813,10 @@ void tbl_snapshot_view_sql(const struct tbl_snapshot *s, struct sm_buf *b)
         (void)sm_buf_adds(b, " WHERE false");
         return;
     }
-    if (!s->npartition_columns || (!s->column_mapping && hive_paths_match_log(s))) {
+    bool any_dv = false;
+    for (size_t i = 0; i < s->nfiles; i++)
+        any_dv |= s->files[i].ndeleted > 0;
+    if (!any_dv && (!s->npartition_columns || (!s->column_mapping && hive_paths_match_log(s)))) {
         (void)sm_buf_adds(b, "SELECT ");
         add_select_list(b, s, false, NULL);
         (void)sm_buf_adds(b, " FROM read_parquet(");
@@ -802,8 +834,10 @@ void tbl_snapshot_view_sql(const struct tbl_snapshot *s, struct sm_buf *b)
             continue;
         const char *pv = sm_or(s->files[i].partition_values, "{}");
         size_t n = 0;
-        for (size_t j = i; j < s->nfiles; j++) {
-            if (!done[j] && !strcmp(sm_or(s->files[j].partition_values, "{}"), pv)) {
+        bool dv = s->files[i].ndeleted > 0;
+        for (size_t j = i; j < s->nfiles && !(dv && n); j++) {
+            if (!done[j] && (s->files[j].ndeleted > 0) == dv &&
+                !strcmp(sm_or(s->files[j].partition_values, "{}"), pv)) {
                 idx[n++] = j;
                 done[j] = true;
             }
@@ -813,7 +847,15 @@ void tbl_snapshot_view_sql(const struct tbl_snapshot *s, struct sm_buf *b)
         add_select_list(b, s, false, pv);
         (void)sm_buf_adds(b, " FROM read_parquet(");
         add_file_list(b, s, idx, n);
-        (void)sm_buf_adds(b, ", union_by_name=true, hive_partitioning=false)");
+        (void)sm_buf_addf(b, ", union_by_name=true, hive_partitioning=false%s)",
+                          dv ? ", file_row_number=true" : "");
+        if (dv) {
+            const struct tbl_file *f = &s->files[i];
+            (void)sm_buf_adds(b, " WHERE file_row_number NOT IN (");
+            for (size_t k = 0; k < f->ndeleted; k++)
+                (void)sm_buf_addf(b, "%s%llu", k ? "," : "", (unsigned long long)f->deleted_rows[k]);
+            (void)sm_buf_adds(b, ")");
+        }
     }
     free(idx);
     free(done);

@@ -40,6 +40,9 @@ struct tbl_file {
     char *partition_values; /* JSON object text, e.g. {"day":"2026-01-01"} */
     char *stats;            /* JSON text or NULL */
     int64_t num_records;    /* -1 when the add has no stats */
+    char *deletion_vector;  /* descriptor JSON, or NULL */
+    uint64_t *deleted_rows; /* decoded deletion vector: sorted row indexes */
+    size_t ndeleted;
 };
 
 struct tbl_snapshot {

@@ -70,8 +70,15 @@ check_eq "nested struct" "10,45,45" "$(q 'SELECT count(*), sum(b), sum(a.ac.acb)
 crawl data-reader-array-primitives arr
 check_eq "array columns" "10,45" "$(q 'SELECT count(*), sum(as_array_int[1]) FROM ext.arr')"
 
-for t in deltalog-invalid-protocol-version:"reader version 99" no-delta-log-folder:"no Delta table" \
-         basic-dv-no-checkpoint:"deletionVectors"; do
+crawl basic-dv-no-checkpoint dv
+check_eq "deletion vector (file): rows 2..9" "8,2,9" "$(q 'SELECT count(*), min(id), max(id) FROM ext.dv')"
+crawl log-replay-dv-key-cases dvk
+check_eq "deletion vectors re-added per version: 0, 7, 14 deleted" "47,21 28 35 42 49" \
+    "$(q "SELECT count(*), string_agg(CAST(id AS VARCHAR), ' ' ORDER BY id) FILTER (id % 7 = 0) FROM ext.dvk")"
+check_eq "deletion vectors: each version" "50 49 48 47" \
+    "$(for v in 0 1 2 3; do qv 'SELECT count(*) FROM ext.dvk' $v; done | tr '\n' ' ' | sed 's/ $//')"
+
+for t in deltalog-invalid-protocol-version:"reader version 99" no-delta-log-folder:"no Delta table"; do
     name=${t%%:*}
     want=${t#*:}
     if "$SMELT" -C "$P" crawl "$G/$name" --as ext.bad >/dev/null 2>"$WORK/err"; then

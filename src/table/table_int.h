@@ -1,0 +1,28 @@
+/*
+ * table_int.h — shared inside src/table/ only.
+ *
+ * Deletion vectors (Delta PROTOCOL.md, "Deletion Vectors"): a descriptor in
+ * an add action names a RoaringBitmap of deleted row indexes of one data
+ * file, stored inline (storageType "i", Z85 text), in a file beside the table
+ * ("u": optional directory prefix + Z85-encoded UUID, file
+ * <prefix>/deletion_vector_<uuid>.bin) or at an absolute path ("p"). A DV
+ * file is: version byte 1, then at `offset`: big-endian u32 size, the bitmap
+ * (magic 1681511377 LE, then a 64-bit RoaringTreemap: u64 LE bucket count,
+ * per bucket u32 LE high bits + a 32-bit roaring bitmap in the portable
+ * format), then a CRC-32.
+ */
+#ifndef SM_TABLE_INT_H
+#define SM_TABLE_INT_H
+
+#include "util/util.h"
+
+/* Decode the deletion vector described by dv_json (the add action's
+ * deletionVector object as JSON text) of a table at root: *out gets the
+ * sorted deleted row indexes (malloc'd), *n their count. */
+int tbl_dv_read(const char *root, const char *dv_json, uint64_t **out, size_t *n,
+                struct sm_err *err) SM_MUST_USE;
+
+/* Z85-decode len chars (a multiple of 5) into len/5*4 bytes. */
+int tbl_z85_decode(const char *s, size_t len, unsigned char *out);
+
+#endif
