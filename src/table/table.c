@@ -381,6 +381,8 @@ void tbl_snapshot_free(struct tbl_snapshot *s)
     free(s->files);
     free(s->commit_info);
     free(s->column_mapping);
+    free(s->protocol_json);
+    free(s->metadata_json);
     for (size_t i = 0; i < s->ntxn; i++)
         free(s->txn_app_ids[i]);
     free(s->txn_app_ids);
@@ -434,6 +436,8 @@ static int apply_action(struct replay *r, json_t *a, int64_t v, const char *file
                                                 "vacuumProtocolCheck", NULL};
         json_int_t rv = json_integer_value(json_object_get(x, "minReaderVersion"));
         json_t *feats = json_object_get(x, "readerFeatures");
+        free(s->protocol_json);
+        s->protocol_json = json_dumps(x, JSON_COMPACT);
         if (rv > 3)
             return sm_err_set(err, SM_EINVALID,
                               "table '%s' needs Delta reader version %lld; smelt reads up to 3",
@@ -464,6 +468,12 @@ static int apply_action(struct replay *r, json_t *a, int64_t v, const char *file
         s->schema_string = sm_strdup(schema);
         free(s->table_id);
         s->table_id = json_text_or_null(json_object_get(x, "id"));
+        free(s->metadata_json);
+        s->metadata_json = json_dumps(x, JSON_COMPACT);
+        const char *ci = json_string_value(
+            json_object_get(json_object_get(x, "configuration"), "delta.checkpointInterval"));
+        int64_t iv;
+        s->checkpoint_interval = ci && !sm_parse_i64(ci, &iv) && iv > 0 ? iv : 10;
         free(s->column_mapping);
         const char *cm = json_string_value(
             json_object_get(json_object_get(x, "configuration"), "delta.columnMapping.mode"));
@@ -861,6 +871,94 @@ void tbl_snapshot_view_sql(const struct tbl_snapshot *s, struct sm_buf *b)
     free(done);
 }
 
+/* --- checkpoints -------------------------------------------------------------- */
+
+/* Checkpoint column types, as PROTOCOL.md's checkpoint schema (the subset
+ * of fields smelt writes). */
+static const char ckpt_columns[] =
+    "columns={'txn': 'STRUCT(appId VARCHAR, \"version\" BIGINT, lastUpdated BIGINT)', "
+    "'add': 'STRUCT(path VARCHAR, partitionValues MAP(VARCHAR, VARCHAR), size BIGINT, "
+    "modificationTime BIGINT, dataChange BOOLEAN, stats VARCHAR, tags MAP(VARCHAR, VARCHAR), "
+    "deletionVector STRUCT(storageType VARCHAR, pathOrInlineDv VARCHAR, \"offset\" INTEGER, "
+    "sizeInBytes INTEGER, cardinality BIGINT, maxRowIndex BIGINT))', "
+    "'remove': 'STRUCT(path VARCHAR, deletionTimestamp BIGINT, dataChange BOOLEAN, "
+    "extendedFileMetadata BOOLEAN, partitionValues MAP(VARCHAR, VARCHAR), size BIGINT)', "
+    "'metaData': 'STRUCT(id VARCHAR, \"name\" VARCHAR, description VARCHAR, format "
+    "STRUCT(provider VARCHAR, \"options\" MAP(VARCHAR, VARCHAR)), schemaString VARCHAR, "
+    "partitionColumns VARCHAR[], \"configuration\" MAP(VARCHAR, VARCHAR), createdTime BIGINT)', "
+    "'protocol': 'STRUCT(minReaderVersion INTEGER, minWriterVersion INTEGER, readerFeatures "
+    "VARCHAR[], writerFeatures VARCHAR[])'}";
+
+int tbl_checkpoint_write(const struct tbl_snapshot *snap, struct sm_err *err)
+{
+    if (!snap->protocol_json || !snap->metadata_json)
+        return sm_err_set(err, SM_EINVALID, "table '%s' has no protocol or metaData to checkpoint",
+                          snap->location);
+    struct eng_db *db;
+    SM_TRY(aux_engine(&db, err));
+    /* Every live action as one JSON line; DuckDB types them into the
+     * checkpoint's struct columns and writes the Parquet file. */
+    struct sm_buf lines = SM_BUF_INIT;
+    (void)sm_buf_addf(&lines, "{\"protocol\":%s}\n{\"metaData\":%s}\n", snap->protocol_json,
+                      snap->metadata_json);
+    for (size_t i = 0; i < snap->ntxn; i++) {
+        (void)sm_buf_adds(&lines, "{\"txn\":{\"appId\":");
+        (void)sm_buf_add_json_str(&lines, snap->txn_app_ids[i]);
+        (void)sm_buf_addf(&lines, ",\"version\":%lld}}\n", (long long)snap->txn_versions[i]);
+    }
+    for (size_t i = 0; i < snap->nfiles; i++) {
+        const struct tbl_file *f = &snap->files[i];
+        (void)sm_buf_adds(&lines, "{\"add\":{\"path\":\"");
+        add_uri_path(&lines, f->path);
+        (void)sm_buf_addf(&lines, "\",\"partitionValues\":%s,\"size\":%lld,\"modificationTime\":%lld,"
+                                  "\"dataChange\":false",
+                          sm_or(f->partition_values, "{}"), (long long)f->size,
+                          (long long)f->modification_time);
+        if (f->stats) {
+            (void)sm_buf_adds(&lines, ",\"stats\":");
+            (void)sm_buf_add_json_str(&lines, f->stats);
+        }
+        if (f->deletion_vector)
+            (void)sm_buf_addf(&lines, ",\"deletionVector\":%s", f->deletion_vector);
+        (void)sm_buf_adds(&lines, "}}\n");
+    }
+    char *rnd = sm_random_hex(6);
+    char *tmpjson = sm_asprintf("%s/" LOG_DIR "/.checkpoint-%s.ndjson", snap->location, rnd);
+    char *tmppq = sm_asprintf("%s/" LOG_DIR "/.checkpoint-%s.parquet", snap->location, rnd);
+    char *final = sm_asprintf("%s/" LOG_DIR "/%020lld.checkpoint.parquet", snap->location,
+                              (long long)snap->version);
+    free(rnd);
+    struct sm_buf q = SM_BUF_INIT;
+    int rc = sm_write_file_atomic(tmpjson, lines.buf, lines.len, err);
+    if (!rc) {
+        (void)sm_buf_adds(&q, "COPY (SELECT txn, \"add\", remove, metaData, protocol FROM read_json(");
+        (void)sm_buf_add_sql_str(&q, tmpjson);
+        (void)sm_buf_addf(&q, ", format='newline_delimited', %s)) TO ", ckpt_columns);
+        (void)sm_buf_add_sql_str(&q, tmppq);
+        (void)sm_buf_adds(&q, " (FORMAT parquet)");
+        rc = eng_exec(db, q.buf, err);
+    }
+    if (!rc && rename(tmppq, final))
+        rc = sm_err_set(err, SM_EIO, "cannot write checkpoint '%s': %s", final, strerror(errno));
+    if (!rc) {
+        size_t nactions = 2 + snap->ntxn + snap->nfiles;
+        char *last = sm_asprintf("%s/" LOG_DIR "/_last_checkpoint", snap->location);
+        char *body = sm_asprintf("{\"version\":%lld,\"size\":%zu,\"numOfAddFiles\":%zu}\n",
+                                 (long long)snap->version, nactions, snap->nfiles);
+        rc = sm_write_file_atomic(last, body, strlen(body), err);
+        free(body);
+        free(last);
+    }
+    unlink(tmpjson);
+    unlink(tmppq);
+    free(tmpjson);
+    free(tmppq);
+    free(final);
+    sm_buf_release(&q);
+    sm_buf_release(&lines);
+    return rc ? sm_err_prefix(err, rc, "checkpoint of '%s'", snap->location) : 0;
+}
+
 /* --- history ---------------------------------------------------------------- */
 
 void tbl_history_free(struct tbl_version_info *h, size_t n)
@@ -1101,11 +1199,43 @@ static bool schema_changed(const struct tbl_commit *c, const struct tbl_snapshot
     return np && strcmp(snap->partition_columns[0], c->partition_by);
 }
 
+/* An append may add columns (schema evolution) but not drop or retype
+ * existing ones: old files would then be read with a wrong type. */
+static int check_append_schema(const struct tbl_commit *c, const struct tbl_snapshot *snap,
+                               struct sm_err *err)
+{
+    struct tbl_column *cols = NULL;
+    size_t n = 0;
+    SM_TRY(parse_schema(c->schema_string, &cols, &n, err));
+    int rc = 0;
+    for (size_t i = 0; i < snap->ncolumns && !rc; i++) {
+        const struct tbl_column *old = &snap->columns[i];
+        size_t k;
+        for (k = 0; k < n; k++)
+            if (!strcmp(cols[k].name, old->name))
+                break;
+        if (k == n)
+            rc = sm_err_set(err, SM_EINVALID,
+                            "table '%s': the new data has no column '%s' (type %s); appends may "
+                            "add columns but not drop them",
+                            snap->location, old->name, old->delta_type);
+        else if (strcmp(cols[k].delta_type, old->delta_type))
+            rc = sm_err_set(err, SM_EINVALID,
+                            "table '%s': column '%s' changes type from %s to %s; cast it back in "
+                            "the source's columns, or rebuild the table",
+                            snap->location, old->name, old->delta_type, cols[k].delta_type);
+    }
+    columns_free(cols, n);
+    return rc;
+}
+
 int tbl_commit_write(struct tbl_commit *c, const char *location, int64_t read_version,
                      const struct tbl_snapshot *read_snap, int64_t *out_version,
                      struct sm_err *err)
 {
     int64_t v = read_version + 1;
+    if (read_snap && !c->files_removed && schema_changed(c, read_snap))
+        SM_TRY(check_append_schema(c, read_snap, err));
     char *logdir = sm_asprintf("%s/" LOG_DIR, location);
     int rc = sm_mkdirs(logdir, err);
     if (rc) {
@@ -1174,6 +1304,16 @@ int tbl_commit_write(struct tbl_commit *c, const char *location, int64_t read_ve
     }
     if (!rc && out_version)
         *out_version = v;
+    if (!rc) {
+        /* A checkpoint is an optimization: failing to write one is a warning. */
+        int64_t interval = read_snap ? read_snap->checkpoint_interval : 10;
+        struct tbl_snapshot *now = NULL;
+        struct sm_err ce = SM_ERR_INIT;
+        if (interval > 0 && v > 0 && v % interval == 0 &&
+            (tbl_snapshot_open(location, v, &now, &ce) || tbl_checkpoint_write(now, &ce)))
+            sm_warn("%s", ce.msg);
+        tbl_snapshot_free(now);
+    }
     free(tmp);
     free(final);
     free(logdir);

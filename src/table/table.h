@@ -59,6 +59,9 @@ struct tbl_snapshot {
     int64_t num_records; /* sum of numRecords (exact when every add has stats) */
     int64_t checkpoint_version; /* replay started from this checkpoint, or -1 */
     char *column_mapping;       /* "name" | "id" | NULL */
+    char *protocol_json;        /* the protocol action's value, as JSON text */
+    char *metadata_json;        /* the metaData action's value, as JSON text */
+    int64_t checkpoint_interval; /* delta.checkpointInterval, default 10 */
     char *commit_info;   /* commitInfo JSON of this version, or NULL */
     int64_t commit_timestamp;
     /* txn actions: appId -> highest version */
@@ -105,6 +108,12 @@ void tbl_history_free(struct tbl_version_info *h, size_t n);
  * SM_ENOTFOUND when the table did not exist yet at ts_ms. */
 int tbl_version_at(const char *location, int64_t ts_ms, int64_t *out,
                    struct sm_err *err) SM_MUST_USE;
+
+/* Write a classic single-file Parquet checkpoint of snap at its version and
+ * point _last_checkpoint at it. Commits call this every checkpoint_interval
+ * versions; replay then starts there, so opening a table costs the same
+ * whatever its age. */
+int tbl_checkpoint_write(const struct tbl_snapshot *snap, struct sm_err *err) SM_MUST_USE;
 
 /* --- writing ------------------------------------------------------------- */
 struct tbl_commit;
