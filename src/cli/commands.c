@@ -56,6 +56,38 @@ const struct cli_command cli_commands[] = {
      "usage: smelt history ZONE.NAME [--format table|csv|json]\n"
      "\n"
      "One row per version: timestamp, operation, rows and files added and removed.\n"},
+    {"secrets", cmd_secrets, "store encrypted secrets that project files use as ${secret:NAME}",
+     "usage: smelt secrets set NAME       store a new secret; the value is read from stdin\n"
+     "                                  (or typed at a prompt, without echo)\n"
+     "       smelt secrets get NAME       print its value\n"
+     "       smelt secrets list [--format table|csv|json]\n"
+     "                                  names and dates, never values\n"
+     "       smelt secrets rm NAME        delete it\n"
+     "       smelt secrets rotate NAME    give it a new value (stdin or prompt)\n"
+     "       smelt secrets rekey          re-encrypt every value under a new master key\n"
+     "\n"
+     "Values are encrypted in .smelt/state.db under a master key taken from\n"
+     "SMELT_MASTER_KEY (64 hex digits or base64 of 32 bytes) or else from\n"
+     ".smelt/master.key, created with mode 0600 on first use: back it up, state.db\n"
+     "alone reveals only the names. A value is never taken from the command line.\n"
+     "Project files refer to secrets as ${secret:NAME} and to environment variables\n"
+     "as ${env:NAME}. NAME is letters, digits and '_', not starting with a digit.\n"},
+    {"restore", cmd_restore, "make a table's content equal an earlier version again",
+     "usage: smelt restore ZONE.NAME VERSION\n"
+     "\n"
+     "Write one new version whose files are those of VERSION (Delta RESTORE). History\n"
+     "is kept: the versions in between stay readable with --as-of.\n"},
+    {"optimize", cmd_optimize, "compact a table's small files",
+     "usage: smelt optimize ZONE.NAME [--target-size-mb N]\n"
+     "\n"
+     "Bin-pack the small files of each partition into files of about N MB\n"
+     "(default 128), in one commit marked dataChange=false.\n"},
+    {"vacuum", cmd_vacuum, "delete files no recent version needs",
+     "usage: smelt vacuum ZONE.NAME [--retain HOURS] [--dry-run] [--force]\n"
+     "\n"
+     "Delete data files that no version within the last HOURS (default 168, i.e.\n"
+     "7 days) references. A retention under 7 days is refused unless --force.\n"
+     "--dry-run lists what would be deleted.\n"},
     {"version", cmd_version, "print smelt's and DuckDB's versions", "usage: smelt version\n"},
     {NULL, NULL, NULL, NULL},
 };

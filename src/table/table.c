@@ -1100,12 +1100,14 @@ struct tbl_commit {
     int64_t rows_added;
     size_t files_added, files_removed;
     int64_t rows_removed;
+    bool data_change; /* false for rewrites that change no rows (OPTIMIZE) */
 };
 
 struct tbl_commit *tbl_commit_new(const char *operation)
 {
     struct tbl_commit *c = sm_calloc(1, sizeof(*c));
     c->operation = sm_strdup(operation);
+    c->data_change = true;
     sm_buf_init(&c->adds, 0);
     sm_buf_init(&c->removes, 0);
     sm_buf_init(&c->txn, 0);
@@ -1137,26 +1139,67 @@ size_t tbl_commit_files_added(const struct tbl_commit *c)
     return c->files_added;
 }
 
+void tbl_commit_set_data_change(struct tbl_commit *c, bool data_change)
+{
+    c->data_change = data_change;
+}
+
+void tbl_commit_remove_file(struct tbl_commit *c, const struct tbl_file *f)
+{
+    (void)sm_buf_adds(&c->removes, "{\"remove\":{\"path\":\"");
+    add_uri_path(&c->removes, f->path);
+    (void)sm_buf_addf(&c->removes,
+                      "\",\"deletionTimestamp\":%lld,\"dataChange\":%s,"
+                      "\"extendedFileMetadata\":true,\"partitionValues\":%s,\"size\":%lld",
+                      (long long)sm_now_ms(), c->data_change ? "true" : "false",
+                      sm_or(f->partition_values, "{}"), (long long)f->size);
+    if (f->num_records >= 0)
+        (void)sm_buf_addf(&c->removes, ",\"stats\":\"{\\\"numRecords\\\":%lld}\"",
+                          (long long)f->num_records);
+    if (f->deletion_vector)
+        (void)sm_buf_addf(&c->removes, ",\"deletionVector\":%s", f->deletion_vector);
+    (void)sm_buf_adds(&c->removes, "}}\n");
+    c->files_removed++;
+    if (f->num_records > 0)
+        c->rows_removed += f->num_records - (int64_t)f->ndeleted;
+}
+
+void tbl_commit_add_file(struct tbl_commit *c, const struct tbl_file *f)
+{
+    (void)sm_buf_adds(&c->adds, "{\"add\":{\"path\":\"");
+    add_uri_path(&c->adds, f->path);
+    (void)sm_buf_addf(&c->adds,
+                      "\",\"partitionValues\":%s,\"size\":%lld,\"modificationTime\":%lld,"
+                      "\"dataChange\":%s",
+                      sm_or(f->partition_values, "{}"), (long long)f->size,
+                      (long long)f->modification_time, c->data_change ? "true" : "false");
+    if (f->stats) {
+        (void)sm_buf_adds(&c->adds, ",\"stats\":");
+        (void)sm_buf_add_json_str(&c->adds, f->stats);
+    }
+    if (f->deletion_vector)
+        (void)sm_buf_addf(&c->adds, ",\"deletionVector\":%s", f->deletion_vector);
+    (void)sm_buf_adds(&c->adds, "}}\n");
+    c->files_added++;
+    if (f->num_records > 0)
+        c->rows_added += f->num_records - (int64_t)f->ndeleted;
+}
+
+void tbl_commit_set_schema(struct tbl_commit *c, const struct tbl_snapshot *snap)
+{
+    free(c->schema_string);
+    c->schema_string = sm_strdup(snap->schema_string);
+    free(c->partition_by);
+    c->partition_by = snap->npartition_columns ? sm_strdup(snap->partition_columns[0]) : NULL;
+    for (size_t i = 0; i < snap->ncolumns; i++)
+        if (!strcmp(snap->columns[i].delta_type, "timestamp_ntz"))
+            c->needs_ntz = true;
+}
+
 void tbl_commit_remove_all(struct tbl_commit *c, const struct tbl_snapshot *snap)
 {
-    int64_t now = sm_now_ms();
-    for (size_t i = 0; snap && i < snap->nfiles; i++) {
-        const struct tbl_file *f = &snap->files[i];
-        (void)sm_buf_adds(&c->removes, "{\"remove\":{\"path\":\"");
-        add_uri_path(&c->removes, f->path);
-        (void)sm_buf_addf(&c->removes,
-                          "\",\"deletionTimestamp\":%lld,\"dataChange\":true,"
-                          "\"extendedFileMetadata\":true,\"partitionValues\":%s,\"size\":%lld",
-                          (long long)now, f->partition_values ? f->partition_values : "{}",
-                          (long long)f->size);
-        if (f->num_records >= 0)
-            (void)sm_buf_addf(&c->removes, ",\"stats\":\"{\\\"numRecords\\\":%lld}\"",
-                              (long long)f->num_records);
-        (void)sm_buf_adds(&c->removes, "}}\n");
-        c->files_removed++;
-        if (f->num_records > 0)
-            c->rows_removed += f->num_records;
-    }
+    for (size_t i = 0; snap && i < snap->nfiles; i++)
+        tbl_commit_remove_file(c, &snap->files[i]);
 }
 
 void tbl_commit_set_txn(struct tbl_commit *c, const char *app_id, int64_t version)
@@ -1251,8 +1294,9 @@ int tbl_commit_write(struct tbl_commit *c, const char *location, int64_t read_ve
                       "\"isBlindAppend\":%s,\"operationMetrics\":{\"numFiles\":\"%zu\","
                       "\"numOutputRows\":\"%lld\",\"numRemovedFiles\":\"%zu\"},"
                       "\"engineInfo\":\"smelt\"",
-                      c->files_removed ? "Overwrite" : "Append", (long long)read_version,
-                      c->files_removed ? "false" : "true", c->files_added,
+                      !c->data_change ? "Rewrite" : c->files_removed ? "Overwrite" : "Append",
+                      (long long)read_version,
+                      c->files_removed || !c->data_change ? "false" : "true", c->files_added,
                       (long long)c->rows_added, c->files_removed);
     (void)sm_buf_add(&b, c->info.buf, c->info.len);
     (void)sm_buf_adds(&b, "}}\n");
@@ -1554,9 +1598,10 @@ int tbl_write_select(struct eng_db *db, const char *location, const char *select
         } else {
             (void)sm_buf_adds(&c->adds, "{}");
         }
-        (void)sm_buf_addf(&c->adds, ",\"size\":%lld,\"modificationTime\":%lld,\"dataChange\":true,"
+        (void)sm_buf_addf(&c->adds, ",\"size\":%lld,\"modificationTime\":%lld,\"dataChange\":%s,"
                                     "\"stats\":",
-                          (long long)size, (long long)sm_now_ms());
+                          (long long)size, (long long)sm_now_ms(),
+                          c->data_change ? "true" : "false");
         struct sm_buf st = SM_BUF_INIT;
         (void)sm_buf_addf(&st, "{\"numRecords\":%lld", (long long)count);
         add_stats_member(&st, stats, cols, ncols, partition_by, "minValues", "min");

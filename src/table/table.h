@@ -132,6 +132,14 @@ int tbl_write_select(struct eng_db *db, const char *location, const char *select
                      struct sm_err *err) SM_MUST_USE;
 /* Remove every live file of snap (an overwrite). snap may be NULL. */
 void tbl_commit_remove_all(struct tbl_commit *c, const struct tbl_snapshot *snap);
+/* Remove one live file / add an existing file back (RESTORE, OPTIMIZE). */
+void tbl_commit_remove_file(struct tbl_commit *c, const struct tbl_file *f);
+void tbl_commit_add_file(struct tbl_commit *c, const struct tbl_file *f);
+/* Use snap's schema and partitioning for this commit's metaData. */
+void tbl_commit_set_schema(struct tbl_commit *c, const struct tbl_snapshot *snap);
+/* dataChange=false marks a rewrite that changes no rows (OPTIMIZE); call
+ * before adding or removing files. */
+void tbl_commit_set_data_change(struct tbl_commit *c, bool data_change);
 /* Record a txn action (exactly-once marker for app_id). */
 void tbl_commit_set_txn(struct tbl_commit *c, const char *app_id, int64_t version);
 /* Add key: value (value is a string) to commitInfo. */
@@ -146,5 +154,35 @@ size_t tbl_commit_files_added(const struct tbl_commit *c);
 int tbl_commit_write(struct tbl_commit *c, const char *location, int64_t read_version,
                      const struct tbl_snapshot *read_snap, int64_t *out_version,
                      struct sm_err *err) SM_MUST_USE;
+
+/* --- maintenance (maintain.c) ---------------------------------------------- */
+
+/* Make the table's content equal version `version` again, in one new commit
+ * (operation RESTORE). */
+int tbl_restore(const char *location, int64_t version, int64_t *out_version,
+                struct sm_err *err) SM_MUST_USE;
+
+struct tbl_vacuum_result {
+    size_t files_deleted;
+    int64_t bytes_deleted;
+    size_t files_kept;
+};
+/* Delete data files no version within the last retain_hours references
+ * (live files and files removed less than retain_hours ago are kept, as are
+ * files younger than that, which a concurrent writer may be committing).
+ * dry_run lists without deleting. Each deleted (or would-be deleted) path is
+ * passed to on_file if non-NULL. */
+int tbl_vacuum(const char *location, double retain_hours, bool dry_run,
+               void (*on_file)(const char *path, void *ctx), void *ctx,
+               struct tbl_vacuum_result *out, struct sm_err *err) SM_MUST_USE;
+
+struct tbl_optimize_result {
+    size_t files_removed, files_added;
+    int64_t version; /* -1 when nothing needed compacting */
+};
+/* Bin-pack small files of each partition into files of about target_bytes,
+ * one commit with dataChange=false (operation OPTIMIZE). */
+int tbl_optimize(struct eng_db *db, const char *location, int64_t target_bytes,
+                 struct tbl_optimize_result *out, struct sm_err *err) SM_MUST_USE;
 
 #endif
