@@ -46,6 +46,7 @@ for t in build/rel/tests/test_* build/san/tests/test_*; do
 done
 
 for s in tests/e2e/*.sh; do
+    [ "$(basename "$s")" = lib.sh ] && continue
     for bin in build/smelt build/san/smelt; do
         label="$(basename "$s" .sh):$(dirname "$bin" | sed 's|build/*||; s|^$|rel|')"
         [ "$bin" = build/smelt ] && label="$(basename "$s" .sh):rel"

@@ -46,6 +46,7 @@ int cat_attach_table(struct eng_db *db, const char *zone, const char *name, cons
 
 int cat_attach_lake(struct eng_db *db, const char *lake, struct sm_err *err)
 {
+    (void)err; /* tables that fail are warned about and skipped, see below */
     for (size_t z = 0; cat_zones[z]; z++) {
         char *zdir = sm_path_join(lake, cat_zones[z]);
         DIR *d = opendir(zdir);
@@ -55,8 +56,12 @@ int cat_attach_lake(struct eng_db *db, const char *lake, struct sm_err *err)
             if (e->d_name[0] == '.' || e->d_name[0] == '_')
                 continue;
             char *loc = sm_path_join(zdir, e->d_name);
-            if (tbl_latest_version(loc) >= 0)
-                rc = cat_attach_table(db, cat_zones[z], e->d_name, loc, -1, NULL, err);
+            /* One unreadable table must not break queries of the others: it
+             * is reported and left out (a query naming it fails by name). */
+            struct sm_err te = SM_ERR_INIT;
+            if (tbl_latest_version(loc) >= 0 &&
+                cat_attach_table(db, cat_zones[z], e->d_name, loc, -1, NULL, &te))
+                sm_warn("%s", te.msg);
             free(loc);
         }
         if (d)
@@ -101,7 +106,9 @@ int cat_attach_all(struct eng_db *db, const char *lake, const char *state_path,
         /* lake tables are attached already, at their latest version */
         if (!strncmp(t[i].location, lake, ll) && t[i].location[ll] == '/')
             continue;
-        rc = cat_attach_table(db, t[i].zone, t[i].name, t[i].location, -1, NULL, err);
+        struct sm_err te = SM_ERR_INIT;
+        if (cat_attach_table(db, t[i].zone, t[i].name, t[i].location, -1, NULL, &te))
+            sm_warn("%s", te.msg);
     }
     st_table_free_array(t, n);
     st_close(st);

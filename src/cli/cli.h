@@ -33,7 +33,7 @@ struct cli_command {
 
 extern const struct cli_command cli_commands[];
 
-/* Map an sm_rc to an exit code: CONFIG/INVALID/PARSE -> 2, others -> 1. */
+/* Map an sm_rc to an exit code: CONFIG/INVALID -> 2, others -> 1. */
 int cli_exit_code(int rc);
 /* Print "smelt: error: msg" to stderr and return cli_exit_code(err->code). */
 int cli_fail(const struct sm_err *err);

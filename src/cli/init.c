@@ -1275,6 +1275,20 @@ static int write_text(const char *root, const char *rel, const char *text, size_
     return rc;
 }
 
+/* The name in smelt.yml must be an identifier ([a-z_][a-z0-9_]*), while a
+ * directory may be "My-Shop.2": lowercase it and map the rest to '_'. */
+static char *identifier_of(const char *project)
+{
+    struct sm_buf b = SM_BUF_INIT;
+    if (project[0] >= '0' && project[0] <= '9')
+        (void)sm_buf_addc(&b, '_');
+    for (const char *p = project; *p; p++) {
+        char c = *p >= 'A' && *p <= 'Z' ? (char)(*p - 'A' + 'a') : *p;
+        (void)sm_buf_addc(&b, (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ? c : '_');
+    }
+    return sm_buf_detach(&b);
+}
+
 static int write_project(const char *root, const char *project, struct sm_err *err)
 {
     for (size_t i = 0; i < ARRAY_SIZE(project_dirs); i++) {
@@ -1284,13 +1298,15 @@ static int write_project(const char *root, const char *project, struct sm_err *e
         SM_TRY(rc);
     }
     struct sm_buf b = SM_BUF_INIT;
+    char *ident = identifier_of(project);
     sm_buf_addf(&b,
                 "name: %s\n"
                 "lake: lake\n"
                 "defaults:\n"
                 "  memory_limit: 4GB\n"
                 "  threads: 2\n",
-                project);
+                ident);
+    free(ident);
     int rc = write_text(root, "smelt.yml", b.buf, b.len, err);
     sm_buf_reset(&b);
     sm_buf_addf(

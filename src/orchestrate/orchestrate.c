@@ -15,7 +15,9 @@
 #include "orchestrate.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/file.h>
+#include <time.h>
 
 #include "catalog/catalog.h"
 #include "ingest/ingest.h"
@@ -199,7 +201,78 @@ void orc_run_release(struct orc_run *run)
     memset(run, 0, sizeof(*run));
 }
 
+/* A progress line on stderr while a task runs, fed by DuckDB's own query
+ * progress (a terminal only; logs and CI stay quiet). */
+struct progress {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool running, stop;
+    struct eng_db *db;
+    char name[128];
+    double t0;
+};
+
+static void *progress_main(void *arg)
+{
+    struct progress *pg = arg;
+    pthread_mutex_lock(&pg->mu);
+    while (!pg->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 200 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&pg->cv, &pg->mu, &ts);
+        if (pg->stop)
+            break;
+        double pct = eng_progress(pg->db);
+        char bar[31];
+        int fill = pct < 0 ? 0 : (int)(pct * 30 / 100);
+        for (int i = 0; i < 30; i++)
+            bar[i] = i < fill ? '#' : '.';
+        bar[30] = 0;
+        if (pct >= 0)
+            fprintf(stderr, "\r\033[K  %-32s [%s] %3.0f%%  %5.1fs", pg->name, bar, pct,
+                    sm_now() - pg->t0);
+        else
+            fprintf(stderr, "\r\033[K  %-32s %5.1fs", pg->name, sm_now() - pg->t0);
+        fflush(stderr);
+    }
+    pthread_mutex_unlock(&pg->mu);
+    return NULL;
+}
+
+static void progress_start(struct progress *pg, struct eng_db *db, const char *name)
+{
+    pg->db = db;
+    snprintf(pg->name, sizeof(pg->name), "%s", name);
+    pg->t0 = sm_now();
+    pg->stop = false;
+    pthread_mutex_init(&pg->mu, NULL);
+    pthread_cond_init(&pg->cv, NULL);
+    pg->running = pthread_create(&pg->thread, NULL, progress_main, pg) == 0;
+}
+
+static void progress_stop(struct progress *pg)
+{
+    if (!pg->running)
+        return;
+    pthread_mutex_lock(&pg->mu);
+    pg->stop = true;
+    pthread_cond_signal(&pg->cv);
+    pthread_mutex_unlock(&pg->mu);
+    pthread_join(pg->thread, NULL);
+    pthread_mutex_destroy(&pg->mu);
+    pthread_cond_destroy(&pg->cv);
+    pg->running = false;
+    fprintf(stderr, "\r\033[K");
+}
+
 struct runner {
+    struct progress pg;
     const struct prj_project *p;
     const struct orc_plan *plan;
     struct eng_db *db;
@@ -239,7 +312,7 @@ static void finish_task(struct runner *r, size_t i, enum orc_task_state s, doubl
                        s == ORC_FAILED ? t->note : NULL, &e))
         sm_warn("%s", e.msg);
     if (r->opt->progress)
-        fprintf(stderr, "\r\033[K");
+        progress_stop(&r->pg);
 }
 
 static void start_task(struct runner *r, size_t i)
@@ -249,7 +322,7 @@ static void start_task(struct runner *r, size_t i)
     if (st_task_set_state(r->st, r->task_ids[i], "running", &e))
         sm_warn("%s", e.msg);
     if (r->opt->progress)
-        fprintf(stderr, "\r\033[K  running %s ...", r->run->tasks[i].name);
+        progress_start(&r->pg, r->db, r->run->tasks[i].name);
 }
 
 /* Attach zone.name at its latest version and record it in the catalog. */

@@ -1101,6 +1101,7 @@ struct tbl_commit {
     size_t files_added, files_removed;
     int64_t rows_removed;
     bool data_change; /* false for rewrites that change no rows (OPTIMIZE) */
+    bool overwrite;   /* tbl_commit_remove_all was called (even with no files) */
 };
 
 struct tbl_commit *tbl_commit_new(const char *operation)
@@ -1198,6 +1199,7 @@ void tbl_commit_set_schema(struct tbl_commit *c, const struct tbl_snapshot *snap
 
 void tbl_commit_remove_all(struct tbl_commit *c, const struct tbl_snapshot *snap)
 {
+    c->overwrite = true;
     for (size_t i = 0; snap && i < snap->nfiles; i++)
         tbl_commit_remove_file(c, &snap->files[i]);
 }
@@ -1277,7 +1279,7 @@ int tbl_commit_write(struct tbl_commit *c, const char *location, int64_t read_ve
                      struct sm_err *err)
 {
     int64_t v = read_version + 1;
-    if (read_snap && !c->files_removed && schema_changed(c, read_snap))
+    if (read_snap && !c->overwrite && c->data_change && schema_changed(c, read_snap))
         SM_TRY(check_append_schema(c, read_snap, err));
     char *logdir = sm_asprintf("%s/" LOG_DIR, location);
     int rc = sm_mkdirs(logdir, err);
@@ -1301,7 +1303,10 @@ int tbl_commit_write(struct tbl_commit *c, const char *location, int64_t read_ve
     (void)sm_buf_add(&b, c->info.buf, c->info.len);
     (void)sm_buf_adds(&b, "}}\n");
     if (schema_changed(c, read_snap)) {
-        bool ntz = c->needs_ntz;
+        /* never downgrade a protocol: once (3,7) with timestampNtz, stay */
+        bool ntz = c->needs_ntz ||
+                   (read_snap && read_snap->protocol_json &&
+                    strstr(read_snap->protocol_json, "timestampNtz"));
         if (ntz)
             (void)sm_buf_adds(&b, "{\"protocol\":{\"minReaderVersion\":3,\"minWriterVersion\":7,"
                                   "\"readerFeatures\":[\"timestampNtz\"],"

@@ -226,8 +226,6 @@ int xf_build(struct eng_db *db, const struct prj_model *m, const char *location,
     }
     if (!rc)
         out->rows_out = rows;
-    else
-        sm_err_prefix(err, rc, "%s.%s", m->zone, m->name);
     tbl_commit_free(c);
     tbl_snapshot_free(snap);
     return rc;
