@@ -114,9 +114,11 @@ static void print_table(const struct eng_result *r, FILE *out)
     free(w);
 }
 
+/* RFC 4180 field; an empty string is "" so that it differs from NULL (an
+ * empty field), as DuckDB's own CSV writer does. */
 static void csv_field(FILE *out, const char *s)
 {
-    if (!strpbrk(s, ",\"\r\n")) {
+    if (*s && !strpbrk(s, ",\"\r\n")) {
         fputs(s, out);
         return;
     }
