@@ -87,8 +87,18 @@ static int visit(const struct prj_project *p, struct plan_model *pm, int i, int 
         for (size_t k = start; k <= depth; k++)
             (void)sm_buf_addf(&b, "%s%s.%s", k > start ? " -> " : "", p->models[stack[k]].zone,
                               p->models[stack[k]].name);
-        int rc = sm_err_set(err, SM_ECONFIG, "%s:1: cycle in the DAG: %s", p->models[i].sql_file,
-                            b.buf);
+        /* the line where the first model of the cycle reads the next one */
+        int line = 1;
+        const struct plan_model *first = &pm[stack[start]];
+        const struct prj_model *next = &p->models[stack[start + 1 <= depth ? start + 1 : start]];
+        for (size_t r = 0; r < first->nrefs; r++) {
+            char *ref = sm_asprintf("%s.%s", next->zone, next->name);
+            if (!strcmp(first->refs[r].name, ref))
+                line = first->refs[r].line;
+            free(ref);
+        }
+        int rc = sm_err_set(err, SM_ECONFIG, "%s:%d: cycle in the DAG: %s (each reads the next)",
+                            p->models[stack[start]].sql_file, line, b.buf);
         sm_buf_release(&b);
         return rc;
     }

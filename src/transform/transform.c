@@ -30,6 +30,26 @@ int xf_line_of(const char *text, size_t off)
     return line;
 }
 
+/* Line of the first token after leading blanks and comments. */
+static int first_token_line(const char *sql)
+{
+    const char *p = sql;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+            p++;
+        if (p[0] == '-' && p[1] == '-') {
+            while (*p && *p != '\n')
+                p++;
+        } else if (p[0] == '/' && p[1] == '*') {
+            const char *e = strstr(p + 2, "*/");
+            p = e ? e + 2 : p + strlen(p);
+        } else {
+            break;
+        }
+    }
+    return xf_line_of(sql, (size_t)(p - sql));
+}
+
 struct walk {
     const struct prj_model *m;
     bool any_schema; /* ad-hoc queries: any schema, unqualified names allowed */
@@ -163,8 +183,8 @@ static int sql_refs(struct eng_db *db, const struct prj_model *m, bool any_schem
         int line = pos && !sm_parse_i64(pos, &off) ? xf_line_of(m->sql, (size_t)off) : 1;
         if (msg && strstr(msg, "Only SELECT"))
             rc = sm_err_set(err, SM_ECONFIG,
-                            "%s:1: a model must be one SELECT statement (no DDL or DML)",
-                            m->sql_file);
+                            "%s:%d: a model must be one SELECT statement (no DDL or DML)",
+                            m->sql_file, first_token_line(m->sql));
         else
             rc = sm_err_set(err, SM_ECONFIG, "%s:%d: SQL does not parse: %s", m->sql_file, line,
                             sm_or(msg, "unknown parser error"));

@@ -1,0 +1,223 @@
+#!/bin/sh
+# Bad input never stops the pipeline and is never lost. Hand-written projects
+# with small files whose contents are known exactly: a missing source folder,
+# empty and header-only files, a UTF-8 BOM with CRLF, the dbt jaffle shop seeds
+# (CRLF), the NYC taxi sample (mixed line endings, empty trailing fields),
+# invalid UTF-8 and wrong field counts, a truncated .csv.gz.
+. "$(dirname "$0")/lib.sh"
+cd "$WORK" || exit 1
+
+# q DIR SQL: smelt's answer without the header line
+q() { smelt_q "$1" "$2" 2> q.err | tail -n +2; }
+# d SQL...: DuckDB's own answer without the header line
+d() { duck "$@" 2> d.err | tail -n +2; }
+# check_match NAME ERE TEXT
+check_match() {
+    if printf '%s\n' "$3" | grep -Eiq -- "$2"; then ok "$1"; else not_ok "$1" "expected to match: $2" "actual: $3"; fi
+}
+# csv_source FILE FOLDER GLOB OPTIONS COLUMN:TYPE...: write sources/FILE.yml
+csv_source() {
+    f=$1 path=$2 glob=$3 opts=$4
+    shift 4
+    {
+        echo "kind: files"
+        echo "path: $path"
+        echo "glob: \"$glob\""
+        echo "format: csv"
+        [ -n "$opts" ] && echo "options: $opts"
+        echo "columns:"
+        for c in "$@"; do echo "  ${c%%:*}: ${c#*:}"; done
+    } > "sources/$f.yml"
+}
+# run_smelt DIR: smelt run; status in $rc, stdout in run.out, stderr in run.err
+run_smelt() {
+    "$SMELT" -C "$1" run --format csv > run.out 2> run.err
+    rc=$?
+}
+
+# --- 1. a source folder that does not exist ------------------------------------
+mkdir -p p1/sources p1/in/ok
+cd p1
+echo "name: p1" > smelt.yml
+csv_source gone in/missing "*.csv" "" id:INTEGER name:VARCHAR
+csv_source ok in/ok "*.csv" "" id:INTEGER name:VARCHAR
+printf 'id,name\n1,one\n2,two\n' > in/ok/ok.csv
+cd ..
+run_smelt p1
+check_eq "missing folder: smelt run exits 1" 1 "$rc"
+err=$(cat run.err)
+check_contains "missing folder: the message names the folder" "in/missing" "$err"
+check_contains "missing folder: the message names the source file to fix" "sources/gone.yml" "$err"
+check_eq "missing folder: the other source still loads (bronze.ok)" "2,3" "$(q p1 'SELECT count(*), sum(id) FROM bronze.ok')"
+mkdir -p p1/in/missing
+printf 'id,name\n7,seven\n' > p1/in/missing/late.csv
+run_smelt p1
+check_eq "missing folder: once created, the rerun exits 0" 0 "$rc"
+check_eq "missing folder: once created, its file loads" "1,7" "$(q p1 'SELECT count(*), sum(id) FROM bronze.gone')"
+check_eq "missing folder: bronze.ok not loaded twice" "2,3" "$(q p1 'SELECT count(*), sum(id) FROM bronze.ok')"
+
+# --- 2. empty, header-only, BOM + CRLF, invalid UTF-8, wrong field counts, .gz ---
+mkdir -p p2/sources p2/in/edge p2/in/allempty p2/in/bom p2/in/bomraw p2/in/bad p2/in/gz
+cd p2
+echo "name: p2" > smelt.yml
+csv_source edge in/edge "*.csv" "" id:INTEGER name:VARCHAR
+: > in/edge/empty.csv
+printf 'id,name\n' > in/edge/header_only.csv
+printf 'id,name\n1,one\n2,two\n' > in/edge/good.csv
+csv_source allempty in/allempty "*.csv" "" id:INTEGER name:VARCHAR
+: > in/allempty/empty.csv
+printf 'id,name\r\n' > in/allempty/header_only.csv
+# BOM, CRLF; the first column is text so a leaked BOM would show in its values,
+# the last column is text so a leaked CR would show in its values
+csv_source bom in/bom "*.csv" "" code:VARCHAR n:INTEGER name:VARCHAR
+printf '\357\273\277code,n,name\r\nA1,1,alice\r\nB2,2,bob\r\nC3,3,carol\r\n' > in/bom/bom.csv
+csv_source bomraw in/bomraw "*.csv" "{header: false}" code:VARCHAR n:INTEGER name:VARCHAR
+printf '\357\273\277A1,1,alice\r\nB2,2,bob\r\n' > in/bomraw/bom.csv
+# line 1 header; 2 ok; 3 invalid UTF-8 (byte 0xFF); 4 ok; 5 one field short;
+# 6 one field too many; 7 ok: 6 data lines, 3 good, 3 bad
+csv_source bad in/bad "*.csv" "" id:INTEGER name:VARCHAR amount:"DECIMAL(10,2)"
+printf 'id,name,amount\n1,ok1,1.00\n2,b\377d,2.00\n3,ok3,3.00\n4,short\n5,ok5,5.00,extra\n6,ok6,6.00\n' > in/bad/bad.csv
+csv_source gz in/gz "*.csv.gz" "" id:INTEGER name:VARCHAR
+printf 'id,name\n1,a\n2,b\n3,c\n' | gzip -c > in/gz/good.csv.gz
+awk 'BEGIN { print "id,name"; for (i = 1; i <= 3000; i++) printf "%d,name %d %d\n", i, i * 7919 % 1000, i * i }' |
+    gzip -c > full.gz
+head -c $(($(wc -c < full.gz) / 2)) full.gz > in/gz/trunc.csv.gz
+rm full.gz
+cd ..
+gzip -t p2/in/gz/trunc.csv.gz 2> /dev/null
+check_eq "the test's truncated gzip file is indeed broken (gzip -t fails)" 1 "$([ $? -ne 0 ] && echo 1 || echo 0)"
+run_smelt p2
+check_eq "bad input: smelt run exits 0" 0 "$rc"
+check_eq "bad input: nothing on stderr but warnings" "" "$(grep -v -i 'warn' run.err)"
+
+check_eq "empty/header-only: rows of the good file load" "2,3" "$(q p2 'SELECT count(*), sum(id) FROM bronze.edge')"
+check_eq "empty/header-only: no row from the empty or header-only file" 0 \
+    "$(q p2 "SELECT count(*) FROM bronze.edge WHERE _source_file NOT LIKE '%/good.csv'")"
+check_eq "empty/header-only: nothing in quarantine.edge" 0 "$(q p2 'SELECT count(*) FROM quarantine.edge')"
+check_eq "only empty files: bronze.allempty exists with 0 rows" 0 "$(q p2 'SELECT count(*) FROM bronze.allempty')"
+check_eq "only empty files: nothing in quarantine.allempty" 0 "$(q p2 'SELECT count(*) FROM quarantine.allempty')"
+
+check_eq "BOM+CRLF: the first column is named 'code'" "code" \
+    "$(q p2 'SELECT column_name FROM (DESCRIBE bronze.bom) LIMIT 1')"
+check_eq "BOM+CRLF: every row, values exact (no BOM, no CR)" "A1|B2|C3,6,alice|bob|carol" \
+    "$(q p2 "SELECT string_agg(code, '|' ORDER BY code), sum(n), string_agg(name, '|' ORDER BY code) FROM bronze.bom")"
+check_eq "BOM+CRLF: first value is exactly the 2 bytes 'A1'" "4131" \
+    "$(q p2 "SELECT hex(code) FROM bronze.bom WHERE n = 1")"
+check_eq "BOM+CRLF: nothing in quarantine.bom" 0 "$(q p2 'SELECT count(*) FROM quarantine.bom')"
+check_eq "BOM+CRLF without header: values exact (BOM not in the first value)" "A1|B2,alice|bob" \
+    "$(q p2 "SELECT string_agg(code, '|' ORDER BY code), string_agg(name, '|' ORDER BY code) FROM bronze.bomraw")"
+check_eq "BOM+CRLF without header: nothing in quarantine.bomraw" 0 "$(q p2 'SELECT count(*) FROM quarantine.bomraw')"
+
+check_eq "bad lines: the good lines are in bronze" "1|3|6" \
+    "$(q p2 "SELECT string_agg(CAST(id AS VARCHAR), '|' ORDER BY id) FROM bronze.bad")"
+check_eq "bad lines: the bad lines are in quarantine with their line numbers" "3|5|6" \
+    "$(q p2 "SELECT string_agg(CAST(line AS VARCHAR), '|' ORDER BY line) FROM quarantine.bad")"
+check_eq "bad lines: every quarantined line has error text and its file" 3 \
+    "$(q p2 "SELECT count(*) FROM quarantine.bad WHERE length(error) > 0 AND _source_file LIKE '%/bad.csv'")"
+# (smelt query --format csv quotes a value that holds a comma)
+check_eq "bad lines: raw text of the short line" '"4,short"' "$(q p2 'SELECT raw FROM quarantine.bad WHERE line = 5')"
+check_eq "bad lines: raw text of the long line" '"5,ok5,5.00,extra"' "$(q p2 'SELECT raw FROM quarantine.bad WHERE line = 6')"
+check_match "bad lines: the invalid UTF-8 line says it is an encoding error" "unicode|utf|encoding" \
+    "$(q p2 'SELECT error_type, error FROM quarantine.bad WHERE line = 3')"
+check_match "bad lines: raw text of the invalid UTF-8 line is kept" '^"?2,b' "$(q p2 'SELECT raw FROM quarantine.bad WHERE line = 3')"
+data_lines=$(($(wc -l < p2/in/bad/bad.csv) - 1))
+check_eq "bad lines: bronze + quarantine == data lines in the file ($data_lines)" "$data_lines" \
+    "$(q p2 'SELECT (SELECT count(*) FROM bronze.bad) + (SELECT count(*) FROM quarantine.bad)')"
+
+check_eq "truncated gz: the good file loads" "3,6" "$(q p2 'SELECT count(*), sum(id) FROM bronze.gz')"
+check_eq "truncated gz: no row of it in bronze" 0 \
+    "$(q p2 "SELECT count(*) FROM bronze.gz WHERE _source_file LIKE '%trunc.csv.gz'")"
+check_eq "truncated gz: quarantined as one file row" "1,UNREADABLE FILE,1,1" \
+    "$(q p2 "SELECT count(*), max(error_type), count(*) FILTER (WHERE line IS NULL), count(*) FILTER (WHERE _source_file LIKE '%/trunc.csv.gz') FROM quarantine.gz")"
+check_match "truncated gz: the error says what is wrong" "truncat|gzip|compress|unexpected end" \
+    "$(q p2 'SELECT error FROM quarantine.gz')"
+
+run_smelt p2
+check_eq "bad input: a second run exits 0" 0 "$rc"
+check_eq "bad input: a second run loads and quarantines nothing again" "2,3,3,1" \
+    "$(q p2 'SELECT (SELECT count(*) FROM bronze.edge), (SELECT count(*) FROM bronze.bad), (SELECT count(*) FROM quarantine.bad), (SELECT count(*) FROM quarantine.gz)')"
+
+# --- 3. the dbt jaffle shop seeds ---------------------------------------------------
+J=$TESTDATA/jaffle_shop
+mkdir -p p3/sources p3/in/customers p3/in/orders p3/in/payments p3/models/silver p3/models/gold
+cp "$J/raw_customers.csv" p3/in/customers/
+cp "$J/raw_orders.csv" p3/in/orders/
+cp "$J/raw_payments.csv" p3/in/payments/
+cd p3
+echo "name: jaffle_shop" > smelt.yml
+csv_source customers in/customers "*.csv" "" id:INTEGER first_name:VARCHAR last_name:VARCHAR
+csv_source orders in/orders "*.csv" "" id:INTEGER user_id:INTEGER order_date:DATE status:VARCHAR
+csv_source payments in/payments "*.csv" "" id:INTEGER order_id:INTEGER payment_method:VARCHAR amount:INTEGER
+cat > models/silver/payments.sql <<'EOF'
+-- silver.payments: amounts in dollars
+SELECT id AS payment_id, order_id, payment_method,
+       CAST(amount AS DECIMAL(12,2)) / 100 AS amount
+FROM bronze.payments
+EOF
+cat > models/silver/orders.sql <<'EOF'
+SELECT id AS order_id, user_id AS customer_id, order_date, status
+FROM bronze.orders
+EOF
+cat > models/gold/revenue_per_customer.sql <<'EOF'
+-- gold.revenue_per_customer: payments per customer, in dollars
+SELECT c.id AS customer_id, c.first_name, c.last_name,
+       count(DISTINCT o.order_id) AS orders,
+       CAST(sum(p.amount) AS DECIMAL(18,2)) AS revenue
+FROM silver.payments AS p
+JOIN silver.orders AS o USING (order_id)
+JOIN bronze.customers AS c ON c.id = o.customer_id
+GROUP BY c.id, c.first_name, c.last_name
+EOF
+cd ..
+# the seed really has CRLF (else this part tests nothing)
+check_eq "jaffle: raw_orders.csv has CRLF line endings" 100 "$(grep -c "$(printf '\r')\$" "$J/raw_orders.csv")"
+run_smelt p3
+check_eq "jaffle: smelt run exits 0" 0 "$rc"
+check_eq "jaffle: bronze counts customers/orders/payments" "100,99,113" \
+    "$(q p3 'SELECT (SELECT count(*) FROM bronze.customers), (SELECT count(*) FROM bronze.orders), (SELECT count(*) FROM bronze.payments)')"
+check_eq "jaffle: nothing quarantined" "0" \
+    "$(q p3 'SELECT (SELECT count(*) FROM quarantine.customers) + (SELECT count(*) FROM quarantine.orders) + (SELECT count(*) FROM quarantine.payments)')"
+check_eq "jaffle: sum(amount) of payments in cents" 167200 "$(q p3 'SELECT sum(amount) FROM bronze.payments')"
+check_eq "jaffle: status counts (CRLF file: no CR in the values)" \
+    "completed:67|placed:13|return_pending:2|returned:4|shipped:13" \
+    "$(q p3 "SELECT string_agg(status || ':' || n, '|' ORDER BY status) FROM (SELECT status, count(*) AS n FROM bronze.orders GROUP BY status)")"
+check_eq "jaffle: payment_method counts" "bank_transfer:33|coupon:13|credit_card:55|gift_card:12" \
+    "$(q p3 "SELECT string_agg(payment_method || ':' || n, '|' ORDER BY payment_method) FROM (SELECT payment_method, count(*) AS n FROM bronze.payments GROUP BY ALL)")"
+check_eq "jaffle: gold.revenue_per_customer total in dollars" "1672.00" \
+    "$(q p3 'SELECT CAST(sum(revenue) AS DECIMAL(18,2)) FROM gold.revenue_per_customer')"
+d "SELECT o.user_id, count(DISTINCT o.id), CAST(sum(p.amount) / 100 AS DECIMAL(18,2))
+   FROM read_csv('$J/raw_payments.csv') AS p JOIN read_csv('$J/raw_orders.csv') AS o ON o.id = p.order_id
+   GROUP BY 1 ORDER BY 1" > want.csv
+q p3 'SELECT customer_id, orders, revenue FROM gold.revenue_per_customer ORDER BY 1' > got.csv
+check_files_eq "jaffle: revenue per customer equals DuckDB over the raw seeds" want.csv got.csv
+check_eq "jaffle: some customers expected (sanity of the DuckDB figures)" 1 "$([ "$(wc -l < want.csv)" -gt 50 ] && echo 1 || echo 0)"
+
+# --- 4. the NYC taxi sample ---------------------------------------------------------
+mkdir -p p4/sources p4/in/trips
+cp "$TESTDATA/sales/yellow_tripdata_sample_2019-01.csv" p4/in/trips/
+cd p4
+echo "name: taxi" > smelt.yml
+csv_source trips in/trips "*.csv" '{timestamp_format: "%Y-%m-%d %H:%M:%S"}' \
+    vendor_id:INTEGER pickup_datetime:TIMESTAMP dropoff_datetime:TIMESTAMP passenger_count:INTEGER \
+    trip_distance:DOUBLE rate_code_id:INTEGER store_and_fwd_flag:VARCHAR pickup_location_id:INTEGER \
+    dropoff_location_id:INTEGER payment_type:INTEGER fare_amount:"DECIMAL(10,2)" extra:"DECIMAL(10,2)" \
+    mta_tax:"DECIMAL(10,2)" tip_amount:"DECIMAL(10,2)" tolls_amount:"DECIMAL(10,2)" \
+    improvement_surcharge:"DECIMAL(10,2)" total_amount:"DECIMAL(10,2)" congestion_surcharge:"DECIMAL(10,2)"
+cd ..
+run_smelt p4
+check_eq "taxi: smelt run exits 0" 0 "$rc"
+check_eq "taxi: rows" 10000 "$(q p4 'SELECT count(*) FROM bronze.trips')"
+check_eq "taxi: nothing quarantined" 0 "$(q p4 'SELECT count(*) FROM quarantine.trips')"
+q p4 "SELECT error_type, line, split_part(error, chr(10), 1) FROM quarantine.trips LIMIT 3" | sed 's/^/# quarantine.trips: /'
+check_eq "taxi: sum(total_amount)" 157242.31 "$(q p4 'SELECT sum(total_amount) FROM bronze.trips')"
+check_eq "taxi: sum(fare_amount)" 124850.31 "$(q p4 'SELECT sum(fare_amount) FROM bronze.trips')"
+check_eq "taxi: payment_type counts" "1:7134|2:2814|3:40|4:12" \
+    "$(q p4 "SELECT string_agg(payment_type || ':' || n, '|' ORDER BY payment_type) FROM (SELECT payment_type, count(*) AS n FROM bronze.trips GROUP BY ALL)")"
+check_eq "taxi: empty trailing congestion_surcharge is NULL (6327 rows)" 6327 \
+    "$(q p4 'SELECT count(*) FILTER (WHERE congestion_surcharge IS NULL) FROM bronze.trips')"
+check_eq "taxi: pickup range" "2019-01-01 00:00:50,2019-01-31 23:59:11" \
+    "$(q p4 'SELECT min(pickup_datetime), max(pickup_datetime) FROM bronze.trips')"
+check_eq "taxi: store_and_fwd_flag is N or Y in every row (no stray CR)" 10000 \
+    "$(q p4 "SELECT count(*) FROM bronze.trips WHERE store_and_fwd_flag IN ('N', 'Y')")"
+
+done_testing
