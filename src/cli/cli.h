@@ -43,6 +43,11 @@ void cli_usage(const struct cli_command *cmd, FILE *to);
 bool cli_wants_help(int argc, char **argv);
 const struct cli_command *cli_find(const char *name);
 
+struct prj_project;
+/* prj_load() of ctx->dir; a project that cannot be loaded at all (no
+ * smelt.yml, unreadable) is a configuration error too: exit 2. */
+int cli_load_project(struct cli_ctx *ctx, struct prj_project **out, struct sm_err *err);
+
 /* Output formats of commands that print rows. */
 enum cli_format { CLI_FMT_AUTO, CLI_FMT_TABLE, CLI_FMT_CSV, CLI_FMT_JSON };
 /* Parse "table" | "csv" | "json"; returns false for anything else. */

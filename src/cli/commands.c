@@ -6,6 +6,7 @@
  * in this order.
  */
 #include "cli.h"
+#include "project/project.h"
 
 const struct cli_command cli_commands[] = {
     {"init", cmd_init, "create an example project with generated sales data",
@@ -130,4 +131,12 @@ bool cli_wants_help(int argc, char **argv)
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
             return true;
     return false;
+}
+
+int cli_load_project(struct cli_ctx *ctx, struct prj_project **out, struct sm_err *err)
+{
+    int rc = prj_load(ctx->dir, out, err);
+    if (rc && err && (err->code == SM_ENOTFOUND || err->code == SM_EIO))
+        err->code = SM_ECONFIG;
+    return rc ? SM_ECONFIG : 0;
 }

@@ -49,7 +49,7 @@ int cmd_crawl(int argc, char **argv, struct cli_ctx *ctx)
     char abs[PATH_MAX];
     char *stpath = NULL, *zone = sm_strndup(as, (size_t)(dot - as));
     int code = CLI_EXIT_OK;
-    if (prj_load(ctx->dir, &p, &err)) {
+    if (cli_load_project(ctx, &p, &err)) {
         code = cli_fail(&err);
         goto out;
     }

@@ -39,7 +39,7 @@ int cmd_history(int argc, char **argv, struct cli_ctx *ctx)
     struct eng_result *r = NULL;
     struct sm_buf q = SM_BUF_INIT;
     int code = CLI_EXIT_OK;
-    if (prj_load(ctx->dir, &p, &err)) {
+    if (cli_load_project(ctx, &p, &err)) {
         code = cli_fail(&err);
         goto out;
     }

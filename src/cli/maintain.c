@@ -13,7 +13,7 @@
 static int open_table(struct cli_ctx *ctx, const char *name, struct prj_project **p, char **loc,
                       struct sm_err *err)
 {
-    SM_TRY(prj_load(ctx->dir, p, err));
+    SM_TRY(cli_load_project(ctx, p, err));
     char *stpath = sm_path_join((*p)->state_dir, "state.db");
     int rc = cat_resolve((*p)->lake, stpath, name, loc, err);
     free(stpath);

@@ -112,7 +112,7 @@ int cmd_query(int argc, char **argv, struct cli_ctx *ctx)
     struct eng_result *r = NULL;
     int code = CLI_EXIT_OK;
     char *stpath = NULL;
-    if (prj_load(ctx->dir, &p, &err) || orc_open_engine(p, &db, &err) ||
+    if (cli_load_project(ctx, &p, &err) || orc_open_engine(p, &db, &err) ||
         cat_attach_all(db, p->lake, (stpath = sm_path_join(p->state_dir, "state.db")), &err) ||
         ((as_of >= 0 || as_of_ts >= 0) && attach_as_of(db, p, sql, as_of, as_of_ts, &err))) {
         free(stpath);

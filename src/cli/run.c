@@ -31,7 +31,7 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
     struct orc_plan *plan = NULL;
     struct orc_run run = {0};
     int code = CLI_EXIT_OK;
-    if (prj_load(ctx->dir, &p, &err) || orc_open_engine(p, &db, &err) ||
+    if (cli_load_project(ctx, &p, &err) || orc_open_engine(p, &db, &err) ||
         orc_plan_build(p, db, &plan, &err)) {
         code = cli_fail(&err);
         goto out;

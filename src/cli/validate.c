@@ -25,7 +25,7 @@ int cmd_validate(int argc, char **argv, struct cli_ctx *ctx)
     struct eng_db *db = NULL;
     struct orc_plan *plan = NULL;
     int code = CLI_EXIT_OK;
-    if (prj_load(ctx->dir, &p, &err) || eng_open(NULL, &db, &err) ||
+    if (cli_load_project(ctx, &p, &err) || eng_open(NULL, &db, &err) ||
         orc_plan_build(p, db, &plan, &err)) {
         code = cli_fail(&err);
         goto out;
