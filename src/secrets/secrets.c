@@ -171,6 +171,11 @@ void sec_key_generate(struct sec_key *out)
     out->origin = SEC_KEY_CREATED;
 }
 
+bool sec_key_equal(const struct sec_key *a, const struct sec_key *b)
+{
+    return sodium_memcmp(a->bytes, b->bytes, SEC_KEY_BYTES) == 0;
+}
+
 static bool is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
@@ -179,13 +184,13 @@ static bool is_space(char c)
 /* Decode text[0..n) as hex or base64 of exactly SEC_KEY_BYTES into out. */
 static bool decode_key(const char *text, size_t n, unsigned char out[SEC_KEY_BYTES])
 {
-    static const int variants[] = {sodium_base64_VARIANT_ORIGINAL,
-                                   sodium_base64_VARIANT_ORIGINAL_NO_PADDING,
-                                   sodium_base64_VARIANT_URLSAFE,
-                                   sodium_base64_VARIANT_URLSAFE_NO_PADDING};
+    static const int variants[] = {
+        sodium_base64_VARIANT_ORIGINAL, sodium_base64_VARIANT_ORIGINAL_NO_PADDING,
+        sodium_base64_VARIANT_URLSAFE, sodium_base64_VARIANT_URLSAFE_NO_PADDING};
     const char *end = NULL;
     size_t len = 0;
-    if (n == 2 * SEC_KEY_BYTES && sodium_hex2bin(out, SEC_KEY_BYTES, text, n, NULL, &len, &end) == 0 &&
+    if (n == 2 * SEC_KEY_BYTES &&
+        sodium_hex2bin(out, SEC_KEY_BYTES, text, n, NULL, &len, &end) == 0 &&
         len == SEC_KEY_BYTES && end == text + n)
         return true;
     for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++)
@@ -250,8 +255,7 @@ int sec_key_read_file(const char *path, struct sec_key *out, struct sm_err *err)
     /* Checked on the open descriptor, so the file cannot change between
      * the check and the read. */
     if (fstat(fd, &st)) {
-        rc = sm_err_set(err, SM_EIO, "cannot stat master key file '%s': %s", path,
-                        strerror(errno));
+        rc = sm_err_set(err, SM_EIO, "cannot stat master key file '%s': %s", path, strerror(errno));
         goto out;
     }
     if (!S_ISREG(st.st_mode)) {
@@ -305,8 +309,8 @@ int sec_key_write_file(const char *path, const struct sec_key *k, struct sm_err 
     /* open()'s mode went through the umask, which may have taken the
      * owner's own read bit away. */
     if (fchmod(fd, 0600)) {
-        rc = sm_err_set(err, SM_EIO, "cannot chmod master key file '%s': %s", path,
-                        strerror(errno));
+        rc =
+            sm_err_set(err, SM_EIO, "cannot chmod master key file '%s': %s", path, strerror(errno));
         goto out;
     }
     for (size_t off = 0, len = sizeof(hex) - 1; off < len;) {
@@ -321,13 +325,12 @@ int sec_key_write_file(const char *path, const struct sec_key *k, struct sm_err 
         off += (size_t)n;
     }
     if (fsync(fd))
-        rc = sm_err_set(err, SM_EIO, "cannot sync master key file '%s': %s", path,
-                        strerror(errno));
+        rc = sm_err_set(err, SM_EIO, "cannot sync master key file '%s': %s", path, strerror(errno));
 out:
     sodium_memzero(hex, sizeof(hex));
     if (close(fd) && !rc)
-        rc = sm_err_set(err, SM_EIO, "cannot write master key file '%s': %s", path,
-                        strerror(errno));
+        rc =
+            sm_err_set(err, SM_EIO, "cannot write master key file '%s': %s", path, strerror(errno));
     if (!rc)
         rc = sync_parent(path, err);
     if (rc)
@@ -338,8 +341,7 @@ out:
 int sec_key_file_rename(const char *from, const char *to, struct sm_err *err)
 {
     if (rename(from, to))
-        return sm_err_set(err, SM_EIO, "cannot rename '%s' to '%s': %s", from, to,
-                          strerror(errno));
+        return sm_err_set(err, SM_EIO, "cannot rename '%s' to '%s': %s", from, to, strerror(errno));
     return sync_parent(to, err);
 }
 
@@ -383,45 +385,63 @@ int sec_key_load(const char *state_dir, bool create, struct sec_key *out, struct
 
 /* --- reading a value --------------------------------------------------------- */
 
-/* The terminal's settings while echo is off, for the signal handler to put
- * back: a Ctrl-C at the prompt must not leave the user's terminal silent. */
-static struct termios saved_tio;
+/* The terminal's settings before and while echo is off, for the signal
+ * handler: a Ctrl-C at the prompt must not leave the user's terminal
+ * silent, and after a Ctrl-Z and `fg` the typing must be hidden again. */
+static struct termios saved_tio, hidden_tio;
 static int saved_fd = -1;
 static const int restore_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP};
-static struct sigaction saved_act[sizeof(restore_signals) / sizeof(restore_signals[0])];
+#define N_RESTORE_SIGNALS (sizeof(restore_signals) / sizeof(restore_signals[0]))
+static struct sigaction saved_act[N_RESTORE_SIGNALS];
 
-static void restore_and_reraise(int sig)
+/* Put the terminal back, let the signal do what it did before we caught
+ * it (end or stop the process, or run the caller's handler), and if the
+ * process goes on, hide the typing again. */
+static void on_signal(int sig)
 {
+    int saved_errno = errno;
+    struct sigaction ours;
+    sigset_t set;
+    size_t i = 0;
+    while (i < N_RESTORE_SIGNALS - 1 && restore_signals[i] != sig)
+        i++;
     if (saved_fd >= 0)
         tcsetattr(saved_fd, TCSAFLUSH, &saved_tio);
-    for (size_t i = 0; i < sizeof(restore_signals) / sizeof(restore_signals[0]); i++)
-        if (restore_signals[i] == sig)
-            sigaction(sig, &saved_act[i], NULL);
+    sigaction(sig, &saved_act[i], &ours);
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
     raise(sig);
+    sigaction(sig, &ours, NULL);
+    if (saved_fd >= 0)
+        tcsetattr(saved_fd, TCSAFLUSH, &hidden_tio);
+    errno = saved_errno;
 }
 
 /* One line from the terminal fd with echo off, into b (without "\n"). */
 static int read_hidden_line(int fd, const char *prompt, struct vbuf *b, struct sm_err *err)
 {
-    struct termios tio;
     struct sigaction sa;
     int rc = 0;
     char c = 0;
 
     if (tcgetattr(fd, &saved_tio))
         return sm_err_set(err, SM_EIO, "cannot read the terminal's settings: %s", strerror(errno));
+    hidden_tio = saved_tio;
+    hidden_tio.c_lflag &= (tcflag_t)~ECHO;
+    hidden_tio.c_lflag |= ICANON;
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = restore_and_reraise;
+    sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < sizeof(restore_signals) / sizeof(restore_signals[0]); i++)
-        sigaction(restore_signals[i], &sa, &saved_act[i]);
     saved_fd = fd;
-    tio = saved_tio;
-    tio.c_lflag &= (tcflag_t)~ECHO;
-    tio.c_lflag |= ICANON;
+    /* A signal the caller ignores stays ignored. */
+    for (size_t i = 0; i < N_RESTORE_SIGNALS; i++)
+        if (!sigaction(restore_signals[i], &sa, &saved_act[i]) &&
+            saved_act[i].sa_handler == SIG_IGN)
+            sigaction(restore_signals[i], &saved_act[i], NULL);
     fputs(prompt, stderr);
     fflush(stderr);
-    if (tcsetattr(fd, TCSAFLUSH, &tio)) {
+    if (tcsetattr(fd, TCSAFLUSH, &hidden_tio)) {
         rc = sm_err_set(err, SM_EIO, "cannot turn off the terminal's echo: %s", strerror(errno));
         goto out;
     }
@@ -447,10 +467,9 @@ static int read_hidden_line(int fd, const char *prompt, struct vbuf *b, struct s
     tcsetattr(fd, TCSAFLUSH, &saved_tio);
     fputc('\n', stderr); /* the user's Enter was not echoed */
 out:
-    saved_fd = -1;
-    for (size_t i = 0; i < sizeof(restore_signals) / sizeof(restore_signals[0]); i++)
+    for (size_t i = 0; i < N_RESTORE_SIGNALS; i++)
         sigaction(restore_signals[i], &saved_act[i], NULL);
-    sodium_memzero(&tio, sizeof(tio));
+    saved_fd = -1;
     return rc;
 }
 
@@ -504,9 +523,9 @@ int sec_value_read(int fd, const char *name, char **out, struct sm_err *err)
         if (a.len && (rc = read_hidden_line(fd, "again, to confirm: ", &b, err)))
             goto out;
         if (a.len && (a.len != b.len || sodium_memcmp(a.p, b.p, a.len))) {
-            rc = sm_err_set(err, SM_EINVALID,
-                            "the two values typed for secret '%s' differ; nothing was stored",
-                            name);
+            rc =
+                sm_err_set(err, SM_EINVALID,
+                           "the two values typed for secret '%s' differ; nothing was stored", name);
             goto out;
         }
     } else if ((rc = read_all(fd, name, &a, err))) {
@@ -685,8 +704,8 @@ static int parse_template(const char *template, bool resolve, sec_lookup_fn look
                     val = sm_strdup(e);
                 else
                     rc = sm_err_set(err, SM_ENOTFOUND,
-                                    "environment variable '%s' is not set (used as ${env:%s})",
-                                    nm, nm);
+                                    "environment variable '%s' is not set (used as ${env:%s})", nm,
+                                    nm);
             } else if (!lookup) {
                 rc = sm_err_set(err, SM_ECONFIG,
                                 "'${secret:%s}' cannot be used here: no secret store is open", nm);
@@ -714,8 +733,10 @@ out:
         free(v);
         return rc;
     }
-    *out = v;
-    *out_n = n;
+    if (resolve) {
+        *out = v;
+        *out_n = n;
+    }
     return 0;
 }
 

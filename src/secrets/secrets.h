@@ -70,9 +70,9 @@ void sec_sha256_final(struct sec_sha256 *h, char out_hex[SEC_SHA256_HEX]);
 #define SEC_NONCE_BYTES 24 /* crypto_secretbox_NONCEBYTES */
 #define SEC_MAC_BYTES 16   /* crypto_secretbox_MACBYTES: ciphertext = value + this */
 #define SEC_KEY_ENV "SMELT_MASTER_KEY"
-#define SEC_KEY_FILE "master.key"    /* inside the state directory (.smelt) */
-#define SEC_NAME_MAX 128             /* longest secret name */
-#define SEC_VALUE_MAX (64 * 1024)    /* longest secret value, in bytes */
+#define SEC_KEY_FILE "master.key" /* inside the state directory (.smelt) */
+#define SEC_NAME_MAX 128          /* longest secret name */
+#define SEC_VALUE_MAX (64 * 1024) /* longest secret value, in bytes */
 
 /* Where a key came from, for messages that must say which key failed. */
 enum sec_key_origin { SEC_KEY_FROM_ENV, SEC_KEY_FROM_FILE, SEC_KEY_CREATED };
@@ -96,6 +96,8 @@ int sec_key_parse(const char *text, const char *what, struct sec_key *out,
 
 /* A new random key (origin SEC_KEY_CREATED, no source). */
 void sec_key_generate(struct sec_key *out);
+/* Do a and b hold the same key bytes? (Constant time.) */
+bool sec_key_equal(const struct sec_key *a, const struct sec_key *b);
 
 /* Read a key file. A file that group or others may access is refused
  * (SM_ECONFIG, saying to chmod 600) before its bytes are read; a missing
@@ -110,8 +112,8 @@ int sec_key_write_file(const char *path, const struct sec_key *k, struct sm_err 
  * sync the directory), so `to` holds either the old key or the new one. */
 int sec_key_file_rename(const char *from, const char *to, struct sm_err *err) SM_MUST_USE;
 
-/* The master key of a project whose state directory is state_dir: from
- * SMELT_MASTER_KEY when it is set and not empty, else from
+/* The master key of a project whose state directory (which must exist) is
+ * state_dir: from SMELT_MASTER_KEY when it is set and not empty, else from
  * state_dir/master.key. When neither exists: with create, a new key is
  * written to state_dir/master.key (origin SEC_KEY_CREATED; two processes
  * racing to create it end up with the same key); without create, the result

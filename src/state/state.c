@@ -75,12 +75,28 @@ static const char *const migrations[] = {
     "  row_count INTEGER,"
     "  updated_at TEXT,"
     "  PRIMARY KEY(zone, name));",
+    /* 2: encrypted secrets. Only the secrets module can read nonce and
+     * ciphertext, and only with the master key, which is never stored
+     * here. */
+    "CREATE TABLE secrets ("
+    "  name TEXT PRIMARY KEY NOT NULL,"
+    "  nonce BLOB NOT NULL,"
+    "  ciphertext BLOB NOT NULL,"
+    "  created_at TEXT NOT NULL,"
+    "  rotated_at TEXT);",
+    /* 3: the watermark of each incremental source: the highest value of its
+     * cursor field landed so far, as the API wrote it. */
+    "CREATE TABLE watermarks ("
+    "  source TEXT PRIMARY KEY NOT NULL,"
+    "  value TEXT,"
+    "  updated_at TEXT);",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
 #define LANDED_COLS                                                                                \
     "id, source, orig_path, size, mtime, sha256, batch_id, landing_path, status, received_at"
 #define TABLE_COLS "zone, name, location, schema_json, version, row_count, updated_at"
+#define SECRET_COLS "name, nonce, ciphertext, created_at, rotated_at"
 
 /* Every statement the accessors run, prepared once per connection on first
  * use and kept (SQLITE_PREPARE_PERSISTENT) until st_close(). */
@@ -100,6 +116,14 @@ enum stmt_id {
     Q_TABLE_UPSERT,
     Q_TABLE_LIST,
     Q_TABLE_GET,
+    Q_SECRET_CREATE,
+    Q_SECRET_ROTATE,
+    Q_SECRET_REWRAP,
+    Q_SECRET_GET,
+    Q_SECRET_LIST,
+    Q_SECRET_RM,
+    Q_WATERMARK_GET,
+    Q_WATERMARK_SET,
     Q_COUNT
 };
 
@@ -146,6 +170,20 @@ static const char *const stmt_sql[Q_COUNT] = {
                      " CASE zone WHEN 'landing' THEN 0 WHEN 'bronze' THEN 1 WHEN 'silver' THEN 2"
                      " WHEN 'gold' THEN 3 ELSE 4 END, zone, name",
     [Q_TABLE_GET] = "SELECT " TABLE_COLS " FROM tables WHERE zone = ?1 AND name = ?2",
+    [Q_WATERMARK_GET] = "SELECT value FROM watermarks WHERE source = ?1",
+    [Q_WATERMARK_SET] = "INSERT INTO watermarks(source, value, updated_at) VALUES (?1, ?2, ?3)"
+                        " ON CONFLICT(source) DO UPDATE SET value = excluded.value,"
+                        " updated_at = excluded.updated_at",
+    /* DO NOTHING, so an existing name shows as zero changes rather than as
+     * a constraint error that could also mean something else. */
+    [Q_SECRET_CREATE] = "INSERT INTO secrets(name, nonce, ciphertext, created_at)"
+                        " VALUES (?1, ?2, ?3, ?4) ON CONFLICT(name) DO NOTHING",
+    [Q_SECRET_ROTATE] = "UPDATE secrets SET nonce = ?2, ciphertext = ?3, rotated_at = ?4"
+                        " WHERE name = ?1",
+    [Q_SECRET_REWRAP] = "UPDATE secrets SET nonce = ?2, ciphertext = ?3 WHERE name = ?1",
+    [Q_SECRET_GET] = "SELECT " SECRET_COLS " FROM secrets WHERE name = ?1",
+    [Q_SECRET_LIST] = "SELECT " SECRET_COLS " FROM secrets ORDER BY name",
+    [Q_SECRET_RM] = "DELETE FROM secrets WHERE name = ?1",
 };
 
 struct st_db {
@@ -894,6 +932,205 @@ int st_table_get(struct st_db *db, const char *zone, const char *name, struct st
     } else if (r != SQLITE_DONE) {
         rc = db_fail(db, what, err);
     }
+    stmt_reset(s);
+    return rc;
+}
+
+/* --- secrets ------------------------------------------------------------------ */
+
+void st_secret_release(struct st_secret *s)
+{
+    if (!s)
+        return;
+    free(s->name);
+    free(s->nonce);
+    free(s->ciphertext);
+    free(s->created_at);
+    free(s->rotated_at);
+    memset(s, 0, sizeof(*s));
+}
+
+void st_secret_free_array(struct st_secret *arr, size_t n)
+{
+    for (size_t i = 0; arr && i < n; i++)
+        st_secret_release(&arr[i]);
+    free(arr);
+}
+
+static unsigned char *col_blob(sqlite3_stmt *s, int i, size_t *out_len)
+{
+    const void *v = sqlite3_column_blob(s, i);
+    size_t n = (size_t)sqlite3_column_bytes(s, i);
+    *out_len = 0;
+    if (!v)
+        return NULL;
+    unsigned char *p = sm_malloc(n ? n : 1);
+    memcpy(p, v, n);
+    *out_len = n;
+    return p;
+}
+
+/* Column order is SECRET_COLS. */
+static void secret_from_row(sqlite3_stmt *s, struct st_secret *out)
+{
+    out->name = col_str(s, 0);
+    out->nonce = col_blob(s, 1, &out->nonce_len);
+    out->ciphertext = col_blob(s, 2, &out->ciphertext_len);
+    out->created_at = col_str(s, 3);
+    out->rotated_at = col_str(s, 4);
+}
+
+static int bind_blob(sqlite3_stmt *s, int i, const void *v, size_t n)
+{
+    if (!v || n > INT32_MAX)
+        return SQLITE_MISUSE;
+    return sqlite3_bind_blob(s, i, v, (int)n, SQLITE_STATIC);
+}
+
+/* Old ciphertexts are overwritten rather than left in free pages, so a
+ * copy of state.db taken after a rekey holds only values under the new
+ * key. Per connection, so set before every secret write. */
+static int secure_delete(struct st_db *db, const char *what, struct sm_err *err)
+{
+    return exec(db, "PRAGMA secure_delete = ON", what, err);
+}
+
+int st_secret_put(struct st_db *db, const struct st_secret *sec, enum st_secret_put_mode mode,
+                  struct sm_err *err)
+{
+    static const enum stmt_id ids[] = {[ST_SECRET_CREATE] = Q_SECRET_CREATE,
+                                       [ST_SECRET_ROTATE] = Q_SECRET_ROTATE,
+                                       [ST_SECRET_REWRAP] = Q_SECRET_REWRAP};
+    static const char what[] = "store secret";
+    sqlite3_stmt *s = NULL;
+    char now[32];
+    int rc;
+
+    if ((unsigned)mode >= sizeof(ids) / sizeof(ids[0]))
+        SM_BUG("st_secret_put: bad mode %d", (int)mode);
+    if (!sec->name || !sec->nonce || !sec->ciphertext)
+        return sm_err_set(err, SM_EINVALID,
+                          "%s: cannot store secret: name, nonce and ciphertext are required",
+                          db->path);
+    now_iso(now, sizeof(now));
+    SM_TRY(secure_delete(db, what, err));
+    if ((rc = stmt_get(db, ids[mode], &s, what, err)))
+        return rc;
+    if (bind_text(s, 1, sec->name) || bind_blob(s, 2, sec->nonce, sec->nonce_len) ||
+        bind_blob(s, 3, sec->ciphertext, sec->ciphertext_len) ||
+        (mode != ST_SECRET_REWRAP && bind_text(s, 4, now)))
+        rc = db_fail(db, what, err);
+    else if (!(rc = step_done(db, s, what, err)) && sqlite3_changes(db->db) == 0)
+        rc = mode == ST_SECRET_CREATE
+                 ? sm_err_set(err, SM_ECONFLICT, "secret '%s' already exists", sec->name)
+                 : sm_err_set(err, SM_ENOTFOUND, "no secret '%s'", sec->name);
+    stmt_reset(s);
+    return rc;
+}
+
+int st_secret_get(struct st_db *db, const char *name, struct st_secret *out, bool *found,
+                  struct sm_err *err)
+{
+    static const char what[] = "look up secret";
+    sqlite3_stmt *s = NULL;
+    int r, rc;
+
+    memset(out, 0, sizeof(*out));
+    *found = false;
+    if ((rc = stmt_get(db, Q_SECRET_GET, &s, what, err)))
+        return rc;
+    if (bind_text(s, 1, name)) {
+        rc = db_fail(db, what, err);
+    } else if ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        secret_from_row(s, out);
+        *found = true;
+    } else if (r != SQLITE_DONE) {
+        rc = db_fail(db, what, err);
+    }
+    stmt_reset(s);
+    return rc;
+}
+
+int st_secret_list(struct st_db *db, struct st_secret **out, size_t *n, struct sm_err *err)
+{
+    static const char what[] = "list secrets";
+    struct st_secret *arr = NULL;
+    size_t nr = 0, alloc = 0;
+    sqlite3_stmt *s = NULL;
+    int r, rc;
+
+    *out = NULL;
+    *n = 0;
+    if ((rc = stmt_get(db, Q_SECRET_LIST, &s, what, err)))
+        return rc;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        SM_ALLOC_GROW(arr, nr + 1, alloc);
+        memset(&arr[nr], 0, sizeof(arr[nr]));
+        secret_from_row(s, &arr[nr++]);
+    }
+    if (r != SQLITE_DONE) {
+        rc = db_fail(db, what, err);
+        st_secret_free_array(arr, nr);
+    } else {
+        *out = arr;
+        *n = nr;
+    }
+    stmt_reset(s);
+    return rc;
+}
+
+int st_secret_rm(struct st_db *db, const char *name, struct sm_err *err)
+{
+    static const char what[] = "remove secret";
+    sqlite3_stmt *s = NULL;
+    int rc;
+
+    SM_TRY(secure_delete(db, what, err));
+    if ((rc = stmt_get(db, Q_SECRET_RM, &s, what, err)))
+        return rc;
+    if (bind_text(s, 1, name))
+        rc = db_fail(db, what, err);
+    else if (!(rc = step_done(db, s, what, err)) && sqlite3_changes(db->db) == 0)
+        rc = sm_err_set(err, SM_ENOTFOUND, "no secret '%s'", name);
+    stmt_reset(s);
+    return rc;
+}
+
+/* --- watermarks ------------------------------------------------------------ */
+
+int st_watermark_get(struct st_db *db, const char *source, char **out, struct sm_err *err)
+{
+    static const char what[] = "read watermark";
+    sqlite3_stmt *s = NULL;
+    int r, rc;
+
+    *out = NULL;
+    if ((rc = stmt_get(db, Q_WATERMARK_GET, &s, what, err)))
+        return rc;
+    if (bind_text(s, 1, source))
+        rc = db_fail(db, what, err);
+    else if ((r = sqlite3_step(s)) == SQLITE_ROW)
+        *out = col_str(s, 0);
+    else if (r != SQLITE_DONE)
+        rc = db_fail(db, what, err);
+    stmt_reset(s);
+    return rc;
+}
+
+int st_watermark_set(struct st_db *db, const char *source, const char *value, struct sm_err *err)
+{
+    static const char what[] = "record watermark";
+    sqlite3_stmt *s = NULL;
+    char now[32];
+    int rc;
+
+    now_iso(now, sizeof(now));
+    if ((rc = stmt_get(db, Q_WATERMARK_SET, &s, what, err)))
+        return rc;
+    if (bind_text(s, 1, source) || bind_text(s, 2, value) || bind_text(s, 3, now))
+        rc = db_fail(db, what, err);
+    else
+        rc = step_done(db, s, what, err);
     stmt_reset(s);
     return rc;
 }

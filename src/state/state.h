@@ -2,7 +2,8 @@
  * state — the control plane: one SQLite database per project,
  * .smelt/state.db, in WAL mode, with versioned schema migrations. The only
  * module that includes sqlite3.h. It records runs, tasks and their state
- * transitions, landed files, and the catalog of tables. The schema is
+ * transitions, landed files, the catalog of tables, and encrypted secrets
+ * (as opaque blobs: the secrets module does the crypto). The schema is
  * documented in docs/internals/state.md.
  *
  *     struct st_db *st;
@@ -158,5 +159,15 @@ int st_secret_list(struct st_db *db, struct st_secret **out, size_t *n,
                    struct sm_err *err) SM_MUST_USE;
 /* Delete a secret; an unknown name is SM_ENOTFOUND. */
 int st_secret_rm(struct st_db *db, const char *name, struct sm_err *err) SM_MUST_USE;
+
+/* --- watermarks -------------------------------------------------------------
+ * The highest value of an incremental source's cursor field landed so far,
+ * kept as the text the API sent. */
+/* *out is a new string (caller frees), or NULL when the source has none. */
+int st_watermark_get(struct st_db *db, const char *source, char **out,
+                     struct sm_err *err) SM_MUST_USE;
+/* Record value as source's watermark, replacing the previous one. */
+int st_watermark_set(struct st_db *db, const char *source, const char *value,
+                     struct sm_err *err) SM_MUST_USE;
 
 #endif
