@@ -1102,6 +1102,8 @@ struct tbl_commit {
     int64_t rows_removed;
     bool data_change; /* false for rewrites that change no rows (OPTIMIZE) */
     bool overwrite;   /* tbl_commit_remove_all was called (even with no files) */
+    char *txn_app;    /* the txn action's appId, or NULL */
+    int64_t txn_version;
 };
 
 struct tbl_commit *tbl_commit_new(const char *operation)
@@ -1121,6 +1123,7 @@ void tbl_commit_free(struct tbl_commit *c)
     if (!c)
         return;
     free(c->operation);
+    free(c->txn_app);
     free(c->schema_string);
     free(c->partition_by);
     sm_buf_release(&c->adds);
@@ -1206,6 +1209,9 @@ void tbl_commit_remove_all(struct tbl_commit *c, const struct tbl_snapshot *snap
 
 void tbl_commit_set_txn(struct tbl_commit *c, const char *app_id, int64_t version)
 {
+    free(c->txn_app);
+    c->txn_app = sm_strdup(app_id);
+    c->txn_version = version;
     sm_buf_reset(&c->txn);
     (void)sm_buf_adds(&c->txn, "{\"txn\":{\"appId\":");
     (void)sm_buf_add_json_str(&c->txn, app_id);
@@ -1274,9 +1280,9 @@ static int check_append_schema(const struct tbl_commit *c, const struct tbl_snap
     return rc;
 }
 
-int tbl_commit_write(struct tbl_commit *c, const char *location, int64_t read_version,
-                     const struct tbl_snapshot *read_snap, int64_t *out_version,
-                     struct sm_err *err)
+static int commit_once(struct tbl_commit *c, const char *location, int64_t read_version,
+                       const struct tbl_snapshot *read_snap, int64_t *out_version,
+                       struct sm_err *err)
 {
     int64_t v = read_version + 1;
     if (read_snap && !c->overwrite && c->data_change && schema_changed(c, read_snap))
@@ -1367,6 +1373,50 @@ int tbl_commit_write(struct tbl_commit *c, const char *location, int64_t read_ve
     free(final);
     free(logdir);
     sm_buf_release(&b);
+    return rc;
+}
+
+/* Optimistic concurrency (PROTOCOL.md "Optimistic Concurrency Control"): a
+ * blind append that loses the race for a version cannot conflict with what
+ * the winner did, so it is retried at the next version, unless the winner
+ * already recorded this commit's txn (then it was applied: exactly once). A
+ * commit that removes files read at read_version fails with a clear
+ * conflict: the files it rewrote may have changed. */
+int tbl_commit_write(struct tbl_commit *c, const char *location, int64_t read_version,
+                     const struct tbl_snapshot *read_snap, int64_t *out_version,
+                     struct sm_err *err)
+{
+    struct tbl_snapshot *latest = NULL;
+    int rc = SM_ECONFLICT;
+    for (int attempt = 0; attempt < 20 && rc == SM_ECONFLICT; attempt++) {
+        struct sm_err e = SM_ERR_INIT;
+        rc = commit_once(c, location, read_version, latest ? latest : read_snap, out_version, &e);
+        if (rc != SM_ECONFLICT || c->overwrite || c->files_removed || !c->data_change) {
+            if (rc == SM_ECONFLICT)
+                rc = sm_err_set(err, rc,
+                                "table '%s' changed while this commit was prepared (another "
+                                "writer committed version %lld); run again",
+                                location, (long long)read_version + 1);
+            else if (rc)
+                sm_err_set(err, rc, "%s", e.msg);
+            break;
+        }
+        tbl_snapshot_free(latest);
+        latest = NULL;
+        rc = tbl_snapshot_open(location, -1, &latest, err);
+        if (rc)
+            break;
+        int64_t mine = c->txn_app ? tbl_snapshot_txn(latest, c->txn_app) : -1;
+        if (c->txn_app && mine >= c->txn_version) {
+            rc = sm_err_set(err, SM_ECONFLICT,
+                            "table '%s': another writer already committed txn %lld of '%s'",
+                            location, (long long)c->txn_version, c->txn_app);
+            break;
+        }
+        read_version = latest->version;
+        rc = SM_ECONFLICT;
+    }
+    tbl_snapshot_free(latest);
     return rc;
 }
 
