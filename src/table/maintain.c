@@ -140,7 +140,7 @@ static int vacuum_dir(struct vac *v, const char *dir)
             rc = vacuum_dir(v, path);
         } else if (S_ISREG(st.st_mode)) {
             const char *rel = path + v->rootlen + 1;
-            if (sm_map_get(v->keep, rel) || st.st_mtime >= v->cutoff_s) {
+            if (sm_map_get(v->keep, rel) || st.st_mtime > v->cutoff_s) {
                 v->out->files_kept++;
             } else {
                 if (v->on_file)
