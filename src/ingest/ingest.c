@@ -1,5 +1,7 @@
 /*
- * ingest.c — file sources: landing and the bronze load.
+ * ingest.c — file sources: landing and the bronze load. REST sources are in
+ * rest.c; ing_land() and ing_load_bronze() hand them over at the top and at
+ * the steps where reading pages differs from reading files.
  *
  * Invariants:
  *  - A file is landed at most once per source, identified by its SHA-256;
@@ -35,7 +37,7 @@ char *ing_quarantine_location(const struct prj_project *p, const char *src)
 
 /* --- landing ---------------------------------------------------------------- */
 
-static char *new_batch_id(int64_t now_ms)
+char *ing_batch_id_new(int64_t now_ms)
 {
     time_t t = (time_t)(now_ms / 1000);
     struct tm tm;
@@ -157,7 +159,7 @@ static int land_one(struct st_db *st, const struct prj_project *p, const struct 
     l.size = size;
     l.mtime = e->mtime;
     l.sha256 = sha;
-    l.batch_id = new_batch_id(now);
+    l.batch_id = ing_batch_id_new(now);
     char *dir = sm_asprintf("%s/landing/%s/%s/%s", p->lake, src->name, day, l.batch_id);
     l.landing_path = sm_path_join(dir, e->name);
     l.status = (char *)"landing";
@@ -188,6 +190,8 @@ out:
 int ing_land(struct st_db *st, const struct prj_project *p, const struct prj_source *src,
              struct ing_stats *out, struct sm_err *err)
 {
+    if (!strcmp(src->kind, "rest"))
+        return ing_rest_land(st, p, src, out, err);
     struct sto_entry *ents = NULL;
     size_t n = 0;
     int rc = sto_list(src->path, src->glob, &ents, &n, NULL);
@@ -358,6 +362,10 @@ static void bronze_select(struct sm_buf *b, const struct prj_project *p,
                           const struct prj_source *src, const struct st_landed **files, size_t n,
                           const char *ingested_at)
 {
+    if (!strcmp(src->kind, "rest")) { /* staged by ing_rest_stage() */
+        ing_rest_select(b, src, "rows");
+        return;
+    }
     (void)sm_buf_adds(b, "SELECT ");
     if (!n) { /* no readable file: the declared schema, no rows */
         for (size_t i = 0; i < src->ncolumns; i++) {
@@ -391,8 +399,14 @@ static void bronze_select(struct sm_buf *b, const struct prj_project *p,
     add_reader(b, src, files, n);
 }
 
-/* Try to read each file alone; move those that fail to bad. */
-static void split_unreadable(struct eng_db *db, const struct prj_source *src,
+static void bronze_select(struct sm_buf *b, const struct prj_project *p,
+                          const struct prj_source *src, const struct st_landed **files, size_t n,
+                          const char *ingested_at);
+
+/* Try to load each file alone (materialized, so every cast runs); move
+ * those that fail to bad. */
+static void split_unreadable(struct eng_db *db, const struct prj_project *p,
+                             const struct prj_source *src, const char *ingested_at,
                              const struct st_landed **good, size_t *ngood, struct bad_file *bad,
                              size_t *nbad)
 {
@@ -400,10 +414,10 @@ static void split_unreadable(struct eng_db *db, const struct prj_source *src,
     for (size_t i = 0; i < *ngood; i++) {
         struct sm_buf q = SM_BUF_INIT;
         struct sm_err e = SM_ERR_INIT;
-        (void)sm_buf_adds(&q, "SELECT count(*) FROM ");
-        add_reader(&q, src, &good[i], 1);
-        int64_t cnt;
-        if (eng_query_i64(db, q.buf, &cnt, &e)) {
+        (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE smelt_probe AS ");
+        bronze_select(&q, p, src, &good[i], 1, ingested_at);
+        (void)sm_buf_adds(&q, "; DROP TABLE smelt_probe");
+        if (eng_exec(db, q.buf, &e)) {
             bad[*nbad].file = good[i];
             bad[(*nbad)++].error = sm_strdup(e.msg);
         } else {
@@ -465,6 +479,7 @@ int ing_load_bronze(struct eng_db *db, struct st_db *st, const struct prj_projec
     struct bad_file *bad = NULL;
     struct tbl_commit *bc = NULL, *qc = NULL;
     struct sm_buf q = SM_BUF_INIT;
+    bool rest = !strcmp(src->kind, "rest"), staged = false;
     int rc = open_snapshot(bloc, &bsnap, err);
     if (!rc)
         rc = open_snapshot(qloc, &qsnap, err);
@@ -473,6 +488,17 @@ int ing_load_bronze(struct eng_db *db, struct st_db *st, const struct prj_projec
     int64_t bdone = tbl_snapshot_txn(bsnap, app), qdone = tbl_snapshot_txn(qsnap, app);
     rc = st_landed_list(st, src->name, bdone < qdone ? bdone : qdone, &files, &nfiles, err);
     if (rc || !nfiles)
+        goto out;
+    /* A crash between the quarantine and the bronze commit left quarantine
+     * ahead: finish exactly that batch first, so its rejects are not
+     * quarantined twice; newer files wait for the next run. */
+    if (qdone > bdone) {
+        while (nfiles > 0 && files[nfiles - 1].id > qdone) {
+            st_landed_release(&files[nfiles - 1]);
+            nfiles--;
+        }
+    }
+    if (!nfiles)
         goto out;
     int64_t maxid = files[nfiles - 1].id;
     out->files_loaded = (int64_t)nfiles;
@@ -489,11 +515,23 @@ int ing_load_bronze(struct eng_db *db, struct st_db *st, const struct prj_projec
             bad[nbad++].error = sm_strdup(e.msg);
             continue;
         }
+        if (rest && ing_rest_check_page(db, files[i].landing_path, &e)) {
+            bad[nbad].file = &files[i];
+            bad[nbad++].error = sm_strdup(e.msg);
+            continue;
+        }
         good[ngood++] = &files[i];
     }
 
     bool have_rejects = false;
     if (bdone < maxid) {
+        if (rest) {
+            rc = ing_rest_stage(db, p, src, bsnap, good, ngood, ingested_at, &out->rows_quarantined,
+                                err);
+            if (rc)
+                goto out;
+            staged = true;
+        }
         bc = tbl_commit_new("WRITE");
         for (int attempt = 0; attempt < 2; attempt++) {
             struct sm_err e = SM_ERR_INIT;
@@ -511,14 +549,14 @@ int ing_load_bronze(struct eng_db *db, struct st_db *st, const struct prj_projec
             rc = tbl_write_select(db, bloc, q.buf, NULL, bc, &rows, &e);
             if (!rc)
                 break;
-            if (attempt == 1 || !ngood || rc == SM_ECANCELLED) {
+            if (attempt == 1 || !ngood || rc == SM_ECANCELLED || rest) {
                 rc = sm_err_set(err, rc, "%s", e.msg);
                 goto out;
             }
             /* Some file cannot be read at all: find it, quarantine it, retry the rest. */
             tbl_commit_free(bc);
             bc = tbl_commit_new("WRITE");
-            split_unreadable(db, src, good, &ngood, bad, &nbad);
+            split_unreadable(db, p, src, ingested_at, good, &ngood, bad, &nbad);
             rc = 0;
         }
         out->rows_out = tbl_commit_rows_added(bc);
@@ -542,6 +580,10 @@ int ing_load_bronze(struct eng_db *db, struct st_db *st, const struct prj_projec
         qc = tbl_commit_new("WRITE");
         sm_buf_reset(&q);
         quarantine_select(&q, p, have_rejects, bad, nbad, ingested_at);
+        if (staged) {
+            (void)sm_buf_adds(&q, " UNION ALL ");
+            ing_rest_select(&q, src, "rejects");
+        }
         rc = tbl_write_select(db, qloc, q.buf, NULL, qc, NULL, err);
         tbl_commit_set_txn(qc, app, maxid);
         if (!rc)
@@ -556,8 +598,8 @@ int ing_load_bronze(struct eng_db *db, struct st_db *st, const struct prj_projec
             out->committed = true;
     }
 out:
-    if (rc)
-        sm_err_prefix(err, rc, "bronze.%s", src->name);
+    if (staged)
+        ing_rest_unstage(db, src);
     for (size_t i = 0; i < nbad; i++)
         free(bad[i].error);
     free(bad);

@@ -1,8 +1,8 @@
 /*
- * ingest — getting raw data in: landing files from a source folder into the
- * landing zone exactly once, and loading landed batches into the bronze
- * Delta table, with unparseable lines and unreadable files routed to the
- * quarantine table of the source.
+ * ingest — getting raw data in: landing files from a source folder (or the
+ * pages of a REST API, see rest.c) into the landing zone exactly once, and
+ * loading landed batches into the bronze Delta table, with unparseable lines
+ * and unreadable files routed to the quarantine table of the source.
  *
  *     struct ing_stats s = {0};
  *     ing_land(st, project, source, &s, &err);          // landing zone
@@ -57,5 +57,34 @@ char *ing_quarantine_location(const struct prj_project *p, const char *src);
 /* Check that a gzip file is complete and uncorrupted (DuckDB reads a
  * truncated gzip stream without complaint). 0, or SM_EPARSE with why. */
 int ing_check_gzip(const char *path, struct sm_err *err) SM_MUST_USE;
+
+/* A new batch id, "20261121T132201Z-1a2b3c4d" for a landing at now_ms.
+ * Caller frees. */
+char *ing_batch_id_new(int64_t now_ms);
+
+/* --- REST sources (rest.c) ----------------------------------------------------
+ * ing_land() and ing_load_bronze() hand sources of kind rest to these, so
+ * callers see one interface for every kind. */
+struct tbl_snapshot;
+
+/* Fetch the API page by page into the landing zone (one batch per run, one
+ * landed file per new page), then advance the source's watermark. Pages
+ * landed before an error stay landed; the watermark moves only when every
+ * page landed. files_seen counts pages fetched, files_landed new ones. */
+int ing_rest_land(struct st_db *st, const struct prj_project *p, const struct prj_source *src,
+                  struct ing_stats *out, struct sm_err *err) SM_MUST_USE;
+/* 0 when the landed page at path is JSON DuckDB can read; SM_EPARSE with
+ * DuckDB's reason otherwise (the page is then quarantined as a file). */
+int ing_rest_check_page(struct eng_db *db, const char *path, struct sm_err *err) SM_MUST_USE;
+/* Extract and type the records of pages (readable, in id order) into temp
+ * tables of db: the bronze rows (ing_rest_select(b, src, "rows")) and the
+ * quarantine rows, in the quarantine table's shape (... "rejects");
+ * *out_rejected is their count. bronze is the table's current snapshot or
+ * NULL. Drop the tables with ing_rest_unstage(). */
+int ing_rest_stage(struct eng_db *db, const struct prj_project *p, const struct prj_source *src,
+                   const struct tbl_snapshot *bronze, const struct st_landed **pages, size_t n,
+                   const char *ingested_at, int64_t *out_rejected, struct sm_err *err) SM_MUST_USE;
+void ing_rest_select(struct sm_buf *b, const struct prj_source *src, const char *what);
+void ing_rest_unstage(struct eng_db *db, const struct prj_source *src);
 
 #endif

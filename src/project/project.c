@@ -247,6 +247,8 @@ enum key_type {
     KT_MAP_LIST, /* a list of mappings described by .sub, validated only */
     KT_COLUMNS,  /* column name -> type or {type, nullable}; struct prj_source only */
     KT_LIST,     /* any list, accepted for a later version */
+    KT_NUM,      /* a number >= 0, possibly fractional, stored as double */
+    KT_PAIRS,    /* a mapping of name -> string, kept in file order in a struct prj_kvs */
 };
 
 /* How each type reads in an error message ("expected %s") and in the docs. */
@@ -266,6 +268,8 @@ static const struct {
     [KT_MAP_LIST] = {"a list of mappings (lines starting with '- ')", "list of mappings"},
     [KT_COLUMNS] = {"a mapping of column name to type", "mapping of column → type"},
     [KT_LIST] = {"a list", "list"},
+    [KT_NUM] = {"a number >= 0", "number"},
+    [KT_PAIRS] = {"a mapping of name to value", "mapping of name → string"},
 };
 
 struct section;
@@ -279,6 +283,11 @@ struct key {
     const char *const *values; /* KT_ENUM, KT_CHOICE: NULL-terminated */
     const struct section *sub; /* KT_MAP, KT_MAP_LIST */
     const char *help;          /* one line for the docs, Markdown, no '|' */
+    /* Source keys that belong to one kind of source: the key is an error in
+     * a source of another kind (only), or is required in a source of that
+     * kind (required_kind). Checked by check_source(); NULL = any kind. */
+    const char *only;
+    const char *required_kind;
 };
 
 /* Offsets are stored plus one so that a zero-initialized row means "not
@@ -297,13 +306,21 @@ struct section {
 
 static const char *const format_values[] = {"csv", "ndjson", "json", "parquet", NULL};
 static const char *const materialized_values[] = {"table", "view", "incremental", NULL};
-static const char *const kind_values[] = {"files", NULL};
+static const char *const kind_values[] = {"files", "rest", NULL};
+static const char *const method_values[] = {"GET", "POST", NULL};
+static const char *const paginate_values[] = {"none",     "offset",      "page", "cursor",
+                                              "next_url", "link_header", NULL};
+static const char *const auth_values[] = {"none", "bearer", "basic", "api_key", NULL};
+static const char *const auth_in_values[] = {"header", "query", NULL};
 static const char *const drift_values[] = {"evolve", "fail", "quarantine", NULL};
 
 /* KT_ENUM writes an int into the enum field: the arrays above are in the
  * enums' order. */
 _Static_assert(sizeof(enum prj_format) == sizeof(int), "enum prj_format is int-sized");
 _Static_assert(sizeof(enum prj_materialized) == sizeof(int), "enum prj_materialized is int-sized");
+_Static_assert(sizeof(enum prj_paginate_type) == sizeof(int),
+               "enum prj_paginate_type is int-sized");
+_Static_assert(sizeof(enum prj_auth_type) == sizeof(int), "enum prj_auth_type is int-sized");
 
 static const struct key defaults_keys[] = {
     {.name = "memory_limit",
@@ -492,6 +509,159 @@ static const struct section column_section = {
     .keys = column_keys,
 };
 
+static int check_paginate(struct ctx *c, const struct node *map, int line, void *target);
+
+static const struct key paginate_keys[] = {
+    {.name = "type",
+     .type = KT_ENUM,
+     .def = "none",
+     .values = paginate_values,
+     .at = AT(prj_source, rest.paginate.type),
+     .help = "one request (`none`); a record offset (`offset`); a page number (`page`); a "
+             "cursor from the response (`cursor`); a next URL from the response (`next_url`) or "
+             "from the `Link` header (`link_header`)"},
+    {.name = "limit_param",
+     .type = KT_STR,
+     .def = "limit",
+     .at = AT(prj_source, rest.paginate.limit_param),
+     .help = "query parameter the page size is sent as"},
+    {.name = "limit",
+     .type = KT_INT,
+     .def = "0",
+     .at = AT(prj_source, rest.paginate.limit),
+     .help = "page size to ask for; `0` sends none"},
+    {.name = "offset_param",
+     .type = KT_STR,
+     .def = "offset",
+     .at = AT(prj_source, rest.paginate.offset_param),
+     .help = "offset: query parameter of the offset, which starts at 0 and grows by the number "
+             "of records each page returned"},
+    {.name = "page_param",
+     .type = KT_STR,
+     .def = "page",
+     .at = AT(prj_source, rest.paginate.page_param),
+     .help = "page: query parameter of the page number"},
+    {.name = "start_page",
+     .type = KT_INT,
+     .def = "1",
+     .at = AT(prj_source, rest.paginate.start_page),
+     .help = "page: number of the first page"},
+    {.name = "cursor_path",
+     .type = KT_STR,
+     .at = AT(prj_source, rest.paginate.cursor_path),
+     .help = "cursor: where the next cursor is in a response, e.g. `meta.next_cursor`; "
+             "required for `cursor`"},
+    {.name = "cursor_param",
+     .type = KT_STR,
+     .def = "cursor",
+     .at = AT(prj_source, rest.paginate.cursor_param),
+     .help = "cursor: query parameter the cursor is sent as"},
+    {.name = "next_url_path",
+     .type = KT_STR,
+     .at = AT(prj_source, rest.paginate.next_url_path),
+     .help = "next_url: where the next page's URL is in a response, e.g. `links.next`; "
+             "required for `next_url`"},
+    {.name = "has_more_path",
+     .type = KT_STR,
+     .at = AT(prj_source, rest.paginate.has_more_path),
+     .help = "where a response says whether more pages follow, e.g. `has_more`; a false value "
+             "ends"},
+    {.name = "total_path",
+     .type = KT_STR,
+     .at = AT(prj_source, rest.paginate.total_path),
+     .help = "where a response gives the total: records for `offset`, pages for `page`; "
+             "reaching it ends"},
+    {.name = "max_pages",
+     .type = KT_INT,
+     .def = "0",
+     .at = AT(prj_source, rest.paginate.max_pages),
+     .help = "most pages fetched per run; `0` means no limit"},
+    {.name = "stop_on_empty",
+     .type = KT_BOOL,
+     .def = "true",
+     .at = AT(prj_source, rest.paginate.stop_on_empty),
+     .help = "a page without records ends"},
+    {0},
+};
+
+static const struct section paginate_section = {
+    .name = "paginate",
+    .title = "`paginate:` in a REST source",
+    .keys = paginate_keys,
+    .check = check_paginate,
+};
+
+static int check_auth(struct ctx *c, const struct node *map, int line, void *target);
+
+static const struct key auth_keys[] = {
+    {.name = "type",
+     .type = KT_ENUM,
+     .def = "none",
+     .values = auth_values,
+     .at = AT(prj_source, rest.auth.type),
+     .help = "`bearer` sends `Authorization: Bearer <token>`; `basic` a user name and "
+             "password; `api_key` the key `token` as header or query parameter `name`"},
+    {.name = "token",
+     .type = KT_STR,
+     .at = AT(prj_source, rest.auth.token),
+     .help = "bearer: the token; api_key: the key; write `\"${env:NAME}\"` or "
+             "`\"${secret:NAME}\"`, not the value"},
+    {.name = "username",
+     .type = KT_STR,
+     .at = AT(prj_source, rest.auth.username),
+     .help = "basic: user name"},
+    {.name = "password",
+     .type = KT_STR,
+     .at = AT(prj_source, rest.auth.password),
+     .help = "basic: password, e.g. `\"${env:API_PASSWORD}\"`"},
+    {.name = "name",
+     .type = KT_STR,
+     .at = AT(prj_source, rest.auth.name),
+     .help = "api_key: name of the header or query parameter, e.g. `X-API-Key`"},
+    {.name = "in",
+     .type = KT_CHOICE,
+     .def = "header",
+     .values = auth_in_values,
+     .at = AT(prj_source, rest.auth.in),
+     .help = "api_key: where the key goes"},
+    {0},
+};
+
+static const struct section auth_section = {
+    .name = "auth",
+    .title = "`auth:` in a REST source",
+    .keys = auth_keys,
+    .check = check_auth,
+};
+
+static int check_incremental(struct ctx *c, const struct node *map, int line, void *target);
+
+static const struct key incremental_keys[] = {
+    {.name = "cursor_field",
+     .type = KT_STR,
+     .at = AT(prj_source, rest.incremental.cursor_field),
+     .help = "field of each record whose highest value seen is kept as the watermark, e.g. "
+             "`updated_at`; required"},
+    {.name = "param",
+     .type = KT_STR,
+     .at = AT(prj_source, rest.incremental.param),
+     .help = "query parameter the watermark is sent as on the next run, e.g. `updated_since`; "
+             "required"},
+    {.name = "lookback",
+     .type = KT_INT,
+     .def = "0",
+     .at = AT(prj_source, rest.incremental.lookback),
+     .help = "seconds subtracted from the watermark before it is sent, to catch late updates"},
+    {0},
+};
+
+static const struct section incremental_section = {
+    .name = "incremental",
+    .title = "`incremental:` in a REST source",
+    .keys = incremental_keys,
+    .check = check_incremental,
+};
+
 static int check_source(struct ctx *c, const struct node *map, int line, void *target);
 
 static const struct key source_keys[] = {
@@ -500,35 +670,41 @@ static const struct key source_keys[] = {
      .required = true,
      .values = kind_values,
      .at = AT(prj_source, kind),
-     .help = "where the data comes from: `files` (REST sources are planned)"},
+     .help = "where the data comes from: files in a folder (`files`) or an HTTP JSON API "
+             "(`rest`)"},
     {.name = "path",
      .type = KT_PATH,
-     .required = true,
+     .required_kind = "files",
      .at = AT(prj_source, path),
-     .help = "folder the files arrive in, relative to the project folder"},
+     .help = "files: folder the files arrive in, relative to the project folder; rest: the "
+             "same as `resource`"},
     {.name = "glob",
      .type = KT_STR,
      .def = "*",
+     .only = "files",
      .at = AT(prj_source, glob),
      .help = "which file names in `path` to read, e.g. `\"orders_*.csv.gz\"`"},
     {.name = "format",
      .type = KT_ENUM,
-     .required = true,
+     .required_kind = "files",
+     .only = "files",
      .values = format_values,
      .at = AT(prj_source, format),
      .help = "how the files are written"},
     {.name = "options",
      .type = KT_MAP,
+     .only = "files",
      .sub = &options_section,
      .help = "how to parse the files (see below)"},
     {.name = "columns",
      .type = KT_COLUMNS,
      .at = AT(prj_source, columns),
      .help = "column name → DuckDB type, in file order, or → `{type: ..., nullable: ...}`; "
-             "required when `format` is `csv`"},
+             "required when `format` is `csv`; for `rest`, the record fields to keep"},
     {.name = "schema_drift",
      .type = KT_CHOICE,
      .def = "evolve",
+     .only = "files",
      .values = drift_values,
      .at = AT(prj_source, schema_drift),
      .help = "what to do when files bring new columns: add them to the table (`evolve`), "
@@ -537,6 +713,85 @@ static const struct key source_keys[] = {
      .type = KT_STR,
      .at = AT(prj_source, description),
      .help = "free text for the catalog"},
+    {.name = "base_url",
+     .type = KT_STR,
+     .required_kind = "rest",
+     .only = "rest",
+     .at = AT(prj_source, rest.base_url),
+     .help = "root URL of the API, e.g. `https://api.example.com/v2`"},
+    {.name = "resource",
+     .type = KT_STR,
+     .only = "rest",
+     .at = AT(prj_source, rest.resource),
+     .help = "path of the endpoint under `base_url`, e.g. `tickets`"},
+    {.name = "method",
+     .type = KT_CHOICE,
+     .def = "GET",
+     .only = "rest",
+     .values = method_values,
+     .at = AT(prj_source, rest.method),
+     .help = "HTTP method"},
+    {.name = "body",
+     .type = KT_STR,
+     .only = "rest",
+     .at = AT(prj_source, rest.body),
+     .help = "JSON text sent with `POST`, e.g. `'{\"status\": \"open\"}'`"},
+    {.name = "params",
+     .type = KT_PAIRS,
+     .only = "rest",
+     .at = AT(prj_source, rest.params),
+     .help = "query parameters sent with every request, e.g. `{per_page: 100}`"},
+    {.name = "headers",
+     .type = KT_PAIRS,
+     .only = "rest",
+     .at = AT(prj_source, rest.headers),
+     .help = "HTTP headers sent with every request; never logged"},
+    {.name = "records",
+     .type = KT_STR,
+     .only = "rest",
+     .at = AT(prj_source, rest.records),
+     .help = "where the records are in a response: `data.items[*]`, `data[*]`, `items`, or `$` "
+             "for a top-level array; default: the response itself"},
+    {.name = "paginate",
+     .type = KT_MAP,
+     .only = "rest",
+     .sub = &paginate_section,
+     .help = "how to fetch the following pages (see below); default: one request"},
+    {.name = "auth",
+     .type = KT_MAP,
+     .only = "rest",
+     .sub = &auth_section,
+     .help = "credentials (see below)"},
+    {.name = "incremental",
+     .type = KT_MAP,
+     .only = "rest",
+     .sub = &incremental_section,
+     .help = "fetch only records newer than the last run's (see below)"},
+    {.name = "timeout",
+     .type = KT_INT,
+     .def = "30",
+     .only = "rest",
+     .at = AT(prj_source, rest.timeout),
+     .help = "seconds one request may take"},
+    {.name = "connect_timeout",
+     .type = KT_INT,
+     .def = "10",
+     .only = "rest",
+     .at = AT(prj_source, rest.connect_timeout),
+     .help = "seconds to wait for a connection"},
+    {.name = "retries",
+     .type = KT_INT,
+     .def = "5",
+     .only = "rest",
+     .at = AT(prj_source, rest.retries),
+     .help = "times a request is retried after a connection error, a timeout, a 5xx or a 429, "
+             "with exponential backoff (a `Retry-After` header is honoured)"},
+    {.name = "rate_limit",
+     .type = KT_NUM,
+     .def = "0",
+     .only = "rest",
+     .at = AT(prj_source, rest.rate_limit),
+     .help = "most requests per second, e.g. `2` or `0.5`; `0` means no limit"},
     {0},
 };
 
@@ -720,6 +975,8 @@ static char *resolve_path(const char *root, const char *p)
 static int fill_section(struct ctx *c, const struct section *s, const struct node *map, int line,
                         void *target);
 static int fill_columns(struct ctx *c, const struct node *map, struct prj_source *src);
+static int fill_pairs(struct ctx *c, const struct key *k, const struct node *map,
+                      struct prj_kvs *out);
 
 /* Check one value against its key's type and store it. */
 static int set_value(struct ctx *c, const struct section *s, const struct key *k,
@@ -747,6 +1004,10 @@ static int set_value(struct ctx *c, const struct section *s, const struct key *k
         if (v->kind != NODE_MAP)
             return type_error(c, k, s, v);
         return fill_columns(c, v, target);
+    case KT_PAIRS:
+        if (v->kind != NODE_MAP)
+            return type_error(c, k, s, v);
+        return fill_pairs(c, k, v, field(target, k));
     case KT_STRS: {
         if (v->kind == NODE_SCALAR) {
             set_str(target, k, sm_strdup(v->text));
@@ -810,6 +1071,18 @@ static int set_value(struct ctx *c, const struct section *s, const struct key *k
         int *dst = field(target, k);
         if (dst)
             *dst = (int)n;
+        return 0;
+    }
+    case KT_NUM: {
+        char *end = NULL;
+        errno = 0;
+        double d = strtod(t, &end);
+        /* "!(d >= 0)" also refuses NaN. */
+        if (!*t || *end || errno || !(d >= 0) || d > 1e12)
+            return type_error(c, k, s, v);
+        double *dst = field(target, k);
+        if (dst)
+            *dst = d;
         return 0;
     }
     case KT_ENUM:
@@ -942,10 +1215,145 @@ static int fill_columns(struct ctx *c, const struct node *map, struct prj_source
     return 0;
 }
 
+/* params:, headers: name -> scalar, kept in file order. Values are stored as
+ * written (numbers and booleans as their text), references included. */
+static int fill_pairs(struct ctx *c, const struct key *k, const struct node *map,
+                      struct prj_kvs *out)
+{
+    struct prj_kvs tmp = {0}, *kv = out ? out : &tmp;
+    size_t alloc = 0;
+    int rc = 0;
+    for (size_t i = 0; i + 1 < map->nkids && !rc; i += 2) {
+        const struct node *kn = map->kids[i], *v = map->kids[i + 1];
+        if (kn->kind != NODE_SCALAR || kn->is_null || !*kn->text) {
+            rc = cfg_err(c, kn->line, "expected a name as key in '%s', got %s", k->name,
+                         kn->kind == NODE_SCALAR ? "nothing" : node_what(kn));
+            break;
+        }
+        if (v->kind != NODE_SCALAR) {
+            rc = cfg_err(c, v->line, "expected a string for '%s' in '%s', got %s", kn->text,
+                         k->name, node_what(v));
+            break;
+        }
+        for (size_t j = 0; j < kv->n && !rc; j++)
+            if (!strcmp(kv->items[j].name, kn->text))
+                rc = cfg_err(c, kn->line, "duplicate key '%s' in '%s' (first on line %d)", kn->text,
+                             k->name, kv->items[j].line);
+        if (rc)
+            break;
+        SM_ALLOC_GROW(kv->items, kv->n + 1, alloc);
+        struct prj_kv *e = &kv->items[kv->n++];
+        e->name = sm_strdup(kn->text);
+        e->value = sm_strdup(v->is_null ? "" : v->text);
+        e->line = kn->line;
+    }
+    if (kv == &tmp)
+        prj_kvs_release(&tmp);
+    return rc;
+}
+
+/* Paths into a JSON response (records, cursor_path, ...): dot-separated
+ * keys, optionally after "$" or "$.", and for records a final "[*]". They
+ * are stored in that canonical form without "$" and "[*]" ("" is the whole
+ * response), so ingest/ only splits on '.'. A key cannot hold '.', '[', ']',
+ * quotes or spaces. */
+static int json_path(struct ctx *c, const struct node *map, const char *key, bool star,
+                     char **field)
+{
+    if (!*field)
+        return 0;
+    const struct node *v = map_get(map, key);
+    int line = v ? v->line : 0;
+    const char *s = *field;
+    size_t n = strlen(s);
+    if (s[0] == '$') {
+        s += s[1] == '.' ? 2 : 1;
+        n = strlen(s);
+    }
+    if (star && n >= 3 && !strcmp(s + n - 3, "[*]"))
+        n -= 3;
+    bool ok = !(s != *field && n == 0 && !star);
+    for (size_t i = 0; i < n && ok; i++) {
+        char ch = s[i];
+        if (ch == '.')
+            ok = i > 0 && i + 1 < n && s[i + 1] != '.';
+        else
+            ok = !strchr("[]\"' \t*$", ch);
+    }
+    if (!ok)
+        return cfg_err(c, line,
+                       "invalid path '%s' for '%s': write keys separated by dots, e.g. "
+                       "'data.items'%s",
+                       *field, key,
+                       star ? ", optionally ending in '[*]', or '$' for the whole response" : "");
+    char *canon = sm_strndup(s, n);
+    free(*field);
+    *field = canon;
+    return 0;
+}
+
+/* The source's keys that belong to one kind: reject the others' keys, then
+ * ask for the keys this kind requires. */
+static int check_kind_keys(struct ctx *c, const struct node *map, int line, const char *kind)
+{
+    for (size_t i = 0; i + 1 < map->nkids; i += 2) {
+        const struct node *kn = map->kids[i];
+        for (const struct key *k = source_keys; k->name; k++)
+            if (!strcmp(k->name, kn->text) && k->only && strcmp(k->only, kind))
+                return cfg_err(c, kn->line, "'%s' applies to %s sources, not to kind '%s'", k->name,
+                               k->only, kind);
+    }
+    for (const struct key *k = source_keys; k->name; k++) {
+        if (!k->required_kind || strcmp(k->required_kind, kind))
+            continue;
+        const struct node *v = map_get(map, k->name);
+        if (!v || v->is_null)
+            return missing_key(c, v ? v->line : line, k, &source_section, v != NULL);
+    }
+    return 0;
+}
+
+static int check_rest(struct ctx *c, const struct node *map, int line, struct prj_source *src)
+{
+    struct prj_rest *r = &src->rest;
+    const struct node *res = map_get(map, "resource"), *path = map_get(map, "path");
+    (void)line;
+    if (res && !res->is_null && path && !path->is_null)
+        return cfg_err(c, path->line,
+                       "both 'path' and 'resource' are set: a REST source takes one of them");
+    if (path && !path->is_null) {
+        /* KT_PATH resolved it as a folder; here it is part of a URL. */
+        free(r->resource);
+        r->resource = sm_strdup(path->text);
+        free(src->path);
+        src->path = NULL;
+    }
+    src->format = PRJ_FMT_JSON;
+    if (!strstr(r->base_url, "://") && !sm_starts_with(r->base_url, "${"))
+        return cfg_err(c, map_get(map, "base_url")->line,
+                       "'base_url' must be a URL starting with http:// or https://, got '%s'",
+                       r->base_url);
+    if (r->body && !strcmp(r->method, "GET"))
+        return cfg_err(c, map_get(map, "body")->line,
+                       "'body' is sent only with POST: add 'method: POST' or remove 'body'");
+    static const char *const timeouts[] = {"timeout", "connect_timeout"};
+    for (size_t i = 0; i < 2; i++) {
+        const struct node *v = map_get(map, timeouts[i]);
+        if (v && !v->is_null && (i ? r->connect_timeout : r->timeout) == 0)
+            return cfg_err(c, v->line, "'%s' must be at least 1 second", timeouts[i]);
+    }
+    return json_path(c, map, "records", true, &r->records);
+}
+
 static int check_source(struct ctx *c, const struct node *map, int line, void *target)
 {
-    const struct prj_source *src = target;
-    if (!src || src->format != PRJ_FMT_CSV || src->ncolumns)
+    struct prj_source *src = target;
+    if (!src)
+        return 0;
+    SM_TRY(check_kind_keys(c, map, line, src->kind));
+    if (!strcmp(src->kind, "rest"))
+        return check_rest(c, map, line, src);
+    if (src->format != PRJ_FMT_CSV || src->ncolumns)
         return 0;
     const struct node *v = map_get(map, "columns");
     if (v && !v->is_null)
@@ -953,6 +1361,56 @@ static int check_source(struct ctx *c, const struct node *map, int line, void *t
     return cfg_err(c, line,
                    "missing required key 'columns' in source (csv sources need their columns "
                    "declared, in file order)");
+}
+
+/* The keys each pagination type needs, and the paths it reads. */
+static int check_paginate(struct ctx *c, const struct node *map, int line, void *target)
+{
+    struct prj_paginate *pg = target ? &((struct prj_source *)target)->rest.paginate : NULL;
+    if (!pg)
+        return 0;
+    if (pg->type == PRJ_PAGE_CURSOR && !pg->cursor_path)
+        return cfg_err(c, line,
+                       "paginate type 'cursor' needs 'cursor_path': where the next "
+                       "cursor is in a response, e.g. 'meta.next_cursor'");
+    if (pg->type == PRJ_PAGE_NEXT_URL && !pg->next_url_path)
+        return cfg_err(c, line,
+                       "paginate type 'next_url' needs 'next_url_path': where the next "
+                       "page's URL is in a response, e.g. 'links.next'");
+    SM_TRY(json_path(c, map, "cursor_path", false, &pg->cursor_path));
+    SM_TRY(json_path(c, map, "next_url_path", false, &pg->next_url_path));
+    SM_TRY(json_path(c, map, "has_more_path", false, &pg->has_more_path));
+    return json_path(c, map, "total_path", false, &pg->total_path);
+}
+
+static int check_auth(struct ctx *c, const struct node *map, int line, void *target)
+{
+    const struct prj_auth *a = target ? &((struct prj_source *)target)->rest.auth : NULL;
+    (void)map;
+    if (!a)
+        return 0;
+    if (a->type == PRJ_AUTH_BEARER && !a->token)
+        return cfg_err(c, line,
+                       "auth type 'bearer' needs 'token', e.g. token: \"${env:API_TOKEN}\"");
+    if (a->type == PRJ_AUTH_BASIC && !a->username)
+        return cfg_err(c, line, "auth type 'basic' needs 'username' (and usually 'password')");
+    if (a->type == PRJ_AUTH_API_KEY && (!a->name || !a->token))
+        return cfg_err(c, line,
+                       "auth type 'api_key' needs 'name' (the header or query parameter) and "
+                       "'token' (the key), e.g. token: \"${env:API_KEY}\"");
+    return 0;
+}
+
+static int check_incremental(struct ctx *c, const struct node *map, int line, void *target)
+{
+    struct prj_incremental *in = target ? &((struct prj_source *)target)->rest.incremental : NULL;
+    if (!in)
+        return 0;
+    if (!in->cursor_field || !in->param)
+        return cfg_err(c, line,
+                       "'incremental' needs 'cursor_field' (the record field to track) and "
+                       "'param' (the query parameter to send it as)");
+    return json_path(c, map, "cursor_field", false, &in->cursor_field);
 }
 
 /* Load abs (named rel in messages) and fill target from its top mapping. */
@@ -966,15 +1424,6 @@ static int load_yaml_file(struct ctx *c, const char *abs, const char *rel, const
     if (root && root->kind != NODE_MAP) {
         rc = cfg_err(c, root->line, "expected a mapping (key: value lines) at the top, got %s",
                      node_what(root));
-        goto out;
-    }
-    /* REST sources are a later version: say so before their keys are
-     * reported as unknown. */
-    const struct node *kind = s == &source_section ? map_get(root, "kind") : NULL;
-    if (kind && kind->kind == NODE_SCALAR && !strcmp(kind->text, "rest")) {
-        rc = cfg_err(c, kind->line,
-                     "source kind 'rest' is not supported yet: only 'files' sources can be "
-                     "loaded by this version of smelt");
         goto out;
     }
     rc = fill_section(c, s, root, root ? root->line : 1, target);
@@ -1328,6 +1777,48 @@ static void source_release(struct prj_source *s)
     free(s->columns);
     free(s->schema_drift);
     free(s->description);
+    struct prj_rest *r = &s->rest;
+    free(r->base_url);
+    free(r->resource);
+    free(r->method);
+    free(r->body);
+    prj_kvs_release(&r->params);
+    prj_kvs_release(&r->headers);
+    free(r->records);
+    free(r->paginate.limit_param);
+    free(r->paginate.offset_param);
+    free(r->paginate.page_param);
+    free(r->paginate.cursor_path);
+    free(r->paginate.cursor_param);
+    free(r->paginate.next_url_path);
+    free(r->paginate.has_more_path);
+    free(r->paginate.total_path);
+    free(r->auth.token);
+    free(r->auth.username);
+    free(r->auth.password);
+    free(r->auth.name);
+    free(r->auth.in);
+    free(r->incremental.cursor_field);
+    free(r->incremental.param);
+}
+
+void prj_kvs_release(struct prj_kvs *kv)
+{
+    for (size_t i = 0; i < kv->n; i++) {
+        free(kv->items[i].name);
+        free(kv->items[i].value);
+    }
+    free(kv->items);
+    kv->items = NULL;
+    kv->n = 0;
+}
+
+const char *prj_kvs_get(const struct prj_kvs *kv, const char *name)
+{
+    for (size_t i = 0; i < kv->n; i++)
+        if (!strcmp(kv->items[i].name, name))
+            return kv->items[i].value;
+    return NULL;
 }
 
 static void model_release(struct prj_model *m)
@@ -1388,8 +1879,9 @@ const char *prj_format_name(enum prj_format f)
 /* The order the docs present the sections in: each file, then the mappings
  * nested in it. */
 static const struct section *const doc_sections[] = {
-    &project_section, &defaults_section, &schedule_section, &notify_section,
-    &source_section,  &options_section,  &column_section,   &model_section,
+    &project_section, &defaults_section,    &schedule_section, &notify_section,
+    &source_section,  &options_section,     &column_section,   &paginate_section,
+    &auth_section,    &incremental_section, &model_section,
 };
 
 void prj_print_keys(FILE *out)
@@ -1403,10 +1895,14 @@ void prj_print_keys(FILE *out)
             fprintf(out, "| `%s` | %s", k->name, type_names[k->type].doc);
             for (size_t v = 0; k->values && k->values[v]; v++)
                 fprintf(out, "%s`%s`", v ? ", " : " ", k->values[v]);
-            fprintf(out, " | %s | ", k->required ? "yes" : "no");
+            if (k->required_kind)
+                fprintf(out, " | for `%s` | ", k->required_kind);
+            else
+                fprintf(out, " | %s | ", k->required ? "yes" : "no");
             if (k->def)
                 fprintf(out, "`%s`", k->def);
-            fprintf(out, " | %s |\n", k->help);
+            fprintf(out, " | %s%s%s%s |\n", k->only ? "*" : "", k->only ? k->only : "",
+                    k->only ? " only:* " : "", k->help);
         }
         fprintf(out, "\n");
     }

@@ -37,11 +37,91 @@ struct prj_column {
 
 enum prj_format { PRJ_FMT_CSV, PRJ_FMT_NDJSON, PRJ_FMT_JSON, PRJ_FMT_PARQUET };
 
+/* One entry of a string → string mapping (params:, headers:), in file order.
+ * value is kept as written: "${env:NAME}" and "${secret:NAME}" are resolved
+ * by ingest/ when the request is made, so secrets never sit in the struct. */
+struct prj_kv {
+    char *name;
+    char *value;
+    int line;
+};
+
+struct prj_kvs {
+    struct prj_kv *items;
+    size_t n;
+};
+
+enum prj_paginate_type {
+    PRJ_PAGE_NONE,
+    PRJ_PAGE_OFFSET,
+    PRJ_PAGE_PAGE,
+    PRJ_PAGE_CURSOR,
+    PRJ_PAGE_NEXT_URL,
+    PRJ_PAGE_LINK_HEADER,
+};
+
+/* paginate: how to ask for the next page and when to stop. Unused fields
+ * keep their defaults. */
+struct prj_paginate {
+    enum prj_paginate_type type; /* default none: one request */
+    char *limit_param;           /* default "limit"; sent when limit > 0 */
+    int limit;                   /* page size asked for; 0 = not sent */
+    char *offset_param;          /* offset: default "offset" */
+    char *page_param;            /* page: default "page" */
+    int start_page;              /* page: default 1 */
+    char *cursor_path;           /* cursor: where the next cursor is in a response */
+    char *cursor_param;          /* cursor: default "cursor" */
+    char *next_url_path;         /* next_url: where the next URL is in a response */
+    char *has_more_path;         /* stop when the value here is false; or NULL */
+    char *total_path;            /* offset: total records; page: total pages; or NULL */
+    int max_pages;               /* 0 = no limit */
+    bool stop_on_empty;          /* default true: a page without records ends */
+};
+
+enum prj_auth_type { PRJ_AUTH_NONE, PRJ_AUTH_BEARER, PRJ_AUTH_BASIC, PRJ_AUTH_API_KEY };
+
+/* auth: strings as written (see struct prj_kv). */
+struct prj_auth {
+    enum prj_auth_type type; /* default none */
+    char *token;             /* bearer: the token; api_key: the key */
+    char *username;          /* basic */
+    char *password;          /* basic */
+    char *name;              /* api_key: header or query parameter name */
+    char *in;                /* api_key: "header" (default) or "query" */
+};
+
+/* incremental: ask only for records newer than the last run's. */
+struct prj_incremental {
+    char *cursor_field; /* field of a record whose maximum is the watermark */
+    char *param;        /* query parameter the watermark is sent as */
+    int lookback;       /* seconds subtracted from the watermark; default 0 */
+};
+
+/* kind: rest — an HTTP JSON API (DESIGN.md §7). */
+struct prj_rest {
+    char *base_url;
+    char *resource; /* path under base_url (key "resource" or "path"), or NULL */
+    char *method;   /* "GET" (default) or "POST" */
+    char *body;     /* JSON text sent with POST, or NULL */
+    struct prj_kvs params;
+    struct prj_kvs headers;
+    char *records; /* path to the records in a response, e.g. "data.items[*]"; NULL =
+                      the response itself ("$") */
+    struct prj_paginate paginate;
+    struct prj_auth auth;
+    struct prj_incremental incremental;
+    int timeout;         /* seconds per request, default 30 */
+    int connect_timeout; /* seconds, default 10 */
+    int retries;         /* default 5 */
+    double rate_limit;   /* requests per second; 0 = unlimited */
+};
+
 struct prj_source {
     char *name; /* file name without .yml: the bronze table name */
     char *file; /* path of the .yml, relative to the project root */
-    char *kind; /* "files" (only kind so far) */
-    char *path; /* directory to watch, absolute (resolved against the root) */
+    char *kind; /* "files" or "rest" */
+    char *path; /* files: directory to watch, absolute (resolved against the root);
+                   rest: NULL (a "path:" key is read into rest.resource) */
     char *glob; /* fnmatch pattern for file names, default "*" */
     enum prj_format format;
     /* CSV options (defaults: header true, delimiter ",", quote "\"") */
@@ -54,8 +134,9 @@ struct prj_source {
     char *timestamp_format;     /* NULL = ISO */
     struct prj_column *columns; /* in declaration order */
     size_t ncolumns;
-    char *schema_drift; /* "evolve" (default), "fail" or "quarantine" */
-    char *description;  /* or NULL */
+    char *schema_drift;   /* "evolve" (default), "fail" or "quarantine" */
+    char *description;    /* or NULL */
+    struct prj_rest rest; /* kind: rest only; zero/defaults otherwise */
 };
 
 enum prj_materialized { PRJ_MAT_TABLE, PRJ_MAT_VIEW, PRJ_MAT_INCREMENTAL };
@@ -96,6 +177,10 @@ struct prj_project {
  * caller frees *out with prj_free(). */
 int prj_load(const char *dir, struct prj_project **out, struct sm_err *err) SM_MUST_USE;
 void prj_free(struct prj_project *p);
+
+/* Value of name in kv (borrowed, as written), or NULL. */
+const char *prj_kvs_get(const struct prj_kvs *kv, const char *name);
+void prj_kvs_release(struct prj_kvs *kv);
 
 /* Look up a source or model by name; NULL when absent. Borrowed. */
 const struct prj_source *prj_find_source(const struct prj_project *p, const char *name);

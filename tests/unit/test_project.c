@@ -582,14 +582,122 @@ static void test_bad_schema_drift_and_materialized(void **state)
     assert_contains(msg, "models/gold/x.yml:1: invalid value 'snapshot' for 'materialized'");
 }
 
-static void test_rest_source_not_supported(void **state)
+static void test_rest_source(void **state)
 {
     const char *root = *state;
     put(root, "smelt.yml", "name: shop\n");
+    /* DESIGN.md §7's example, plus the keys it leaves to their defaults. */
     put(root, "sources/tickets.yml",
-        "base_url: https://api.example.com/v2\nkind: rest\nresource: tickets\n");
-    const char *msg = load_fails(root, SM_ECONFIG);
-    assert_contains(msg, "sources/tickets.yml:2: source kind 'rest' is not supported yet");
+        "kind: rest\n"
+        "base_url: https://api.example.com/v2\n"
+        "resource: tickets\n"
+        "params: {per_page: 100, state: open}\n"
+        "headers: {X-Trace: \"${env:TRACE}\"}\n"
+        "auth: {type: bearer, token: \"${secret:support_api_token}\"}\n"
+        "paginate: {type: cursor, cursor_path: meta.next_cursor, cursor_param: cursor}\n"
+        "records: data[*]\n"
+        "incremental: {cursor_field: updated_at, param: updated_since, lookback: 60}\n"
+        "rate_limit: 0.5\n");
+    put(root, "sources/plain.yml", "kind: rest\nbase_url: http://127.0.0.1:8080\npath: /v1/x\n");
+    struct prj_project *p = load_ok(root);
+    const struct prj_source *t = prj_find_source(p, "tickets");
+    assert_non_null(t);
+    assert_string_equal(t->kind, "rest");
+    assert_null(t->path);
+    assert_int_equal(t->format, PRJ_FMT_JSON);
+    const struct prj_rest *r = &t->rest;
+    assert_string_equal(r->base_url, "https://api.example.com/v2");
+    assert_string_equal(r->resource, "tickets");
+    assert_string_equal(r->method, "GET");
+    assert_null(r->body);
+    assert_int_equal(r->params.n, 2);
+    assert_string_equal(r->params.items[0].name, "per_page");
+    assert_string_equal(r->params.items[0].value, "100");
+    assert_string_equal(prj_kvs_get(&r->params, "state"), "open");
+    assert_null(prj_kvs_get(&r->params, "nope"));
+    /* Templates stay as written: resolved only when a request is made. */
+    assert_string_equal(prj_kvs_get(&r->headers, "X-Trace"), "${env:TRACE}");
+    assert_int_equal(r->auth.type, PRJ_AUTH_BEARER);
+    assert_string_equal(r->auth.token, "${secret:support_api_token}");
+    assert_string_equal(r->auth.in, "header");
+    assert_int_equal(r->paginate.type, PRJ_PAGE_CURSOR);
+    assert_string_equal(r->paginate.cursor_path, "meta.next_cursor");
+    assert_string_equal(r->paginate.cursor_param, "cursor");
+    assert_true(r->paginate.stop_on_empty);
+    assert_int_equal(r->paginate.max_pages, 0);
+    assert_string_equal(r->records, "data"); /* canonical: no "$", no "[*]" */
+    assert_string_equal(r->incremental.cursor_field, "updated_at");
+    assert_string_equal(r->incremental.param, "updated_since");
+    assert_int_equal(r->incremental.lookback, 60);
+    assert_int_equal(r->timeout, 30);
+    assert_int_equal(r->connect_timeout, 10);
+    assert_int_equal(r->retries, 5);
+    assert_true(r->rate_limit > 0.49 && r->rate_limit < 0.51);
+
+    const struct prj_source *pl = prj_find_source(p, "plain");
+    assert_null(pl->path);                           /* not resolved as a folder */
+    assert_string_equal(pl->rest.resource, "/v1/x"); /* 'path' is the resource */
+    assert_int_equal(pl->rest.paginate.type, PRJ_PAGE_NONE);
+    assert_int_equal(pl->rest.auth.type, PRJ_AUTH_NONE);
+    assert_null(pl->rest.records);
+    assert_null(pl->rest.incremental.cursor_field);
+    prj_free(p);
+}
+
+static void test_rest_source_errors(void **state)
+{
+    const char *root = *state;
+    static const struct {
+        const char *yml, *msg;
+    } cases[] = {
+        {"kind: rest\nresource: x\n", "sources/s.yml:1: missing required key 'base_url' in source"},
+        {"kind: rest\nbase_url: http://h\nglob: \"*.json\"\n",
+         "sources/s.yml:3: 'glob' applies to files sources, not to kind 'rest'"},
+        {"kind: files\npath: in\nformat: json\nbase_url: http://h\n",
+         "sources/s.yml:4: 'base_url' applies to rest sources, not to kind 'files'"},
+        {"kind: files\nformat: json\n", "sources/s.yml:1: missing required key 'path' in source"},
+        {"kind: files\npath: in\n", "sources/s.yml:1: missing required key 'format' in source"},
+        {"kind: rest\nbase_url: http://h\npath: a\nresource: b\n",
+         "sources/s.yml:3: both 'path' and 'resource' are set"},
+        {"kind: rest\nbase_url: api.example.com\n",
+         "sources/s.yml:2: 'base_url' must be a URL starting with http:// or https://"},
+        {"kind: rest\nbase_url: http://h\nmethod: PUT\n",
+         "sources/s.yml:3: invalid value 'PUT' for 'method'"},
+        {"kind: rest\nbase_url: http://h\nbody: '{}'\n",
+         "sources/s.yml:3: 'body' is sent only with POST"},
+        {"kind: rest\nbase_url: http://h\nparams: {a: [1, 2]}\n",
+         "sources/s.yml:3: expected a string for 'a' in 'params', got a list"},
+        {"kind: rest\nbase_url: http://h\nparams: {a: 1, a: 2}\n",
+         "sources/s.yml:3: duplicate key 'a' in 'params'"},
+        {"kind: rest\nbase_url: http://h\nrecords: data[0]\n",
+         "sources/s.yml:3: invalid path 'data[0]' for 'records'"},
+        {"kind: rest\nbase_url: http://h\npaginate: {type: cursor}\n",
+         "sources/s.yml:3: paginate type 'cursor' needs 'cursor_path'"},
+        {"kind: rest\nbase_url: http://h\npaginate:\n  type: next_url\n",
+         "sources/s.yml:4: paginate type 'next_url' needs 'next_url_path'"},
+        {"kind: rest\nbase_url: http://h\npaginate: {type: pages}\n",
+         "sources/s.yml:3: invalid value 'pages' for 'type' (did you mean 'page'?)"},
+        {"kind: rest\nbase_url: http://h\npaginate: {limt: 5}\n",
+         "sources/s.yml:3: unknown key 'limt' in paginate (did you mean 'limit'?)"},
+        {"kind: rest\nbase_url: http://h\nauth: {type: bearer}\n",
+         "sources/s.yml:3: auth type 'bearer' needs 'token'"},
+        {"kind: rest\nbase_url: http://h\nauth: {type: api_key, token: x}\n",
+         "sources/s.yml:3: auth type 'api_key' needs 'name'"},
+        {"kind: rest\nbase_url: http://h\nauth: {type: api_key, name: k, token: x, in: body}\n",
+         "sources/s.yml:3: invalid value 'body' for 'in'"},
+        {"kind: rest\nbase_url: http://h\nincremental: {cursor_field: updated_at}\n",
+         "sources/s.yml:3: 'incremental' needs 'cursor_field'"},
+        {"kind: rest\nbase_url: http://h\ntimeout: 0\n",
+         "sources/s.yml:3: 'timeout' must be at least 1 second"},
+        {"kind: rest\nbase_url: http://h\nrate_limit: fast\n",
+         "sources/s.yml:3: expected a number >= 0 for 'rate_limit' in source, got 'fast'"},
+    };
+    put(root, "smelt.yml", "name: shop\n");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        put(root, "sources/s.yml", cases[i].yml);
+        const char *msg = load_fails(root, SM_ECONFIG);
+        assert_contains(msg, cases[i].msg);
+    }
 }
 
 static void test_invalid_names(void **state)
@@ -689,7 +797,10 @@ static void test_print_keys(void **state)
     assert_contains(buf, "| `memory_limit` | string | no | `4GB` |");
     assert_contains(buf, "| `threads` | integer | no | `0` |");
     assert_contains(buf, "### `sources/<name>.yml`");
-    assert_contains(buf, "| `format` | one of `csv`, `ndjson`, `json`, `parquet` | yes |");
+    assert_contains(buf, "| `format` | one of `csv`, `ndjson`, `json`, `parquet` | for `files` |");
+    assert_contains(buf, "| `base_url` | string | for `rest` |  | *rest only:* ");
+    assert_contains(buf, "### `paginate:` in a REST source");
+    assert_contains(buf, "| `stop_on_empty` | boolean | no | `true` |");
     assert_contains(buf, "`timestamp_format`");
     assert_contains(buf,
                     "| `schema_drift` | one of `evolve`, `fail`, `quarantine` | no | `evolve`");
@@ -731,7 +842,8 @@ int main(void)
         T(test_csv_needs_columns),
         T(test_bad_enum_value),
         T(test_bad_schema_drift_and_materialized),
-        T(test_rest_source_not_supported),
+        T(test_rest_source),
+        T(test_rest_source_errors),
         T(test_invalid_names),
         T(test_schedule_and_notify_validated),
         T(test_yml_without_sql),

@@ -1,0 +1,1345 @@
+/*
+ * rest.c — REST sources (kind: rest): an HTTP JSON API fetched page by page
+ * into the landing zone, and the landed pages loaded into bronze. ingest.c
+ * hands rest sources here from ing_land() and ing_load_bronze(), so the run
+ * sees the same two tasks for every kind of source.
+ *
+ * Landing. One run of a source is one batch: every page fetched is written,
+ * untouched and before anything parses it, to
+ *     <lake>/landing/<src>/<yyyy>/<mm>/<dd>/<batch_id>/page-NNNNN.json
+ * with the batch's _manifest.json (URL without secrets, status, kept
+ * headers, size, sha256, time) rewritten after each page, and recorded in
+ * state.db as a landed file whose orig_path is "<url>#page=N". The bytes go
+ * first (temp file, fsync, rename), then the record (intent and "landed" in
+ * one transaction): a crash between the two leaves an unrecorded file that
+ * nothing loads, and the page is fetched again by the next run because the
+ * watermark only moves once every page of a run has landed. A page whose
+ * bytes were landed before (same sha256) is not landed again.
+ *
+ * Then the page is parsed here, with jansson, only for what pagination and
+ * the watermark need: the next cursor or URL, has_more, total, the number
+ * of records and the highest incremental cursor value. A page that is not
+ * JSON is still landed (bronze quarantines it as a file) and ends the run's
+ * pagination with an error unless the next page can be asked for without
+ * reading it (offset with a limit, page numbers, Link headers).
+ *
+ * Bronze. DuckDB reads the landed pages (read_text), extracts the records
+ * with its JSON functions at the configured path, and types them: declared
+ * columns by TRY_CAST, a record that does not cast going to quarantine with
+ * its JSON text; otherwise by read_json's own inference over the extracted
+ * records. Rows carry _batch_id, _source_file, _ingested_at and _source_url.
+ * ing_load_bronze() commits them with the same exactly-once txn marker as
+ * file sources.
+ *
+ * Secrets. Every string of the source is a template resolved here, at the
+ * moment of use (sec_resolve: ${env:NAME}, ${secret:NAME}). Resolved values
+ * live in struct rest only and are wiped when it is released. URLs are shown
+ * (logs, errors, manifests, state.db, bronze) only after
+ * sm_http_url_redact(): without user info, and with every query parameter
+ * that carries a secret set to REDACTED; logs and errors drop the query
+ * string altogether when one of its parameters is a secret.
+ */
+#include "ingest.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <strings.h>
+#include <time.h>
+
+#include "secrets/secrets.h"
+#include "table/table.h"
+#include "util/http.h"
+
+/* --- templates and secrets -------------------------------------------------- */
+
+/*
+ * HOOK: the secret store. sec_resolve() calls this for each
+ * ${secret:NAME}; ctx is the struct rest being set up (it has the state
+ * database and the project). Wire the encrypted store in here (st_secret_get
+ * + sec_key_load + sec_decrypt, or the secrets module's own lookup once it
+ * has one); the value must be allocated so that sec_value_free() can wipe
+ * it. Until then a secret reference fails and says what to use instead.
+ */
+static int lookup_secret(void *ctx, const char *name, char **out_value, struct sm_err *err)
+{
+    (void)ctx;
+    *out_value = NULL;
+    return sm_err_set(err, SM_ECONFIG,
+                      "secret '%s' cannot be read: REST sources do not read the secret store "
+                      "yet; reference an environment variable instead, e.g. \"${env:%s}\"",
+                      name, name);
+}
+
+/* Does the template carry a reference (so that its value must not be
+ * shown)? "$${" is a literal, but treating it as secret only hides more. */
+static bool is_template(const char *s)
+{
+    return s && strstr(s, "${");
+}
+
+/* --- the state of one run of a source ----------------------------------------- */
+
+struct rest {
+    struct st_db *st;
+    const struct prj_project *p;
+    const struct prj_source *src;
+    const struct prj_rest *r;
+    struct ing_stats *stats;
+    struct sm_http http;
+    bool http_ready;
+
+    /* Resolved at the start; values may be secrets (freed by sec_value_free). */
+    char *base;                     /* base_url + "/" + resource */
+    char *body;                     /* POST body or NULL */
+    char **param_values;            /* per r->params item */
+    struct sm_http_header *headers; /* configured + auth; values owned */
+    size_t nheaders;
+    char *username, *password; /* basic */
+    char *api_key;             /* api_key auth */
+    bool key_in_query;
+    const char **secret_params; /* query parameters never shown; NULL-terminated */
+    size_t nsecret_params;
+    char *since; /* incremental value sent, or NULL */
+
+    /* Landing. */
+    char *batch_id;
+    char *batch_dir;
+    struct sm_buf manifest; /* the page entries written so far */
+
+    /* Incremental: the highest cursor value seen this run. */
+    char *wm_old;
+    char *wm_max;
+    bool wm_max_num;
+    double wm_max_val;
+};
+
+static void rest_release(struct rest *x)
+{
+    if (x->http_ready)
+        sm_http_release(&x->http);
+    sec_value_free(x->base);
+    sec_value_free(x->body);
+    for (size_t i = 0; x->param_values && i < x->r->params.n; i++)
+        sec_value_free(x->param_values[i]);
+    free(x->param_values);
+    for (size_t i = 0; i < x->nheaders; i++) {
+        free((char *)x->headers[i].name);
+        sec_value_free((char *)x->headers[i].value);
+    }
+    free(x->headers);
+    sec_value_free(x->username);
+    sec_value_free(x->password);
+    sec_value_free(x->api_key);
+    free(x->secret_params);
+    free(x->since);
+    free(x->batch_id);
+    free(x->batch_dir);
+    sm_buf_release(&x->manifest);
+    free(x->wm_old);
+    free(x->wm_max);
+}
+
+/* Resolve one template; what names it in errors ("auth.token"). */
+static int resolve(struct rest *x, const char *tmpl, const char *what, char **out,
+                   struct sm_err *err)
+{
+    *out = NULL;
+    if (!tmpl)
+        return 0;
+    int rc = sec_resolve(tmpl, lookup_secret, x, out, err);
+    if (rc)
+        sm_err_prefix(err, rc, "'%s' in %s", what, x->src->file);
+    return rc;
+}
+
+static void add_header(struct rest *x, size_t *alloc, const char *name, char *value)
+{
+    SM_ALLOC_GROW(x->headers, x->nheaders + 1, *alloc);
+    x->headers[x->nheaders].name = sm_strdup(name);
+    x->headers[x->nheaders++].value = value;
+}
+
+static bool has_header(const struct rest *x, const char *name)
+{
+    for (size_t i = 0; i < x->nheaders; i++)
+        if (!strcasecmp(x->headers[i].name, name))
+            return true;
+    return false;
+}
+
+static void add_secret_param(struct rest *x, const char *name)
+{
+    x->secret_params = sm_realloc(x->secret_params, (x->nsecret_params + 2) * sizeof(char *));
+    x->secret_params[x->nsecret_params++] = name;
+    x->secret_params[x->nsecret_params] = NULL;
+}
+
+/* Everything a request needs, resolved once per run. */
+static int rest_setup(struct rest *x, struct sm_err *err)
+{
+    const struct prj_rest *r = x->r;
+    char *res = NULL;
+    size_t halloc = 0;
+    int rc = resolve(x, r->base_url, "base_url", &x->base, err);
+    if (!rc)
+        rc = resolve(x, r->resource, "resource", &res, err);
+    if (rc)
+        goto out;
+    if (res && *res) {
+        /* Exactly one '/' between base_url and resource. */
+        size_t n = strlen(x->base);
+        while (n && x->base[n - 1] == '/')
+            n--;
+        const char *tail = res;
+        while (*tail == '/')
+            tail++;
+        char *joined = sm_asprintf("%.*s/%s", (int)n, x->base, tail);
+        sec_value_free(x->base);
+        x->base = joined;
+    }
+    if ((rc = resolve(x, r->body, "body", &x->body, err)))
+        goto out;
+
+    x->param_values = sm_calloc(r->params.n ? r->params.n : 1, sizeof(char *));
+    for (size_t i = 0; i < r->params.n && !rc; i++) {
+        char *what = sm_asprintf("params.%s", r->params.items[i].name);
+        rc = resolve(x, r->params.items[i].value, what, &x->param_values[i], err);
+        free(what);
+        if (is_template(r->params.items[i].value))
+            add_secret_param(x, r->params.items[i].name);
+    }
+    for (size_t i = 0; i < r->headers.n && !rc; i++) {
+        char *what = sm_asprintf("headers.%s", r->headers.items[i].name), *v = NULL;
+        rc = resolve(x, r->headers.items[i].value, what, &v, err);
+        free(what);
+        if (!rc)
+            add_header(x, &halloc, r->headers.items[i].name, v);
+    }
+    if (rc)
+        goto out;
+
+    switch (r->auth.type) {
+    case PRJ_AUTH_NONE:
+        break;
+    case PRJ_AUTH_BEARER: {
+        char *tok = NULL;
+        if ((rc = resolve(x, r->auth.token, "auth.token", &tok, err)))
+            goto out;
+        struct sm_buf b = SM_BUF_INIT;
+        (void)sm_buf_addf(&b, "Bearer %s", tok);
+        sec_value_free(tok);
+        char *v = sm_strndup(b.buf, b.len);
+        if (b.alloc) /* wipe the buffer's copy of the token */
+            memset(b.buf, 0, b.alloc);
+        sm_buf_release(&b);
+        add_header(x, &halloc, "Authorization", v);
+        break;
+    }
+    case PRJ_AUTH_BASIC:
+        rc = resolve(x, r->auth.username, "auth.username", &x->username, err);
+        if (!rc)
+            rc = resolve(x, sm_or(r->auth.password, ""), "auth.password", &x->password, err);
+        break;
+    case PRJ_AUTH_API_KEY:
+        if ((rc = resolve(x, r->auth.token, "auth.token", &x->api_key, err)))
+            goto out;
+        x->key_in_query = !strcmp(r->auth.in, "query");
+        if (x->key_in_query) {
+            add_secret_param(x, r->auth.name);
+        } else {
+            add_header(x, &halloc, r->auth.name, x->api_key);
+            x->api_key = NULL;
+        }
+        break;
+    }
+    if (rc)
+        goto out;
+    if (!has_header(x, "Accept"))
+        add_header(x, &halloc, "Accept", sm_strdup("application/json"));
+    if (x->body && !has_header(x, "Content-Type"))
+        add_header(x, &halloc, "Content-Type", sm_strdup("application/json"));
+
+    struct sm_http_options opt = {
+        .timeout_s = r->timeout,
+        .connect_timeout_s = r->connect_timeout,
+        .retries = r->retries,
+        .rate_limit = r->rate_limit,
+    };
+    if ((rc = sm_http_init(&x->http, &opt, err)))
+        goto out;
+    x->http_ready = true;
+out:
+    sec_value_free(res);
+    return rc;
+}
+
+/* --- URLs ------------------------------------------------------------------------ */
+
+struct pager {
+    int64_t offset;
+    int64_t page;
+    char *cursor;   /* cursor to send; NULL on the first page */
+    char *next_url; /* next_url, link_header: the next page's URL, or NULL */
+    struct sm_map seen;
+};
+
+static void add_param(struct sm_buf *b, char *sep, const char *name, const char *value)
+{
+    (void)sm_buf_addc(b, *sep);
+    *sep = '&';
+    (void)sm_http_add_escaped(b, name);
+    (void)sm_buf_addc(b, '=');
+    (void)sm_http_add_escaped(b, value);
+}
+
+/* A configured parameter that pagination or incremental sets itself. */
+static bool managed_param(const struct prj_rest *r, const char *name)
+{
+    const struct prj_paginate *pg = &r->paginate;
+    return (pg->limit > 0 && !strcmp(name, pg->limit_param)) ||
+           (pg->type == PRJ_PAGE_OFFSET && !strcmp(name, pg->offset_param)) ||
+           (pg->type == PRJ_PAGE_PAGE && !strcmp(name, pg->page_param)) ||
+           (pg->type == PRJ_PAGE_CURSOR && !strcmp(name, pg->cursor_param)) ||
+           (r->incremental.param && !strcmp(name, r->incremental.param));
+}
+
+/* The real URL of the next request (may hold the API key; freed with
+ * sec_value_free). */
+static char *request_url(const struct rest *x, const struct pager *pg)
+{
+    const struct prj_rest *r = x->r;
+    struct sm_buf b = SM_BUF_INIT;
+    char sep;
+    if (pg->next_url) {
+        (void)sm_buf_adds(&b, pg->next_url);
+        sep = strchr(pg->next_url, '?') ? '&' : '?';
+    } else {
+        (void)sm_buf_adds(&b, x->base);
+        sep = strchr(x->base, '?') ? '&' : '?';
+        for (size_t i = 0; i < r->params.n; i++)
+            if (!managed_param(r, r->params.items[i].name))
+                add_param(&b, &sep, r->params.items[i].name, x->param_values[i]);
+        char num[32];
+        if (r->paginate.limit > 0 && r->paginate.type != PRJ_PAGE_NONE) {
+            snprintf(num, sizeof(num), "%d", r->paginate.limit);
+            add_param(&b, &sep, r->paginate.limit_param, num);
+        }
+        if (r->paginate.type == PRJ_PAGE_OFFSET) {
+            snprintf(num, sizeof(num), "%lld", (long long)pg->offset);
+            add_param(&b, &sep, r->paginate.offset_param, num);
+        } else if (r->paginate.type == PRJ_PAGE_PAGE) {
+            snprintf(num, sizeof(num), "%lld", (long long)pg->page);
+            add_param(&b, &sep, r->paginate.page_param, num);
+        } else if (r->paginate.type == PRJ_PAGE_CURSOR && pg->cursor) {
+            add_param(&b, &sep, r->paginate.cursor_param, pg->cursor);
+        }
+        if (x->since)
+            add_param(&b, &sep, r->incremental.param, x->since);
+    }
+    if (x->key_in_query && !(pg->next_url && sm_http_url_has_param(pg->next_url, r->auth.name)))
+        add_param(&b, &sep, r->auth.name, x->api_key);
+    char *url = sm_strndup(b.buf, b.len);
+    if (b.alloc)
+        memset(b.buf, 0, b.alloc);
+    sm_buf_release(&b);
+    return url;
+}
+
+/* How url may be shown in state.db, manifests and bronze. */
+static char *shown_url(const struct rest *x, const char *url)
+{
+    return sm_http_url_redact(url, x->secret_params);
+}
+
+/* How url may be shown in logs and errors: also without a query string
+ * when that has a secret in it. */
+static char *log_url(const struct rest *x, const char *shown)
+{
+    char *s = sm_strdup(shown);
+    char *q = strchr(s, '?');
+    if (q && x->nsecret_params)
+        *q = 0;
+    return s;
+}
+
+/* --- landing ------------------------------------------------------------------- */
+
+static void add_manifest_page(struct rest *x, const char *file, const char *url,
+                              const struct sm_http_response *res, const char *sha,
+                              const char *received)
+{
+    static const char *const kept[] = {"content-type", "date"};
+    struct sm_buf *b = &x->manifest;
+    (void)sm_buf_adds(b, b->len ? ",\n    {" : "\n    {");
+    (void)sm_buf_adds(b, "\"file\": ");
+    (void)sm_buf_add_json_str(b, file);
+    (void)sm_buf_adds(b, ", \"url\": ");
+    (void)sm_buf_add_json_str(b, url);
+    (void)sm_buf_addf(b, ", \"status\": %ld, \"headers\": {", res->status);
+    bool first = true;
+    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+        const char *v = sm_http_response_header(res, kept[i]);
+        if (!v)
+            continue;
+        (void)sm_buf_addf(b, "%s\"%s\": ", first ? "" : ", ", kept[i]);
+        (void)sm_buf_add_json_str(b, v);
+        first = false;
+    }
+    (void)sm_buf_addf(b, "}, \"size\": %zu, \"truncated\": %s, \"sha256\": \"%s\", ", res->body.len,
+                      res->truncated ? "true" : "false", sha);
+    (void)sm_buf_adds(b, "\"received_at\": ");
+    (void)sm_buf_add_json_str(b, received);
+    (void)sm_buf_adds(b, "}");
+}
+
+static int write_manifest(const struct rest *x, struct sm_err *err)
+{
+    struct sm_buf b = SM_BUF_INIT;
+    (void)sm_buf_adds(&b, "{\n  \"source\": ");
+    (void)sm_buf_add_json_str(&b, x->src->name);
+    (void)sm_buf_adds(&b, ",\n  \"kind\": \"rest\",\n  \"batch_id\": ");
+    (void)sm_buf_add_json_str(&b, x->batch_id);
+    (void)sm_buf_addf(&b, ",\n  \"pages\": [%s\n  ]\n}\n", x->manifest.buf);
+    char *path = sm_path_join(x->batch_dir, "_manifest.json");
+    int rc = sm_write_file_atomic(path, b.buf, b.len, err);
+    free(path);
+    sm_buf_release(&b);
+    return rc;
+}
+
+/* Land the body of page n unless the same bytes were landed before.
+ * *out_path gets the landing path (or the earlier one's), caller frees. */
+static int land_page(struct rest *x, int n, const char *shown, const struct sm_http_response *res,
+                     char **out_path, struct sm_err *err)
+{
+    char sha[SEC_SHA256_HEX];
+    struct sec_sha256 h;
+    sec_sha256_init(&h);
+    sec_sha256_update(&h, res->body.buf, res->body.len);
+    sec_sha256_final(&h, sha);
+    *out_path = NULL;
+
+    struct st_landed found = {0};
+    bool hit = false;
+    SM_TRY(st_landed_find_hash(x->st, x->src->name, sha, &found, &hit, err));
+    if (hit) {
+        sm_debug("source '%s': page %d is the same as '%s', landed before", x->src->name, n,
+                 found.landing_path);
+        *out_path = found.landing_path;
+        found.landing_path = NULL;
+        st_landed_release(&found);
+        return 0;
+    }
+    int64_t now = sm_now_ms();
+    char received[40];
+    sm_iso8601(now, received, sizeof(received));
+    if (!x->batch_dir) {
+        char day[16];
+        time_t t = (time_t)(now / 1000);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(day, sizeof(day), "%Y/%m/%d", &tm);
+        x->batch_id = ing_batch_id_new(now);
+        x->batch_dir =
+            sm_asprintf("%s/landing/%s/%s/%s", x->p->lake, x->src->name, day, x->batch_id);
+        SM_TRY(sm_mkdirs(x->batch_dir, err));
+    }
+    char file[32];
+    snprintf(file, sizeof(file), "page-%05d.json", n);
+    char *path = sm_path_join(x->batch_dir, file);
+    char *orig = sm_asprintf("%s#page=%d", shown, n);
+    struct st_landed l = {
+        .source = x->src->name,
+        .orig_path = orig,
+        .size = (int64_t)res->body.len,
+        .mtime = now / 1000,
+        .sha256 = sha,
+        .batch_id = x->batch_id,
+        .landing_path = path,
+        .received_at = received,
+    };
+    int rc = sm_write_file_atomic(path, res->body.buf, res->body.len, err);
+    if (!rc) {
+        add_manifest_page(x, file, shown, res, sha, received);
+        rc = write_manifest(x, err);
+    }
+    if (!rc)
+        rc = st_begin(x->st, err);
+    if (!rc) {
+        rc = st_landed_begin(x->st, &l, err);
+        if (!rc)
+            rc = st_landed_done(x->st, l.id, err);
+        if (!rc)
+            rc = st_commit(x->st, err);
+        else
+            st_rollback(x->st);
+    }
+    if (!rc) {
+        x->stats->files_landed++;
+        x->stats->bytes_landed += (int64_t)res->body.len;
+        *out_path = path;
+        path = NULL;
+    }
+    free(path);
+    free(orig);
+    return rc;
+}
+
+/* --- reading a page ----------------------------------------------------------------- */
+
+/* The value at a canonical path ("a.b", "" = v itself), or NULL. */
+static json_t *json_at(json_t *v, const char *path)
+{
+    const char *p = path;
+    while (v && *p) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        v = json_is_object(v) ? json_object_getn(v, p, n) : NULL;
+        p += n + (dot ? 1 : 0);
+    }
+    return v;
+}
+
+/* A scalar as text (strings as they are, numbers printed), or NULL. */
+static char *scalar_text(const json_t *v)
+{
+    if (json_is_string(v))
+        return sm_strdup(json_string_value(v));
+    if (json_is_integer(v))
+        return sm_asprintf("%lld", (long long)json_integer_value(v));
+    if (json_is_real(v))
+        return sm_asprintf("%.17g", json_real_value(v));
+    return NULL;
+}
+
+/* Parse a page; big integers (beyond 64 bits) are read as reals rather
+ * than failing. NULL when the body is not JSON (why in jerr). */
+static json_t *parse_page(const struct sm_http_response *res, json_error_t *jerr)
+{
+    if (res->truncated) {
+        snprintf(jerr->text, sizeof(jerr->text), "the response was cut at %zu bytes",
+                 res->body.len);
+        return NULL;
+    }
+    json_t *j = json_loadb(res->body.buf, res->body.len, JSON_DECODE_ANY, jerr);
+    if (!j && json_error_code(jerr) == json_error_numeric_overflow)
+        j = json_loadb(res->body.buf, res->body.len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL,
+                       jerr);
+    return j;
+}
+
+/* The records of a page: an array's elements, or one object. */
+static size_t page_records(json_t *page, const char *path, json_t **out_arr)
+{
+    json_t *v = json_at(page, sm_or(path, ""));
+    *out_arr = json_is_array(v) ? v : NULL;
+    if (json_is_array(v))
+        return json_array_size(v);
+    return json_is_object(v) ? 1 : 0;
+}
+
+/* --- the watermark --------------------------------------------------------------- */
+
+static bool parse_num(const char *s, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double d = strtod(s, &end);
+    if (!*s || *end || errno || !isfinite(d))
+        return false;
+    *out = d;
+    return true;
+}
+
+/* Is value (text of a JSON scalar, is_num when it was a number) above the
+ * best so far? Numbers compare as numbers, everything else as text: ISO
+ * 8601 times in one format and zone sort as text. */
+static bool above(const char *value, bool is_num, double num, const char *best)
+{
+    double b;
+    if (!best)
+        return true;
+    if (is_num && parse_num(best, &b))
+        return num > b;
+    return strcmp(value, best) > 0;
+}
+
+static void see_cursor_value(struct rest *x, json_t *rec)
+{
+    json_t *v = json_at(rec, x->r->incremental.cursor_field);
+    char *t = scalar_text(v);
+    if (!t)
+        return;
+    double num = json_is_number(v) ? json_number_value(v) : 0;
+    if (above(t, json_is_number(v), num, x->wm_max)) {
+        free(x->wm_max);
+        x->wm_max = t;
+        x->wm_max_num = json_is_number(v);
+        x->wm_max_val = num;
+    } else {
+        free(t);
+    }
+}
+
+/* Parse "YYYY-MM-DD[T ]HH:MM:SS[.fff][Z|+HH:MM|-HH:MM]" into UTC seconds.
+ * *out_zone says whether it had a zone; *out_sep is 'T' or ' '. */
+static bool parse_iso(const char *s, int64_t *out, bool *out_zone, char *out_sep)
+{
+    int y, mo, d, h, mi, sec, n = 0;
+    char sep;
+    if (sscanf(s, "%4d-%2d-%2d%c%2d:%2d:%2d%n", &y, &mo, &d, &sep, &h, &mi, &sec, &n) != 7 ||
+        (sep != 'T' && sep != ' '))
+        return false;
+    const char *p = s + n;
+    if (*p == '.')
+        for (p++; *p >= '0' && *p <= '9'; p++)
+            ;
+    int64_t off = 0;
+    *out_zone = false;
+    if (*p == 'Z') {
+        *out_zone = true;
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int oh, om;
+        if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2)
+            return false;
+        off = (int64_t)(oh * 3600 + om * 60) * (*p == '-' ? -1 : 1);
+        *out_zone = true;
+        p += 6;
+    }
+    if (*p)
+        return false;
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = sec};
+    *out = (int64_t)timegm(&tm) - off;
+    *out_sep = sep;
+    return true;
+}
+
+/* The value to send for watermark wm: lookback seconds earlier. */
+static char *since_value(const struct prj_source *src, const char *wm)
+{
+    int lb = src->rest.incremental.lookback;
+    if (!lb)
+        return sm_strdup(wm);
+    double num;
+    int64_t i;
+    if (!sm_parse_i64(wm, &i))
+        return sm_asprintf("%lld", (long long)(i - lb));
+    if (parse_num(wm, &num))
+        return sm_asprintf("%.17g", num - lb);
+    int64_t t;
+    bool zone;
+    char sep;
+    if (parse_iso(wm, &t, &zone, &sep)) {
+        time_t tt = (time_t)(t - lb);
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        char buf[40];
+        strftime(buf, sizeof(buf), sep == 'T' ? "%Y-%m-%dT%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &tm);
+        return sm_asprintf("%s%s", buf, zone ? "Z" : "");
+    }
+    sm_warn("source '%s': cannot subtract 'lookback' from watermark '%s' (neither a number nor "
+            "an ISO 8601 time); sending it as it is",
+            src->name, wm);
+    return sm_strdup(wm);
+}
+
+/* --- pagination ------------------------------------------------------------------ */
+
+/* Remember a cursor or next URL; the same one twice means the API would
+ * send us round in circles. */
+static int check_seen(struct rest *x, struct pager *pg, const char *key, const char *what,
+                      const char *shown, int n, struct sm_err *err)
+{
+    if (sm_map_get(&pg->seen, key))
+        return sm_err_set(err, SM_EPARSE,
+                          "the API sent %s '%s' a second time (page %d): stopping, as following "
+                          "it would fetch the same pages again; check 'paginate' in %s",
+                          what, shown, n, x->src->file);
+    sm_map_put(&pg->seen, key, (void *)1);
+    return 0;
+}
+
+/* A next URL from the API: resolved against the page's URL, and only on
+ * the API's own origin, where the credentials may go. */
+static int set_next_url(struct rest *x, struct pager *pg, const char *cur_url, const char *ref,
+                        int n, struct sm_err *err)
+{
+    char *next = NULL;
+    SM_TRY(sm_http_url_resolve(cur_url, ref, &next, err));
+    char *shown = shown_url(x, next);
+    int rc = 0;
+    if (!sm_http_same_origin(next, x->base))
+        rc = sm_err_set(err, SM_EINVALID,
+                        "page %d links to '%s', which is not on the API's host: not following "
+                        "it with the source's credentials",
+                        n, shown);
+    if (!rc)
+        rc = check_seen(x, pg, next, "next URL", shown, n, err);
+    free(shown);
+    if (rc) {
+        sec_value_free(next);
+        return rc;
+    }
+    sec_value_free(pg->next_url);
+    pg->next_url = next;
+    return 0;
+}
+
+/* Decide from page n (page is NULL when it is not JSON) whether there is a
+ * next page and set pg up for it. *out_more false = done. */
+static int advance(struct rest *x, struct pager *pg, int n, const char *url,
+                   const struct sm_http_response *res, json_t *page, size_t nrec, bool *out_more,
+                   struct sm_err *err)
+{
+    const struct prj_paginate *p = &x->r->paginate;
+    *out_more = false;
+    if (p->type == PRJ_PAGE_NONE)
+        return 0;
+    if (p->max_pages && n >= p->max_pages)
+        return 0;
+    if (page) {
+        if (p->stop_on_empty && nrec == 0)
+            return 0;
+        if (p->has_more_path) {
+            json_t *v = json_at(page, p->has_more_path);
+            if (json_is_false(v) || (json_is_integer(v) && !json_integer_value(v)) ||
+                (json_is_string(v) && !strcmp(json_string_value(v), "false")))
+                return 0;
+        }
+    }
+    json_t *total = page && p->total_path ? json_at(page, p->total_path) : NULL;
+    switch (p->type) {
+    case PRJ_PAGE_NONE:
+        return 0;
+    case PRJ_PAGE_OFFSET:
+        if (!page && p->limit <= 0)
+            break; /* cannot know how far to skip */
+        if (page && nrec == 0)
+            return 0; /* the offset would not move */
+        pg->offset += page ? (int64_t)nrec : p->limit;
+        if (json_is_number(total) && (double)pg->offset >= json_number_value(total))
+            return 0;
+        *out_more = true;
+        return 0;
+    case PRJ_PAGE_PAGE:
+        if (json_is_number(total) && (double)pg->page >= json_number_value(total))
+            return 0;
+        pg->page++;
+        *out_more = true;
+        return 0;
+    case PRJ_PAGE_CURSOR: {
+        if (!page)
+            break;
+        char *c = scalar_text(json_at(page, p->cursor_path));
+        if (!c || !*c) {
+            free(c);
+            return 0;
+        }
+        int rc = check_seen(x, pg, c, "cursor", c, n, err);
+        if (rc) {
+            free(c);
+            return rc;
+        }
+        free(pg->cursor);
+        pg->cursor = c;
+        *out_more = true;
+        return 0;
+    }
+    case PRJ_PAGE_NEXT_URL: {
+        if (!page)
+            break;
+        json_t *v = json_at(page, p->next_url_path);
+        if (!json_is_string(v) || !*json_string_value(v))
+            return 0;
+        SM_TRY(set_next_url(x, pg, url, json_string_value(v), n, err));
+        *out_more = true;
+        return 0;
+    }
+    case PRJ_PAGE_LINK_HEADER: {
+        const char *link = sm_http_response_header(res, "link");
+        char *next = link ? sm_http_link_target(link, "next") : NULL;
+        if (!next)
+            return 0;
+        int rc = set_next_url(x, pg, url, next, n, err);
+        free(next);
+        SM_TRY(rc);
+        *out_more = true;
+        return 0;
+    }
+    }
+    return sm_err_set(err, SM_EPARSE,
+                      "page %d is not JSON, so the next page cannot be found: stopping (the page "
+                      "is landed and bronze quarantines it)",
+                      n);
+}
+
+/* The error for an answer that is not a success, with what to check. */
+static int status_error(const struct rest *x, const char *method, const char *shown,
+                        const struct sm_http_response *res, struct sm_err *err)
+{
+    long st = res->status;
+    bool denied = st == 401 || st == 403;
+    char *lu = log_url(x, shown);
+    char after[48] = "", hint[256] = "";
+    if (res->attempts > 1)
+        snprintf(after, sizeof(after), " after %d attempts", res->attempts);
+    if (denied)
+        snprintf(hint, sizeof(hint), ": check 'auth' in %s (a wrong or expired token?)",
+                 x->src->file);
+    else if (st == 404)
+        snprintf(hint, sizeof(hint), ": check 'base_url' and 'resource' in %s", x->src->file);
+    else if (st == 429)
+        snprintf(hint, sizeof(hint), ": lower 'rate_limit' in %s", x->src->file);
+    int rc = sm_err_set(err, denied ? SM_ECONFIG : SM_ENET, "%s %s answered HTTP %ld %s%s%s",
+                        method, lu, st, sm_http_reason(st), after, hint);
+    free(lu);
+    return rc;
+}
+
+/* Fetch, land and read every page of the run. */
+static int fetch_pages(struct rest *x, struct sm_err *err)
+{
+    const struct prj_rest *r = x->r;
+    struct pager pg = {.page = r->paginate.start_page};
+    int rc = 0;
+    for (int n = 1; !rc; n++) {
+        char *url = request_url(x, &pg), *shown = shown_url(x, url), *lu = log_url(x, shown);
+        struct sm_http_response res;
+        struct sm_http_request req = {
+            .method = r->method,
+            .url = url,
+            .log_url = lu,
+            .body = x->body,
+            .body_len = x->body ? strlen(x->body) : 0,
+            .headers = x->headers,
+            .nheaders = x->nheaders,
+            .username = x->username,
+            .password = x->password,
+        };
+        if (n == 1 &&
+            (r->paginate.type == PRJ_PAGE_NEXT_URL || r->paginate.type == PRJ_PAGE_LINK_HEADER))
+            sm_map_put(&pg.seen, url, (void *)1);
+        rc = sm_http_send(&x->http, &req, &res, err);
+        x->stats->files_seen++;
+        if (!rc && (res.status < 200 || res.status > 299))
+            rc = status_error(x, r->method, shown, &res, err);
+        char *landed = NULL;
+        if (!rc)
+            rc = land_page(x, n, shown, &res, &landed, err);
+        json_t *page = NULL;
+        size_t nrec = 0;
+        bool more = false;
+        if (!rc) {
+            json_error_t jerr;
+            page = res.body.len ? parse_page(&res, &jerr) : NULL;
+            if (!page && res.body.len)
+                sm_warn("source '%s': page %d (%s) is not valid JSON (%s, line %d); it is landed "
+                        "as '%s' and bronze quarantines it",
+                        x->src->name, n, lu, jerr.text, jerr.line, landed);
+            json_t *arr = NULL;
+            nrec = page ? page_records(page, r->records, &arr) : 0;
+            if (page && r->incremental.cursor_field) {
+                for (size_t i = 0; i < nrec; i++)
+                    see_cursor_value(x, arr ? json_array_get(arr, i)
+                                            : json_at(page, sm_or(r->records, "")));
+            }
+            /* An empty body is an empty page, not a broken one. */
+            if (!res.body.len)
+                page = json_array();
+            rc = advance(x, &pg, n, url, &res, page, nrec, &more, err);
+        }
+        json_decref(page);
+        free(landed);
+        sm_http_response_release(&res);
+        sec_value_free(url);
+        free(shown);
+        free(lu);
+        if (!more)
+            break;
+    }
+    free(pg.cursor);
+    sec_value_free(pg.next_url);
+    sm_map_release(&pg.seen);
+    return rc;
+}
+
+int ing_rest_land(struct st_db *st, const struct prj_project *p, const struct prj_source *src,
+                  struct ing_stats *out, struct sm_err *err)
+{
+    struct rest x = {
+        .st = st, .p = p, .src = src, .r = &src->rest, .stats = out, .manifest = SM_BUF_INIT};
+    int rc = 0;
+    if (src->rest.incremental.cursor_field) {
+        rc = st_watermark_get(st, src->name, &x.wm_old, err);
+        if (!rc && x.wm_old)
+            x.since = since_value(src, x.wm_old);
+    }
+    if (!rc)
+        rc = rest_setup(&x, err);
+    if (!rc)
+        rc = fetch_pages(&x, err);
+    /* The watermark moves only once every page of the run has landed. */
+    if (!rc && x.wm_max && above(x.wm_max, x.wm_max_num, x.wm_max_val, x.wm_old))
+        rc = st_watermark_set(st, src->name, x.wm_max, err);
+    if (x.http_ready && x.http.nretries)
+        sm_info("source '%s': %lld request%s, %lld retried", src->name, (long long)x.http.nrequests,
+                x.http.nrequests == 1 ? "" : "s", (long long)x.http.nretries);
+    if (rc)
+        sm_err_prefix(err, rc, "source '%s'", src->name);
+    rest_release(&x);
+    return rc;
+}
+
+/* --- bronze ---------------------------------------------------------------------- */
+
+int ing_rest_check_page(struct eng_db *db, const char *path, struct sm_err *err)
+{
+    struct sm_buf q = SM_BUF_INIT;
+    (void)sm_buf_adds(&q, "SELECT CAST(json_valid(content) AS INTEGER) FROM read_text(");
+    (void)sm_buf_add_sql_str(&q, path);
+    (void)sm_buf_adds(&q, ")");
+    int64_t ok = 0;
+    int rc = eng_query_i64(db, q.buf, &ok, err);
+    if (!rc && !ok) {
+        /* json() fails saying where and why. */
+        struct sm_err e = SM_ERR_INIT;
+        sm_buf_reset(&q);
+        (void)sm_buf_adds(&q, "SELECT CAST(json(content) IS NOT NULL AS INTEGER) FROM read_text(");
+        (void)sm_buf_add_sql_str(&q, path);
+        (void)sm_buf_adds(&q, ")");
+        if (!eng_query_i64(db, q.buf, &ok, &e))
+            sm_err_clear(&e);
+        rc = sm_err_set(err, SM_EPARSE, "not valid JSON: %s",
+                        e.code ? e.msg : "DuckDB's json_valid() says no");
+    }
+    sm_buf_release(&q);
+    return rc;
+}
+
+/* Names of the temporary tables of src: smelt_rest_<what>_<src>. */
+static void add_tmp(struct sm_buf *b, const struct prj_source *src, const char *what)
+{
+    (void)sm_buf_addf(b, "smelt_rest_%s_%s", what, src->name);
+}
+
+void ing_rest_select(struct sm_buf *b, const struct prj_source *src, const char *what)
+{
+    bool rows = !strcmp(what, "rows");
+    (void)sm_buf_adds(b, rows ? "SELECT * EXCLUDE (_n) FROM " : "SELECT * FROM ");
+    add_tmp(b, src, what);
+    if (rows)
+        (void)sm_buf_adds(b, " ORDER BY _n");
+}
+
+void ing_rest_unstage(struct eng_db *db, const struct prj_source *src)
+{
+    static const char *const tmp[] = {"pages", "recs", "typed", "rows", "rejects"};
+    for (size_t i = 0; i < sizeof(tmp) / sizeof(tmp[0]); i++) {
+        struct sm_buf q = SM_BUF_INIT;
+        (void)sm_buf_adds(&q, "DROP TABLE IF EXISTS ");
+        add_tmp(&q, src, tmp[i]);
+        if (eng_exec(db, q.buf, NULL))
+            sm_debug("cannot drop a temporary table of '%s'", src->name);
+        sm_buf_release(&q);
+    }
+}
+
+/* '$."a"."b"': a canonical path as a DuckDB JSON path. */
+static void add_json_path(struct sm_buf *b, const char *path)
+{
+    struct sm_buf jp = SM_BUF_INIT;
+    (void)sm_buf_addc(&jp, '$');
+    for (const char *p = path; p && *p;) {
+        size_t n = strcspn(p, ".");
+        (void)sm_buf_adds(&jp, ".\"");
+        (void)sm_buf_add(&jp, p, n);
+        (void)sm_buf_addc(&jp, '"');
+        p += n + (p[n] == '.');
+    }
+    (void)sm_buf_add_sql_str(b, jp.buf);
+    sm_buf_release(&jp);
+}
+
+static void add_provenance(struct sm_buf *b, size_t skip, const char *ingested_at)
+{
+    (void)sm_buf_addf(b,
+                      "batch_id AS _batch_id, substr(path, %zu) AS _source_file, "
+                      "CAST('%s' AS TIMESTAMP) AS _ingested_at, url AS _source_url",
+                      skip, ingested_at);
+}
+
+/* Types that are read from the JSON value itself rather than from its text. */
+static bool nested_type(const char *t)
+{
+    return strchr(t, '[') || strcasestr(t, "STRUCT") || strcasestr(t, "MAP") ||
+           strcasestr(t, "UNION") || !strcasecmp(t, "JSON");
+}
+
+/* "the raw value is there but its cast gave NULL" for column i */
+static void add_bad(struct sm_buf *b, const struct prj_column *c)
+{
+    (void)sm_buf_adds(b, "(coalesce(json_type(r, ");
+    add_json_path(b, c->name);
+    (void)sm_buf_adds(b, "), 'NULL') <> 'NULL' AND ");
+    (void)sm_buf_add_sql_ident(b, c->name);
+    (void)sm_buf_adds(b, " IS NULL)");
+}
+
+static void add_any_bad(struct sm_buf *b, const struct prj_source *src)
+{
+    (void)sm_buf_adds(b, "(false");
+    for (size_t i = 0; i < src->ncolumns; i++) {
+        (void)sm_buf_adds(b, " OR ");
+        add_bad(b, &src->columns[i]);
+    }
+    (void)sm_buf_adds(b, ")");
+}
+
+/* Declared columns: TRY_CAST each, and route records that do not cast to
+ * the rejects with every failing column named. */
+static int stage_declared(struct eng_db *db, const struct prj_source *src, size_t skip,
+                          const char *ingested_at, struct sm_err *err)
+{
+    struct sm_buf q = SM_BUF_INIT;
+    (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE ");
+    add_tmp(&q, src, "typed");
+    (void)sm_buf_adds(&q, " AS SELECT _n, path, url, batch_id, _rec, r");
+    for (size_t i = 0; i < src->ncolumns; i++) {
+        const struct prj_column *c = &src->columns[i];
+        bool nested = nested_type(c->type);
+        (void)sm_buf_addf(&q, ", TRY_CAST(%s(r, ", nested ? "json_extract" : "json_extract_string");
+        add_json_path(&q, c->name);
+        (void)sm_buf_addf(&q, ") AS %s) AS ", c->type);
+        (void)sm_buf_add_sql_ident(&q, c->name);
+    }
+    (void)sm_buf_adds(&q, " FROM ");
+    add_tmp(&q, src, "recs");
+    (void)sm_buf_adds(&q, " WHERE json_type(r) = 'OBJECT'");
+    int rc = eng_exec(db, q.buf, err);
+
+    sm_buf_reset(&q);
+    (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE ");
+    add_tmp(&q, src, "rows");
+    (void)sm_buf_adds(&q, " AS SELECT _n, ");
+    for (size_t i = 0; i < src->ncolumns; i++) {
+        (void)sm_buf_add_sql_ident(&q, src->columns[i].name);
+        (void)sm_buf_adds(&q, ", ");
+    }
+    add_provenance(&q, skip, ingested_at);
+    (void)sm_buf_adds(&q, " FROM ");
+    add_tmp(&q, src, "typed");
+    (void)sm_buf_adds(&q, " WHERE NOT ");
+    add_any_bad(&q, src);
+    (void)sm_buf_adds(&q, " ORDER BY _n");
+    if (!rc)
+        rc = eng_exec(db, q.buf, err);
+
+    sm_buf_reset(&q);
+    (void)sm_buf_adds(&q, "INSERT INTO ");
+    add_tmp(&q, src, "rejects");
+    (void)sm_buf_addf(&q, " SELECT substr(path, %zu), _rec, CASE", skip);
+    for (size_t i = 0; i < src->ncolumns; i++) {
+        (void)sm_buf_adds(&q, " WHEN ");
+        add_bad(&q, &src->columns[i]);
+        (void)sm_buf_adds(&q, " THEN ");
+        (void)sm_buf_add_sql_str(&q, src->columns[i].name);
+    }
+    (void)sm_buf_adds(&q, " END, 'CAST ERROR', CAST(r AS VARCHAR), concat_ws('; '");
+    for (size_t i = 0; i < src->ncolumns; i++) {
+        const struct prj_column *c = &src->columns[i];
+        struct sm_buf msg = SM_BUF_INIT;
+        (void)sm_buf_addf(&msg, " to %s for column '%s'", c->type, c->name);
+        (void)sm_buf_adds(&q, ", CASE WHEN ");
+        add_bad(&q, c);
+        (void)sm_buf_adds(&q, " THEN 'cannot cast ' || CAST(json_extract(r, ");
+        add_json_path(&q, c->name);
+        (void)sm_buf_adds(&q, ") AS VARCHAR) || ");
+        (void)sm_buf_add_sql_str(&q, msg.buf);
+        (void)sm_buf_adds(&q, " END");
+        sm_buf_release(&msg);
+    }
+    (void)sm_buf_addf(&q, "), batch_id, CAST('%s' AS TIMESTAMP) FROM ", ingested_at);
+    add_tmp(&q, src, "typed");
+    (void)sm_buf_adds(&q, " WHERE ");
+    add_any_bad(&q, src);
+    (void)sm_buf_adds(&q, " ORDER BY _n");
+    if (!rc)
+        rc = eng_exec(db, q.buf, err);
+    sm_buf_release(&q);
+    return rc;
+}
+
+/* No declared columns: let read_json infer the types, exactly as for JSON
+ * files, from the extracted records written as NDJSON to a temp file. */
+static int stage_inferred(struct eng_db *db, const struct prj_project *p,
+                          const struct prj_source *src, size_t skip, const char *ingested_at,
+                          struct sm_err *err)
+{
+    struct sm_buf q = SM_BUF_INIT;
+    char *rnd = sm_random_hex(6);
+    char *tmp = sm_asprintf("%s/smelt-rest-%s-%s.ndjson", p->temp_directory, src->name, rnd);
+    free(rnd);
+    int64_t nobj = 0;
+    char *rtype = NULL;
+    (void)sm_buf_adds(&q, "SELECT count(*) FROM ");
+    add_tmp(&q, src, "recs");
+    (void)sm_buf_adds(&q, " WHERE json_type(r) = 'OBJECT'");
+    int rc = eng_query_i64(db, q.buf, &nobj, err);
+    if (rc)
+        goto out;
+
+    sm_buf_reset(&q);
+    (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE ");
+    add_tmp(&q, src, "rows");
+    if (!nobj) {
+        (void)sm_buf_adds(&q, " AS SELECT _n, ");
+        add_provenance(&q, skip, ingested_at);
+        (void)sm_buf_adds(&q, " FROM ");
+        add_tmp(&q, src, "recs");
+        (void)sm_buf_adds(&q, " WHERE false");
+    } else {
+        struct sm_buf c = SM_BUF_INIT;
+        if ((rc = sm_mkdirs(p->temp_directory, err)))
+            goto out;
+        (void)sm_buf_adds(&c, "COPY (SELECT _n, r FROM ");
+        add_tmp(&c, src, "recs");
+        (void)sm_buf_adds(&c, " WHERE json_type(r) = 'OBJECT' ORDER BY _n) TO ");
+        (void)sm_buf_add_sql_str(&c, tmp);
+        (void)sm_buf_adds(&c, " (FORMAT json)");
+        rc = eng_exec(db, c.buf, err);
+        sm_buf_reset(&c);
+        (void)sm_buf_adds(&c, "read_json(");
+        (void)sm_buf_add_sql_str(&c, tmp);
+        (void)sm_buf_adds(&c, ", format='newline_delimited', sample_size=-1, "
+                              "map_inference_threshold=-1)");
+        struct sm_buf t = SM_BUF_INIT;
+        (void)sm_buf_addf(&t, "SELECT typeof(r) FROM %s LIMIT 1", c.buf);
+        if (!rc)
+            rc = eng_query_scalar(db, t.buf, &rtype, err);
+        sm_buf_release(&t);
+        /* Objects that are all empty give no STRUCT: keep them as JSON. */
+        bool st = rtype && sm_starts_with(rtype, "STRUCT(");
+        (void)sm_buf_addf(&q, " AS SELECT _n, %s, ", st ? "unnest(j.r)" : "j.r AS _record");
+        add_provenance(&q, skip, ingested_at);
+        (void)sm_buf_addf(&q, " FROM %s j JOIN ", c.buf);
+        add_tmp(&q, src, "recs");
+        (void)sm_buf_adds(&q, " USING (_n) ORDER BY _n");
+        sm_buf_release(&c);
+        if (rc)
+            goto out;
+    }
+    rc = eng_exec(db, q.buf, err);
+out:
+    unlink(tmp);
+    free(tmp);
+    free(rtype);
+    sm_buf_release(&q);
+    return rc;
+}
+
+static bool provenance_col(const char *name)
+{
+    return !strcmp(name, "_n") || !strcmp(name, "_batch_id") || !strcmp(name, "_source_file") ||
+           !strcmp(name, "_ingested_at") || !strcmp(name, "_source_url");
+}
+
+/* Inferred types differ from batch to batch (a page where every price is a
+ * number after one where some were text), but a bronze column keeps its
+ * type (table/ refuses a change). So the batch is made to fit the table:
+ * its columns are cast to the table's types, a record whose value does not
+ * cast goes to quarantine, and a column the table has and the batch lacks
+ * is added as NULLs. */
+static int fit_to_bronze(struct eng_db *db, const struct prj_source *src,
+                         const struct tbl_snapshot *bronze, size_t skip, const char *ingested_at,
+                         struct sm_err *err)
+{
+    struct sm_buf q = SM_BUF_INIT;
+    struct eng_result *desc = NULL;
+    (void)sm_buf_adds(&q, "DESCRIBE ");
+    add_tmp(&q, src, "rows");
+    int rc = eng_query(db, q.buf, &desc, err);
+    for (size_t i = 0; !rc && i < bronze->ncolumns; i++) {
+        const struct tbl_column *bc = &bronze->columns[i];
+        const char *type = NULL;
+        for (size_t j = 0; j < eng_result_nrows(desc) && !type; j++)
+            if (!strcasecmp(sm_or(eng_result_str(desc, 0, j), ""), bc->name))
+                type = sm_or(eng_result_str(desc, 1, j), "");
+        if (provenance_col(bc->name) || !bc->sql_type || (type && !strcasecmp(type, bc->sql_type)))
+            continue;
+        struct sm_buf ident = SM_BUF_INIT, bad = SM_BUF_INIT;
+        (void)sm_buf_add_sql_ident(&ident, bc->name);
+        (void)sm_buf_addf(&bad, "%s IS NOT NULL AND TRY_CAST(%s AS %s) IS NULL", ident.buf,
+                          ident.buf, bc->sql_type);
+        sm_buf_reset(&q);
+        if (!type) {
+            (void)sm_buf_adds(&q, "ALTER TABLE ");
+            add_tmp(&q, src, "rows");
+            (void)sm_buf_addf(&q, " ADD COLUMN %s %s", ident.buf, bc->sql_type);
+            rc = eng_exec(db, q.buf, err);
+        } else {
+            struct sm_buf msg = SM_BUF_INIT;
+            (void)sm_buf_addf(&msg, " to %s for column '%s' (its type in bronze.%s)", bc->sql_type,
+                              bc->name, src->name);
+            (void)sm_buf_adds(&q, "INSERT INTO ");
+            add_tmp(&q, src, "rejects");
+            (void)sm_buf_addf(&q, " SELECT substr(c.path, %zu), c._rec, ", skip);
+            (void)sm_buf_add_sql_str(&q, bc->name);
+            (void)sm_buf_adds(&q, ", 'CAST ERROR', CAST(c.r AS VARCHAR), 'cannot cast ' || "
+                                  "CAST(json_extract(c.r, ");
+            add_json_path(&q, bc->name);
+            (void)sm_buf_adds(&q, ") AS VARCHAR) || ");
+            (void)sm_buf_add_sql_str(&q, msg.buf);
+            (void)sm_buf_addf(&q, ", c.batch_id, CAST('%s' AS TIMESTAMP) FROM ", ingested_at);
+            add_tmp(&q, src, "rows");
+            (void)sm_buf_adds(&q, " t JOIN ");
+            add_tmp(&q, src, "recs");
+            (void)sm_buf_addf(&q, " c USING (_n) WHERE t.%s ORDER BY _n; DELETE FROM ", bad.buf);
+            add_tmp(&q, src, "rows");
+            (void)sm_buf_addf(&q, " WHERE %s; ALTER TABLE ", bad.buf);
+            add_tmp(&q, src, "rows");
+            (void)sm_buf_addf(&q, " ALTER COLUMN %s TYPE %s USING TRY_CAST(%s AS %s)", ident.buf,
+                              bc->sql_type, ident.buf, bc->sql_type);
+            rc = eng_exec(db, q.buf, err);
+            sm_buf_release(&msg);
+        }
+        sm_buf_release(&ident);
+        sm_buf_release(&bad);
+    }
+    eng_result_free(desc);
+    sm_buf_release(&q);
+    return rc;
+}
+
+/* The Delta writer stores scalar types only (table/): nested values —
+ * objects, arrays, JSON — go to bronze as their JSON text. */
+static int nested_to_json(struct eng_db *db, const struct prj_source *src, struct sm_err *err)
+{
+    struct sm_buf q = SM_BUF_INIT;
+    struct eng_result *desc = NULL;
+    (void)sm_buf_adds(&q, "DESCRIBE ");
+    add_tmp(&q, src, "rows");
+    int rc = eng_query(db, q.buf, &desc, err);
+    for (size_t i = 0; !rc && i < eng_result_nrows(desc); i++) {
+        const char *name = eng_result_str(desc, 0, i), *type = eng_result_str(desc, 1, i);
+        if (!name || !type || !nested_type(type))
+            continue;
+        sm_buf_reset(&q);
+        (void)sm_buf_adds(&q, "ALTER TABLE ");
+        add_tmp(&q, src, "rows");
+        (void)sm_buf_adds(&q, " ALTER COLUMN ");
+        (void)sm_buf_add_sql_ident(&q, name);
+        (void)sm_buf_adds(&q, " TYPE VARCHAR USING CAST(to_json(");
+        (void)sm_buf_add_sql_ident(&q, name);
+        (void)sm_buf_adds(&q, ") AS VARCHAR)");
+        rc = eng_exec(db, q.buf, err);
+    }
+    eng_result_free(desc);
+    sm_buf_release(&q);
+    return rc;
+}
+
+int ing_rest_stage(struct eng_db *db, const struct prj_project *p, const struct prj_source *src,
+                   const struct tbl_snapshot *bronze, const struct st_landed **pages, size_t n,
+                   const char *ingested_at, int64_t *out_rejected, struct sm_err *err)
+{
+    size_t skip = strlen(p->lake) + 2;
+    struct sm_buf q = SM_BUF_INIT;
+    int rc = 0;
+    *out_rejected = 0;
+
+    /* The pages, with the URL each came from. */
+    (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE ");
+    add_tmp(&q, src, "pages");
+    (void)sm_buf_adds(&q, " (path VARCHAR, url VARCHAR, batch_id VARCHAR, page_id BIGINT)");
+    for (size_t i = 0; i < n; i++) {
+        (void)sm_buf_adds(&q, i ? ", (" : "; INSERT INTO ");
+        if (!i) {
+            add_tmp(&q, src, "pages");
+            (void)sm_buf_adds(&q, " VALUES (");
+        }
+        const char *orig = pages[i]->orig_path, *hash = strrchr(orig, '#');
+        char *url = hash ? sm_strndup(orig, (size_t)(hash - orig)) : sm_strdup(orig);
+        (void)sm_buf_add_sql_str(&q, pages[i]->landing_path);
+        (void)sm_buf_adds(&q, ", ");
+        (void)sm_buf_add_sql_str(&q, url);
+        (void)sm_buf_adds(&q, ", ");
+        (void)sm_buf_add_sql_str(&q, pages[i]->batch_id);
+        (void)sm_buf_addf(&q, ", %lld)", (long long)pages[i]->id);
+        free(url);
+    }
+    if ((rc = eng_exec(db, q.buf, err)))
+        goto out;
+
+    /* One row per record: the JSON value at the records path is an array
+     * (its elements), an object (itself) or anything else (nothing). */
+    sm_buf_reset(&q);
+    (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE ");
+    add_tmp(&q, src, "recs");
+    (void)sm_buf_adds(&q, " AS SELECT row_number() OVER (ORDER BY p.page_id, x.i) AS _n, p.path, "
+                          "p.url, p.batch_id, CAST(x.i AS BIGINT) AS _rec, x.r FROM (SELECT "
+                          "filename, generate_subscripts(l, 1) AS i, unnest(l) AS r FROM (SELECT "
+                          "filename, CASE json_type(v) WHEN 'ARRAY' THEN CAST(json_extract(v, "
+                          "'$[*]') AS JSON[]) WHEN 'OBJECT' THEN [v] ELSE CAST([] AS JSON[]) END "
+                          "AS l FROM (SELECT filename, json_extract(content, ");
+    add_json_path(&q, sm_or(src->rest.records, ""));
+    (void)sm_buf_adds(&q, ") AS v FROM read_text([");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            (void)sm_buf_addc(&q, ',');
+        (void)sm_buf_add_sql_str(&q, pages[i]->landing_path);
+    }
+    (void)sm_buf_adds(&q, "])))) x JOIN ");
+    add_tmp(&q, src, "pages");
+    (void)sm_buf_adds(&q, " p ON p.path = x.filename");
+    if (!n) { /* read_text([]) is an error: an empty table of the same shape */
+        sm_buf_reset(&q);
+        (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE ");
+        add_tmp(&q, src, "recs");
+        (void)sm_buf_adds(&q, " (_n BIGINT, path VARCHAR, url VARCHAR, batch_id VARCHAR, "
+                              "_rec BIGINT, r JSON)");
+    }
+    if ((rc = eng_exec(db, q.buf, err)))
+        goto out;
+
+    /* The quarantine rows, in the quarantine table's shape. */
+    sm_buf_reset(&q);
+    (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE ");
+    add_tmp(&q, src, "rejects");
+    (void)sm_buf_addf(&q,
+                      " AS SELECT substr(path, %zu) AS _source_file, _rec AS line, "
+                      "CAST(NULL AS VARCHAR) AS column_name, 'NOT AN OBJECT' AS error_type, "
+                      "CAST(r AS VARCHAR) AS raw, 'the record is not a JSON object but ' || "
+                      "lower(json_type(r)) AS error, batch_id AS _batch_id, "
+                      "CAST('%s' AS TIMESTAMP) AS _quarantined_at FROM ",
+                      skip, ingested_at);
+    add_tmp(&q, src, "recs");
+    (void)sm_buf_adds(&q, " WHERE json_type(r) <> 'OBJECT' ORDER BY _n");
+    if ((rc = eng_exec(db, q.buf, err)))
+        goto out;
+
+    if (src->ncolumns)
+        rc = stage_declared(db, src, skip, ingested_at, err);
+    else
+        rc = stage_inferred(db, p, src, skip, ingested_at, err);
+    if (!rc)
+        rc = nested_to_json(db, src, err);
+    if (!rc && !src->ncolumns && bronze)
+        rc = fit_to_bronze(db, src, bronze, skip, ingested_at, err);
+    if (rc)
+        goto out;
+    sm_buf_reset(&q);
+    (void)sm_buf_adds(&q, "SELECT count(*) FROM ");
+    add_tmp(&q, src, "rejects");
+    rc = eng_query_i64(db, q.buf, out_rejected, err);
+out:
+    if (rc)
+        sm_err_prefix(err, rc, "reading the landed pages of '%s'", src->name);
+    sm_buf_release(&q);
+    return rc;
+}

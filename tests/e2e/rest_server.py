@@ -1,0 +1,280 @@
+#!/usr/bin/env python3
+"""A paginated JSON API for tests/e2e/rest.sh, on the standard library only.
+
+    python3 rest_server.py PORTFILE [N]
+
+Listens on 127.0.0.1 on a free port, writes the port to PORTFILE and serves
+until killed. The data is N records (default 45), generated the same way on
+every start: record i (1..N) is
+
+    {"id": i, "name": "item-<i>", "price": <i * 1.25, or "n/a" when 20 divides i>,
+     "tags": ["t<i % 3>"], "updated_at": 2024-01-01T00:00:00Z + i minutes}
+
+Endpoints (every list endpoint takes updated_since=<ISO time> and then
+serves only records updated strictly after it):
+
+    /offset/items?offset=&limit=        {"data": {"items": [...]}, "meta": {"total": T}}
+    /page/items?page=&per_page=         {"data": [...], "has_more": bool}     (page 1 first)
+    /cursor/items?cursor=&limit=        {"items": [...], "meta": {"next_cursor": "c<k>" | null}}
+    /next/items?after=&limit=           {"results": [...], "links": {"next": "/next/items?..." | null}}
+    /link/items?page=&per_page=         [...] with a Link: <...>; rel="next" header
+    /secure/...                         any of the above behind "Authorization: Bearer <token>"
+    /keyed/...                          any of the above behind ?api_key=<key> or X-API-Key
+    /basic/...                          any of the above behind basic auth user:<key>
+    (POST works like GET; /stats lists each POST's path, body and Content-Type)
+    /count?updated_since=               {"count": n}
+    /stats                              {"total": n, "requests": {"/path?query": n, ...}, "status": {...}}
+    /admin/grow?n=K                     add K records after the last one
+    /admin/fault?kind=K&match=S&times=T next T requests whose path+query holds S get fault K:
+                                        500, 429 (Retry-After: 1), slow (sleeps 3 s), drop (closes
+                                        the connection without answering), cut (closes it halfway
+                                        through the body), malformed (a page that is not JSON),
+                                        dupcursor (cursor/next: the next cursor or link repeats
+                                        the one asked for)
+    /admin/auth?token=T&ttl=N&key=K     bearer token T accepted N times (0 = always), API key K
+    /admin/reset                        forget stats and faults
+"""
+import base64
+import datetime
+import json
+import socket
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+BASE = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+LOCK = threading.RLock()
+STATE = {
+    "n": 45,
+    "stats": {},
+    "status": {},
+    "total": 0,
+    "faults": [],
+    "token": "tok-0000",
+    "ttl": 0,
+    "token_uses": 0,
+    "key": "key-0000",
+    "posts": [],
+}
+
+
+def record(i):
+    ts = BASE + datetime.timedelta(minutes=i)
+    return {
+        "id": i,
+        "name": "item-%d" % i,
+        "price": "n/a" if i % 20 == 0 else i * 1.25,
+        "tags": ["t%d" % (i % 3)],
+        "updated_at": ts.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def parse_ts(s):
+    s = s.replace("Z", "+00:00")
+    if " " in s and "T" not in s:
+        s = s.replace(" ", "T")
+    t = datetime.datetime.fromisoformat(s)
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=datetime.timezone.utc)
+    return t
+
+
+def records(q):
+    with LOCK:
+        n = STATE["n"]
+    out = [record(i) for i in range(1, n + 1)]
+    since = q.get("updated_since")
+    if since:
+        t = parse_ts(since)
+        out = [r for r in out if parse_ts(r["updated_at"]) > t]
+    return out
+
+
+def take_fault(target):
+    with LOCK:
+        for f in STATE["faults"]:
+            if f["times"] > 0 and f["match"] in target:
+                f["times"] -= 1
+                return f["kind"]
+    return None
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):  # quiet
+        pass
+
+    def send_json(self, status, obj, headers=None, raw=None):
+        body = raw if raw is not None else json.dumps(obj).encode()
+        with LOCK:
+            STATE["status"][str(status)] = STATE["status"].get(str(status), 0) + 1
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n) if n else b""
+        with LOCK:
+            STATE["posts"].append({"path": self.path, "body": body.decode(errors="replace"),
+                                   "content_type": self.headers.get("Content-Type")})
+        self.do_GET()
+
+    def do_GET(self):
+        u = urllib.parse.urlsplit(self.path)
+        q = dict(urllib.parse.parse_qsl(u.query, keep_blank_values=True))
+        path = u.path
+        if path.startswith("/admin/"):
+            return self.admin(path, q)
+        if path == "/stats":
+            with LOCK:
+                stats = json.dumps({"total": STATE["total"], "requests": STATE["stats"],
+                                    "status": STATE["status"], "posts": STATE["posts"]})
+            return self.send_json(200, None, raw=stats.encode())
+        if path == "/count":
+            return self.send_json(200, {"count": len(records(q))})
+        with LOCK:
+            STATE["total"] += 1
+            STATE["stats"][self.path] = STATE["stats"].get(self.path, 0) + 1
+
+        if path.startswith("/secure/"):
+            with LOCK:
+                ok = self.headers.get("Authorization") == "Bearer " + STATE["token"]
+                if ok:
+                    STATE["token_uses"] += 1
+                    if STATE["ttl"] and STATE["token_uses"] > STATE["ttl"]:
+                        ok = False
+            if not ok:
+                return self.send_json(401, {"error": "invalid or expired token"})
+            path = path[len("/secure"):]
+        elif path.startswith("/basic/"):
+            with LOCK:
+                want = "Basic " + base64.b64encode(("user:" + STATE["key"]).encode()).decode()
+            if self.headers.get("Authorization") != want:
+                return self.send_json(401, {"error": "bad user or password"})
+            path = path[len("/basic"):]
+        elif path.startswith("/keyed/"):
+            with LOCK:
+                key = STATE["key"]
+            if q.get("api_key") != key and self.headers.get("X-API-Key") != key:
+                return self.send_json(401, {"error": "missing api key"})
+            path = path[len("/keyed"):]
+            q.pop("api_key", None)
+
+        fault = take_fault(self.path)
+        if fault == "500":
+            return self.send_json(500, {"error": "injected"})
+        if fault == "429":
+            return self.send_json(429, {"error": "slow down"}, {"Retry-After": "1"})
+        if fault == "slow":
+            time.sleep(3)
+        if fault == "drop":
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        recs = records(q)
+        prefix = self.path[: len(self.path) - len(u.path)]  # "" (paths are origin-form)
+        mount = u.path[: len(u.path) - len(path)]           # "", "/secure", "/keyed", ...
+
+        if path == "/offset/items":
+            off, lim = int(q.get("offset", 0)), int(q.get("limit", 10))
+            obj = {"data": {"items": recs[off:off + lim]}, "meta": {"total": len(recs)}}
+            hdrs = None
+        elif path == "/page/items":
+            page, per = int(q.get("page", 1)), int(q.get("per_page", 10))
+            chunk = recs[(page - 1) * per: page * per]
+            obj = {"data": chunk, "has_more": page * per < len(recs)}
+            hdrs = None
+        elif path == "/cursor/items":
+            cur, lim = q.get("cursor"), int(q.get("limit", 10))
+            start = int(cur[1:]) if cur else 0
+            chunk = recs[start:start + lim]
+            nxt = "c%d" % (start + lim) if start + lim < len(recs) else None
+            if fault == "dupcursor":
+                nxt = cur
+            obj = {"items": chunk, "meta": {"next_cursor": nxt}}
+            hdrs = None
+        elif path == "/next/items":
+            after, lim = int(q.get("after", 0)), int(q.get("limit", 10))
+            chunk = [r for r in recs if r["id"] > after][:lim]
+            more = chunk and chunk[-1]["id"] < recs[-1]["id"]
+            nq = {"after": chunk[-1]["id"] if more else 0, "limit": lim}
+            if "updated_since" in q:
+                nq["updated_since"] = q["updated_since"]
+            if fault == "dupcursor":
+                nq["after"] = after
+                more = True
+            nxt = mount + "/next/items?" + urllib.parse.urlencode(nq) if more else None
+            obj = {"results": chunk, "links": {"next": nxt}}
+            hdrs = None
+        elif path == "/link/items":
+            page, per = int(q.get("page", 1)), int(q.get("per_page", 10))
+            obj = recs[(page - 1) * per: page * per]
+            hdrs = None
+            if page * per < len(recs):
+                nq = dict(q, page=page + 1, per_page=per)
+                host = "http://127.0.0.1:%d" % self.server.server_address[1]
+                hdrs = {"Link": '<%s%s/link/items?%s>; rel="next", <%s/x>; rel="first"'
+                        % (host, mount, urllib.parse.urlencode(nq), host)}
+        else:
+            return self.send_json(404, {"error": "no such endpoint", "path": prefix + path})
+
+        if fault == "malformed":
+            raw = json.dumps(obj).encode()
+            return self.send_json(200, None, hdrs, raw=raw[: len(raw) // 2])
+        if fault == "cut":
+            body = json.dumps(obj).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        return self.send_json(200, obj, hdrs)
+
+    def admin(self, path, q):
+        with LOCK:
+            if path == "/admin/grow":
+                STATE["n"] += int(q.get("n", 1))
+            elif path == "/admin/fault":
+                STATE["faults"].append({"kind": q["kind"], "match": q.get("match", ""),
+                                        "times": int(q.get("times", 1))})
+            elif path == "/admin/auth":
+                STATE["token"] = q.get("token", STATE["token"])
+                STATE["ttl"] = int(q.get("ttl", 0))
+                STATE["token_uses"] = 0
+                STATE["key"] = q.get("key", STATE["key"])
+            elif path == "/admin/reset":
+                STATE["stats"], STATE["status"], STATE["total"] = {}, {}, 0
+                STATE["faults"], STATE["posts"] = [], []
+            else:
+                return self.send_json(404, {"error": "no such admin endpoint"})
+            n = STATE["n"]
+        return self.send_json(200, {"ok": True, "n": n})
+
+
+def main():
+    portfile = sys.argv[1]
+    if len(sys.argv) > 2:
+        STATE["n"] = int(sys.argv[2])
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    with open(portfile + ".tmp", "w") as f:
+        f.write("%d\n" % srv.server_address[1])
+    import os
+    os.rename(portfile + ".tmp", portfile)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
