@@ -17,6 +17,7 @@
  */
 #include "ingest.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -84,6 +85,22 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
+/* Remove temporary files ("<name>.tmp-<random>") a crash left in dir. */
+static void remove_temp_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (!strstr(e->d_name, ".tmp-"))
+            continue;
+        char *p = sm_path_join(dir, e->d_name);
+        unlink(p);
+        free(p);
+    }
+    if (d)
+        closedir(d);
+}
+
 /* Finish landings a crash interrupted: the intent is in state; the bytes may
  * or may not have reached the landing path. */
 static int heal_pending(struct st_db *st, const struct prj_source *src, struct sm_err *err)
@@ -94,6 +111,10 @@ static int heal_pending(struct st_db *st, const struct prj_source *src, struct s
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         struct st_landed *l = &pend[i];
+        char *bdir = sm_strdup(l->landing_path);
+        *strrchr(bdir, '/') = 0;
+        remove_temp_files(bdir);
+        free(bdir);
         if (!sm_path_exists(l->landing_path)) {
             char sha[SEC_SHA256_HEX];
             char *dir = sm_strdup(l->landing_path);
@@ -202,8 +223,12 @@ int ing_land(struct st_db *st, const struct prj_project *p, const struct prj_sou
                           src->name, src->path, src->name);
     if (rc)
         return sm_err_set(err, rc, "source '%s': cannot list folder '%s'", src->name, src->path);
+    /* _incoming holds only copies in flight; the project lock means none is
+     * in flight now, so anything there is a crashed run's leftover. */
     char *incoming = sm_asprintf("%s/landing/%s/_incoming", p->lake, src->name);
-    rc = sm_mkdirs(incoming, err);
+    rc = sm_rmtree(incoming, err);
+    if (!rc)
+        rc = sm_mkdirs(incoming, err);
     if (!rc)
         rc = heal_pending(st, src, err);
     out->files_seen += (int64_t)n;
@@ -313,7 +338,7 @@ static void add_opt(struct sm_buf *b, const char *key, const char *v)
 
 /* The table function call that reads files with the source's options. */
 static void add_reader(struct sm_buf *b, const struct prj_source *src,
-                       const struct st_landed **files, size_t n)
+                       const struct st_landed **files, size_t n, bool relaxed)
 {
     static const char *fn[] = {[PRJ_FMT_CSV] = "read_csv",
                                [PRJ_FMT_NDJSON] = "read_json",
@@ -337,6 +362,8 @@ static void add_reader(struct sm_buf *b, const struct prj_source *src,
         add_opt(b, "nullstr", src->null_string);
         add_opt(b, "dateformat", src->date_format);
         add_opt(b, "timestampformat", src->timestamp_format);
+        if (relaxed)
+            (void)sm_buf_adds(b, ", strict_mode=false");
         (void)sm_buf_adds(b, ", store_rejects=true, rejects_table='smelt_rejects', "
                              "rejects_scan='smelt_reject_scans'");
         break;
@@ -358,9 +385,9 @@ static void add_reader(struct sm_buf *b, const struct prj_source *src,
 }
 
 /* SELECT of the bronze rows of files: declared columns, then provenance. */
-static void bronze_select(struct sm_buf *b, const struct prj_project *p,
-                          const struct prj_source *src, const struct st_landed **files, size_t n,
-                          const char *ingested_at)
+static void bronze_select_one(struct sm_buf *b, const struct prj_project *p,
+                              const struct prj_source *src, const struct st_landed **files,
+                              size_t n, const char *ingested_at, bool relaxed)
 {
     if (!strcmp(src->kind, "rest")) { /* staged by ing_rest_stage() */
         ing_rest_select(b, src, "rows");
@@ -396,34 +423,79 @@ static void bronze_select(struct sm_buf *b, const struct prj_project *p,
                       "substr(filename, %zu) AS _source_file, "
                       "CAST('%s' AS TIMESTAMP) AS _ingested_at FROM ",
                       strlen(p->lake) + 2, ingested_at);
-    add_reader(b, src, files, n);
+    add_reader(b, src, files, n, relaxed);
 }
 
+/* The bronze SELECT of files; those flagged in relaxed (may be NULL) are read
+ * with DuckDB's strict mode off, in a scan of their own. */
 static void bronze_select(struct sm_buf *b, const struct prj_project *p,
                           const struct prj_source *src, const struct st_landed **files, size_t n,
-                          const char *ingested_at);
+                          const char *ingested_at, const bool *relaxed)
+{
+    const struct st_landed **part[2];
+    size_t np[2] = {0, 0};
+    part[0] = sm_calloc(n ? n : 1, sizeof(*files));
+    part[1] = sm_calloc(n ? n : 1, sizeof(*files));
+    for (size_t i = 0; i < n; i++) {
+        int k = relaxed && relaxed[i];
+        part[k][np[k]++] = files[i];
+    }
+    if (!np[1])
+        bronze_select_one(b, p, src, files, n, ingested_at, false);
+    else if (!np[0])
+        bronze_select_one(b, p, src, part[1], np[1], ingested_at, true);
+    else {
+        bronze_select_one(b, p, src, part[0], np[0], ingested_at, false);
+        (void)sm_buf_adds(b, " UNION ALL ");
+        bronze_select_one(b, p, src, part[1], np[1], ingested_at, true);
+    }
+    free(part[0]);
+    free(part[1]);
+}
+
+static int probe_file(struct eng_db *db, const struct prj_project *p,
+                      const struct prj_source *src, const char *ingested_at,
+                      const struct st_landed *f, bool relaxed, struct sm_err *err)
+{
+    struct sm_buf q = SM_BUF_INIT;
+    (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE smelt_probe AS ");
+    bronze_select_one(&q, p, src, &f, 1, ingested_at, relaxed);
+    (void)sm_buf_adds(&q, "; DROP TABLE smelt_probe");
+    int rc = eng_exec(db, q.buf, err);
+    sm_buf_release(&q);
+    return rc;
+}
 
 /* Try to load each file alone (materialized, so every cast runs); move
- * those that fail to bad. */
+ * those that fail to bad. A CSV that only DuckDB's strict mode refuses (e.g.
+ * CRLF lines with a last line ending in LF, as many exports have) is read
+ * with strict mode off and flagged in relaxed[]. */
 static void split_unreadable(struct eng_db *db, const struct prj_project *p,
                              const struct prj_source *src, const char *ingested_at,
-                             const struct st_landed **good, size_t *ngood, struct bad_file *bad,
-                             size_t *nbad)
+                             const struct st_landed **good, size_t *ngood, bool *relaxed,
+                             struct bad_file *bad, size_t *nbad)
 {
     size_t keep = 0;
     for (size_t i = 0; i < *ngood; i++) {
-        struct sm_buf q = SM_BUF_INIT;
         struct sm_err e = SM_ERR_INIT;
-        (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE smelt_probe AS ");
-        bronze_select(&q, p, src, &good[i], 1, ingested_at);
-        (void)sm_buf_adds(&q, "; DROP TABLE smelt_probe");
-        if (eng_exec(db, q.buf, &e)) {
+        bool lax = false;
+        int rc = probe_file(db, p, src, ingested_at, good[i], false, &e);
+        if (rc && src->format == PRJ_FMT_CSV && strstr(e.msg, "strict_mode=false")) {
+            struct sm_err e2 = SM_ERR_INIT;
+            rc = probe_file(db, p, src, ingested_at, good[i], true, &e2);
+            lax = !rc;
+            if (lax)
+                sm_warn("'%s' is not strict CSV (e.g. mixed line endings); read with DuckDB's "
+                        "strict_mode off",
+                        good[i]->landing_path);
+        }
+        if (rc) {
             bad[*nbad].file = good[i];
             bad[(*nbad)++].error = sm_strdup(e.msg);
         } else {
+            relaxed[keep] = lax;
             good[keep++] = good[i];
         }
-        sm_buf_release(&q);
     }
     *ngood = keep;
 }
@@ -477,6 +549,7 @@ int ing_load_bronze(struct eng_db *db, struct st_db *st, const struct prj_projec
     size_t nfiles = 0, ngood = 0, nbad = 0;
     const struct st_landed **good = NULL;
     struct bad_file *bad = NULL;
+    bool *relaxed = NULL; /* per good file: read with strict mode off */
     struct tbl_commit *bc = NULL, *qc = NULL;
     struct sm_buf q = SM_BUF_INIT;
     bool rest = !strcmp(src->kind, "rest"), staged = false;
@@ -506,6 +579,7 @@ int ing_load_bronze(struct eng_db *db, struct st_db *st, const struct prj_projec
     /* Classify: unreadable compressed files go to quarantine whole. */
     good = sm_calloc(nfiles, sizeof(*good));
     bad = sm_calloc(nfiles, sizeof(*bad));
+    relaxed = sm_calloc(nfiles, sizeof(bool));
     for (size_t i = 0; i < nfiles; i++) {
         struct sm_err e = SM_ERR_INIT;
         if (files[i].size == 0)
@@ -544,7 +618,7 @@ int ing_load_bronze(struct eng_db *db, struct st_db *st, const struct prj_projec
                     goto out;
             }
             sm_buf_reset(&q);
-            bronze_select(&q, p, src, good, ngood, ingested_at);
+            bronze_select(&q, p, src, good, ngood, ingested_at, relaxed);
             int64_t rows = 0;
             rc = tbl_write_select(db, bloc, q.buf, NULL, bc, &rows, &e);
             if (!rc)
@@ -556,7 +630,7 @@ int ing_load_bronze(struct eng_db *db, struct st_db *st, const struct prj_projec
             /* Some file cannot be read at all: find it, quarantine it, retry the rest. */
             tbl_commit_free(bc);
             bc = tbl_commit_new("WRITE");
-            split_unreadable(db, p, src, ingested_at, good, &ngood, bad, &nbad);
+            split_unreadable(db, p, src, ingested_at, good, &ngood, relaxed, bad, &nbad);
             rc = 0;
         }
         out->rows_out = tbl_commit_rows_added(bc);
@@ -603,6 +677,7 @@ out:
     for (size_t i = 0; i < nbad; i++)
         free(bad[i].error);
     free(bad);
+    free(relaxed);
     free(good);
     st_landed_free_array(files, nfiles);
     tbl_commit_free(bc);

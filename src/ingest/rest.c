@@ -60,15 +60,9 @@
  * has one); the value must be allocated so that sec_value_free() can wipe
  * it. Until then a secret reference fails and says what to use instead.
  */
-static int lookup_secret(void *ctx, const char *name, char **out_value, struct sm_err *err)
-{
-    (void)ctx;
-    *out_value = NULL;
-    return sm_err_set(err, SM_ECONFIG,
-                      "secret '%s' cannot be read: REST sources do not read the secret store "
-                      "yet; reference an environment variable instead, e.g. \"${env:%s}\"",
-                      name, name);
-}
+/* ${secret:NAME}: read the encrypted value from state.db and decrypt it
+ * with the project's master key, at the moment of use. */
+static int lookup_secret(void *ctx, const char *name, char **out_value, struct sm_err *err);
 
 /* Does the template carry a reference (so that its value must not be
  * shown)? "$${" is a literal, but treating it as secret only hides more. */
@@ -149,6 +143,30 @@ static int resolve(struct rest *x, const char *tmpl, const char *what, char **ou
     int rc = sec_resolve(tmpl, lookup_secret, x, out, err);
     if (rc)
         sm_err_prefix(err, rc, "'%s' in %s", what, x->src->file);
+    return rc;
+}
+
+static int lookup_secret(void *ctx, const char *name, char **out_value, struct sm_err *err)
+{
+    struct rest *x = ctx;
+    struct st_secret sec;
+    bool found = false;
+    *out_value = NULL;
+    SM_TRY(st_secret_get(x->st, name, &sec, &found, err));
+    int rc = 0;
+    if (!found) {
+        rc = sm_err_set(err, SM_ENOTFOUND, "no secret '%s': set it with 'smelt secrets set %s'",
+                        name, name);
+    } else {
+        struct sec_key key;
+        rc = sec_key_load(x->p->state_dir, false, &key, err);
+        if (!rc) {
+            rc = sec_decrypt(&key, name, sec.nonce, sec.nonce_len, sec.ciphertext,
+                             sec.ciphertext_len, out_value, err);
+            sec_key_release(&key);
+        }
+    }
+    st_secret_release(&sec);
     return rc;
 }
 

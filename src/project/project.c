@@ -155,6 +155,15 @@ static int yaml_error(struct ctx *c, const yaml_parser_t *ps, const char *data, 
         for (size_t i = 0; i < ps->problem_offset && i < len; i++)
             line += data[i] == '\n';
     }
+    /* At end of input libyaml points past the last line: name the line
+     * where the unfinished construct started instead. */
+    int nlines = 0;
+    for (size_t i = 0; i < len; i++)
+        nlines += data[i] == '\n';
+    if (len && data[len - 1] != '\n')
+        nlines++;
+    if (line > nlines)
+        line = ps->context ? (int)ps->context_mark.line + 1 : (nlines ? nlines : 1);
     struct sm_buf b = SM_BUF_INIT;
     (void)sm_buf_adds(&b, ps->problem ? ps->problem : "invalid YAML");
     if (ps->context)

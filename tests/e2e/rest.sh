@@ -336,10 +336,18 @@ mkproj sref <<EOF
 kind: rest
 base_url: $BASE
 resource: secure/offset/items
+records: data.items[*]
+paginate: {type: offset, limit: 50}
 auth: {type: bearer, token: "\${secret:api_token}"}
 EOF
 run_smelt sref
 check_contains "secret reference: the error names the secret" "secret 'api_token'" "$(cat run.err)"
+# the same source reads its token from the encrypted store
+api "/admin/auth?token=$TOKEN&ttl=0" > /dev/null
+printf '%s' "$TOKEN" | SMELT_MASTER_KEY= "$SMELT" -C sref secrets set api_token > /dev/null 2>&1
+run_smelt sref
+check_eq "secret reference: with the secret set the run succeeds" "0,$N" "$rc,$(q sref 'SELECT count(*) FROM bronze.items')"
+check_absent "secret reference: the token is in no output, state.db or lake file" "$TOKEN" run.out run.err sref/.smelt sref/lake
 
 # --- declared columns: records that do not cast go to quarantine -------------------------
 mkproj typed <<EOF
