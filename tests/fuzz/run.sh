@@ -1,0 +1,30 @@
+#!/bin/sh
+# make fuzz: build each libFuzzer target with clang (ASan+UBSan) and run it
+# for a bounded time (FUZZ_SECONDS, default 60 each). Corpora live in
+# build/fuzz/<target>.corpus and grow across runs.
+set -eu
+cd "$(dirname "$0")/../.."
+secs=${FUZZ_SECONDS:-60}
+out=build/fuzz
+mkdir -p "$out"
+CFLAGS="-std=c11 -D_GNU_SOURCE -DSMELT_VERSION=\"fuzz\" -g -O1 -Isrc -isystem ${DUCKDB_DIR:-deps/duckdb} \
+  -fsanitize=fuzzer,address,undefined $(pkg-config --cflags yaml-0.1 jansson)"
+LIBS="$(pkg-config --libs yaml-0.1 jansson)"
+build() { # target sources...
+    t=$1
+    shift
+    clang $CFLAGS tests/fuzz/$t.c "$@" -o "$out/$t" $LIBS
+}
+build fuzz_dv src/table/dv.c src/util/util.c
+build fuzz_yaml src/project/project.c src/util/util.c
+status=0
+for t in fuzz_dv fuzz_yaml; do
+    mkdir -p "$out/$t.corpus"
+    echo "fuzz: $t for ${secs}s"
+    "$out/$t" -max_total_time="$secs" -max_len=4096 "$out/$t.corpus" > "$out/$t.log" 2>&1 || {
+        status=1
+        echo "fuzz: $t found a crash, see $out/$t.log"
+        tail -30 "$out/$t.log"
+    }
+done
+exit $status
