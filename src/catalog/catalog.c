@@ -17,6 +17,14 @@ char *cat_location(const char *lake, const char *zone, const char *name)
     return sm_asprintf("%s/%s/%s", lake, zone, name);
 }
 
+char *cat_location_of(const char *lake, const char *qualified)
+{
+    const char *dot = strchr(qualified, '.');
+    if (!dot)
+        SM_BUG("'%s' is not zone.name", qualified);
+    return sm_asprintf("%s/%.*s/%s", lake, (int)(dot - qualified), qualified, dot + 1);
+}
+
 int cat_attach_table(struct eng_db *db, const char *zone, const char *name, const char *location,
                      int64_t version, struct tbl_snapshot **out_snap, struct sm_err *err)
 {

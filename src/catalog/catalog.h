@@ -19,6 +19,10 @@ extern const char *const cat_zones[]; /* bronze, silver, gold, quarantine; NULL-
 /* Location of zone.name in the lake. Caller frees. */
 char *cat_location(const char *lake, const char *zone, const char *name);
 
+/* Location in the lake of a qualified "zone.name" (which must contain a
+ * dot). Caller frees. */
+char *cat_location_of(const char *lake, const char *qualified);
+
 /* Create (or replace) the view zone.name over the table at location as of
  * version (-1 = latest). If out_snap is non-NULL the snapshot is handed to
  * the caller (who frees it). */

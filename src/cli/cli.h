@@ -52,6 +52,9 @@ int cli_load_project(struct cli_ctx *ctx, struct prj_project **out, struct sm_er
 enum cli_format { CLI_FMT_AUTO, CLI_FMT_TABLE, CLI_FMT_CSV, CLI_FMT_JSON };
 /* Parse "table" | "csv" | "json"; returns false for anything else. */
 bool cli_parse_format(const char *s, enum cli_format *out);
+/* If argv[*i] is "--format FMT", consume both into *fmt and return 1; print
+ * why and return -1 when FMT is unknown; return 0 for any other argument. */
+int cli_format_option(int argc, char **argv, int *i, enum cli_format *fmt);
 /* AUTO becomes TABLE on a terminal, CSV otherwise. */
 enum cli_format cli_resolve_format(enum cli_format f);
 

@@ -13,13 +13,12 @@ int cmd_history(int argc, char **argv, struct cli_ctx *ctx)
     const char *name = NULL;
     enum cli_format fmt = CLI_FMT_AUTO;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--format") && i + 1 < argc) {
-            if (!cli_parse_format(argv[++i], &fmt)) {
-                fprintf(stderr, "smelt: error: unknown format '%s': use table, csv or json\n",
-                        argv[i]);
-                return CLI_EXIT_USAGE;
-            }
-        } else if (!name && argv[i][0] != '-') {
+        int f = cli_format_option(argc, argv, &i, &fmt);
+        if (f < 0)
+            return CLI_EXIT_USAGE;
+        if (f > 0)
+            continue;
+        if (!name && argv[i][0] != '-') {
             name = argv[i];
         } else {
             fprintf(stderr, "smelt: error: unknown argument '%s'\n", argv[i]);

@@ -18,6 +18,17 @@ bool cli_parse_format(const char *s, enum cli_format *out)
     return true;
 }
 
+int cli_format_option(int argc, char **argv, int *i, enum cli_format *fmt)
+{
+    if (strcmp(argv[*i], "--format") || *i + 1 >= argc)
+        return 0;
+    if (!cli_parse_format(argv[++*i], fmt)) {
+        fprintf(stderr, "smelt: error: unknown format '%s': use table, csv or json\n", argv[*i]);
+        return -1;
+    }
+    return 1;
+}
+
 enum cli_format cli_resolve_format(enum cli_format f)
 {
     if (f != CLI_FMT_AUTO)

@@ -79,13 +79,12 @@ int cmd_query(int argc, char **argv, struct cli_ctx *ctx)
     const char *sql = NULL;
     int64_t as_of = -1, as_of_ts = -1;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--format") && i + 1 < argc) {
-            if (!cli_parse_format(argv[++i], &fmt)) {
-                fprintf(stderr, "smelt: error: unknown format '%s': use table, csv or json\n",
-                        argv[i]);
-                return CLI_EXIT_USAGE;
-            }
-        } else if (!strcmp(argv[i], "--as-of") && i + 1 < argc) {
+        int f = cli_format_option(argc, argv, &i, &fmt);
+        if (f < 0)
+            return CLI_EXIT_USAGE;
+        if (f > 0)
+            continue;
+        if (!strcmp(argv[i], "--as-of") && i + 1 < argc) {
             const char *v = argv[++i];
             if ((sm_parse_i64(v, &as_of) || as_of < 0) && !parse_timestamp(v, &as_of_ts)) {
                 fprintf(stderr,

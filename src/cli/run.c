@@ -10,15 +10,13 @@ int cmd_run(int argc, char **argv, struct cli_ctx *ctx)
 {
     struct orc_options opt = {0};
     enum cli_format fmt = CLI_FMT_AUTO;
+    int f;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--full-refresh")) {
             opt.full_refresh = true;
-        } else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
-            if (!cli_parse_format(argv[++i], &fmt)) {
-                fprintf(stderr, "smelt: error: unknown format '%s': use table, csv or json\n",
-                        argv[i]);
+        } else if ((f = cli_format_option(argc, argv, &i, &fmt)) != 0) {
+            if (f < 0)
                 return CLI_EXIT_USAGE;
-            }
         } else {
             fprintf(stderr, "smelt: error: unknown argument '%s'\n", argv[i]);
             cli_usage(cli_find("run"), stderr);

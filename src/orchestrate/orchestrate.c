@@ -410,11 +410,8 @@ static char *model_fingerprint(const struct plan_model *pm, const char *lake, ch
     struct sm_buf in = SM_BUF_INIT;
     for (size_t i = 0; i < pm->nrefs; i++) {
         const char *ref = pm->refs[i].name;
-        const char *dot = strchr(ref, '.');
-        char *zone = sm_strndup(ref, (size_t)(dot - ref));
-        char *loc = cat_location(lake, zone, dot + 1);
+        char *loc = cat_location_of(lake, ref);
         int64_t v = tbl_latest_version(loc);
-        free(zone);
         free(loc);
         if (v < 0) {
             sm_err_set(err, SM_ENOTFOUND, "input table '%s' does not exist yet (no data loaded)",
@@ -474,15 +471,12 @@ static void run_model(struct runner *r, size_t mi, size_t ti, const bool *failed
         /* rows in: what the model read, as the inputs' row counts */
         t->rows_in = 0;
         for (size_t i = 0; i < pm->nrefs; i++) {
-            const char *dot = strchr(pm->refs[i].name, '.');
-            char *zone = sm_strndup(pm->refs[i].name, (size_t)(dot - pm->refs[i].name));
-            char *iloc = cat_location(r->p->lake, zone, dot + 1);
+            char *iloc = cat_location_of(r->p->lake, pm->refs[i].name);
             struct tbl_snapshot *is = NULL;
             if (!tbl_snapshot_open(iloc, -1, &is, NULL))
                 t->rows_in += is->num_records;
             tbl_snapshot_free(is);
             free(iloc);
-            free(zone);
         }
         struct xf_result xr = {0};
         rc = xf_build(r->db, m, loc, inputs, fp, &xr, &e);

@@ -84,18 +84,9 @@ static int recent_removes(const char *location, int64_t cutoff_ms, struct sm_map
             const char *p = json_string_value(json_object_get(r, "path"));
             json_t *ts = json_object_get(r, "deletionTimestamp");
             if (p && (!json_is_integer(ts) || json_integer_value(ts) >= cutoff_ms)) {
-                struct sm_buf dec = SM_BUF_INIT;
-                for (const char *s = p; *s; s++) { /* percent-decode */
-                    unsigned hv;
-                    if (*s == '%' && sscanf(s + 1, "%2x", &hv) == 1) {
-                        (void)sm_buf_addc(&dec, (char)hv);
-                        s += 2;
-                    } else {
-                        (void)sm_buf_addc(&dec, *s);
-                    }
-                }
-                sm_map_put(keep, dec.buf, (void *)1);
-                sm_buf_release(&dec);
+                char *dec = tbl_uri_decode(p);
+                sm_map_put(keep, dec, (void *)1);
+                free(dec);
             }
             json_decref(a);
         }

@@ -203,7 +203,7 @@ static int hexval(char c)
     return -1;
 }
 
-static char *uri_decode(const char *s)
+char *tbl_uri_decode(const char *s)
 {
     struct sm_buf b = SM_BUF_INIT;
     for (; *s; s++) {
@@ -491,7 +491,7 @@ static int apply_action(struct replay *r, json_t *a, int64_t v, const char *file
         if (!p)
             return sm_err_set(err, SM_EPARSE, "%s:%zu: add without path", file, line);
         struct tbl_file *f = sm_calloc(1, sizeof(*f));
-        f->path = uri_decode(p);
+        f->path = tbl_uri_decode(p);
         f->size = json_integer_value(json_object_get(x, "size"));
         f->modification_time = json_integer_value(json_object_get(x, "modificationTime"));
         f->partition_values = json_text_or_null(json_object_get(x, "partitionValues"));
@@ -516,7 +516,7 @@ static int apply_action(struct replay *r, json_t *a, int64_t v, const char *file
     } else if ((x = json_object_get(a, "remove"))) {
         const char *p = json_string_value(json_object_get(x, "path"));
         if (p) {
-            char *d = uri_decode(p);
+            char *d = tbl_uri_decode(p);
             char *key = file_key(d, json_object_get(x, "deletionVector"));
             struct tbl_file *old = sm_map_del(&r->live, key);
             if (old) {

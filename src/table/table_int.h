@@ -22,6 +22,10 @@
 int tbl_dv_read(const char *root, const char *dv_json, uint64_t **out, size_t *n,
                 struct sm_err *err) SM_MUST_USE;
 
+/* Percent-decode a path from an add/remove action (Delta paths are URIs).
+ * Caller frees. */
+char *tbl_uri_decode(const char *s);
+
 /* Z85-decode len chars (a multiple of 5) into len/5*4 bytes. */
 int tbl_z85_decode(const char *s, size_t len, unsigned char *out);
 
