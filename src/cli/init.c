@@ -143,7 +143,10 @@ static const char silver_orders_sql[] =
 static const char silver_orders_yml[] =
     "description: order lines, the latest version of each (order_id, line_no), without lines "
     "of zero or negative quantity\n"
-    "materialized: table\n"
+    "# each run recomputes only the lines received again or anew, from every\n"
+    "# version of those lines, and rewrites only the files that hold them\n"
+    "materialized: incremental\n"
+    "incremental_strategy: merge\n"
     "unique_key: [order_id, line_no]\n"
     "partition_by: order_date\n";
 
@@ -209,7 +212,10 @@ static const char gold_daily_sales_sql[] =
 
 static const char gold_daily_sales_yml[] =
     "description: revenue, orders and units per day and store, cancelled lines excluded\n"
-    "materialized: table\n"
+    "# each run recomputes only the days whose order lines changed and replaces\n"
+    "# those day partitions\n"
+    "materialized: incremental\n"
+    "incremental_strategy: insert_overwrite\n"
     "unique_key: [day, store_id]\n"
     "partition_by: day\n";
 

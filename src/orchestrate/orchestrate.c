@@ -402,10 +402,11 @@ static void run_source(struct runner *r, const struct prj_source *src, size_t li
     finish_task(r, bi, ORC_SUCCESS, t0, NULL);
 }
 
-/* What a model's result depends on: its inputs' versions and its own
- * definition. Equal fingerprints mean the stored table is the result. */
-static char *model_fingerprint(const struct plan_model *pm, const char *lake, char **out_inputs,
-                               struct sm_err *err)
+/* What a model's result depends on: its inputs' versions (*out_inputs,
+ * "bronze.orders@3,silver.stores@1") and its own definition (*out_def, a
+ * hash of the SQL and the keys that shape the table). */
+static int model_fingerprint(const struct plan_model *pm, const char *lake, char **out_inputs,
+                             char **out_def, struct sm_err *err)
 {
     struct sm_buf in = SM_BUF_INIT;
     for (size_t i = 0; i < pm->nrefs; i++) {
@@ -414,24 +415,97 @@ static char *model_fingerprint(const struct plan_model *pm, const char *lake, ch
         int64_t v = tbl_latest_version(loc);
         free(loc);
         if (v < 0) {
-            sm_err_set(err, SM_ENOTFOUND, "input table '%s' does not exist yet (no data loaded)",
-                       ref);
             sm_buf_release(&in);
-            return NULL;
+            return sm_err_set(err, SM_ENOTFOUND,
+                              "input table '%s' does not exist yet (no data loaded)", ref);
         }
         (void)sm_buf_addf(&in, "%s%s@%lld", i ? "," : "", ref, (long long)v);
     }
+    const struct prj_model *m = pm->m;
+    const char *parts[] = {m->sql,
+                           m->partition_by,
+                           m->materialized == PRJ_MAT_TABLE ? NULL : m->unique_key,
+                           m->incremental_strategy,
+                           m->materialized == PRJ_MAT_SNAPSHOT ? m->snapshot_strategy : NULL,
+                           m->materialized == PRJ_MAT_SNAPSHOT ? m->updated_at : NULL,
+                           m->materialized == PRJ_MAT_SNAPSHOT ? m->check_cols : NULL,
+                           m->materialized == PRJ_MAT_SNAPSHOT ? m->hard_deletes : NULL};
     struct sec_sha256 h;
     char hex[SEC_SHA256_HEX];
     sec_sha256_init(&h);
-    sec_sha256_update(&h, pm->m->sql, strlen(pm->m->sql));
-    sec_sha256_update(&h, "\0", 1);
-    if (pm->m->partition_by)
-        sec_sha256_update(&h, pm->m->partition_by, strlen(pm->m->partition_by));
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        if (i)
+            sec_sha256_update(&h, "\0", 1);
+        if (parts[i])
+            sec_sha256_update(&h, parts[i], strlen(parts[i]));
+    }
     sec_sha256_final(&h, hex);
     hex[16] = 0;
     *out_inputs = sm_buf_detach(&in);
-    return sm_asprintf("%s;def=%s", *out_inputs, hex);
+    *out_def = sm_strdup(hex);
+    return 0;
+}
+
+/* The version of input name in an inputs list ("a@1,b@2"), or -1. */
+static int64_t consumed_version(const char *inputs, const char *name)
+{
+    size_t nl = strlen(name);
+    for (const char *p = inputs; p && *p;) {
+        size_t len = strcspn(p, ",");
+        int64_t v;
+        if (len > nl + 1 && !strncmp(p, name, nl) && p[nl] == '@') {
+            char *num = sm_strndup(p + nl + 1, len - nl - 1);
+            int bad = sm_parse_i64(num, &v);
+            free(num);
+            return bad ? -1 : v;
+        }
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return -1;
+}
+
+/* What the model's table was last built from: state.db's record, or, when
+ * the table moved on since (a crash between the Delta commit and the
+ * state.db write), the record in the latest commit itself. Rewrites that
+ * change no rows (OPTIMIZE) keep the record valid; anything else
+ * (RESTORE, a commit by another tool) makes it unknown: *inputs NULL. */
+static int consumed_by(struct runner *r, const char *model, const struct tbl_snapshot *snap,
+                       char **inputs, char **def, struct sm_err *err)
+{
+    struct st_model_state ms;
+    bool found = false;
+    *inputs = *def = NULL;
+    if (!snap)
+        return 0;
+    SM_TRY(st_model_get(r->st, model, &ms, &found, err));
+    if (found && ms.version == snap->version) {
+        *inputs = ms.inputs;
+        *def = ms.definition;
+        return 0;
+    }
+    char *fp = tbl_snapshot_commit_field(snap, "smelt.fingerprint");
+    char *sep = fp ? strstr(fp, ";def=") : NULL;
+    if (sep) {
+        *inputs = sm_strndup(fp, (size_t)(sep - fp));
+        *def = sm_strdup(sep + 5);
+    } else if (found && ms.version < snap->version) {
+        struct tbl_changes ch;
+        if (!tbl_changes_read(snap->location, ms.version, snap->version, &ch, NULL)) {
+            if (!ch.nadded && !ch.nremoved) {
+                *inputs = ms.inputs;
+                *def = ms.definition;
+                ms.inputs = ms.definition = NULL;
+            }
+            tbl_changes_release(&ch);
+        }
+    }
+    free(fp);
+    if (*inputs == ms.inputs)
+        ms.inputs = ms.definition = NULL;
+    st_model_state_release(&ms);
+    return 0;
 }
 
 static void run_model(struct runner *r, size_t mi, size_t ti, const bool *failed_models,
@@ -451,53 +525,98 @@ static void run_model(struct runner *r, size_t mi, size_t ti, const bool *failed
         }
     }
     start_task(r, ti);
-    char *inputs = NULL;
-    char *fp = model_fingerprint(pm, r->p->lake, &inputs, &e);
+    char *inputs = NULL, *def = NULL, *fp = NULL, *prev_inputs = NULL, *prev_def = NULL;
+    char *model = sm_asprintf("%s.%s", m->zone, m->name);
+    char *app = sm_asprintf("smelt:%s", model);
     char *loc = cat_location(r->p->lake, m->zone, m->name);
     struct tbl_snapshot *snap = NULL;
-    char *prev = NULL;
-    int rc = fp ? 0 : e.code;
-    if (!rc && tbl_latest_version(loc) >= 0) {
-        rc = tbl_snapshot_open(loc, -1, &snap, &e);
-        if (!rc)
-            prev = tbl_snapshot_commit_field(snap, "smelt.fingerprint");
+    struct xf_input *xin = NULL;
+    char **xloc = NULL;
+    struct xf_result xr = {0};
+    int rc = model_fingerprint(pm, r->p->lake, &inputs, &def, &e);
+    if (!rc) {
+        fp = sm_asprintf("%s;def=%s", inputs, def);
+        if (tbl_latest_version(loc) >= 0)
+            rc = tbl_snapshot_open(loc, -1, &snap, &e);
     }
-    if (!rc && !r->opt->full_refresh && prev && !strcmp(prev, fp)) {
+    if (!rc)
+        rc = consumed_by(r, model, snap, &prev_inputs, &prev_def, &e);
+    bool same = prev_inputs && !strcmp(prev_inputs, inputs) && !strcmp(prev_def, def);
+    if (!rc && snap && tbl_snapshot_txn(snap, app) >= r->run->run_id) {
+        t->rows_out = snap->num_records;
+        finish_task(r, ti, ORC_SKIPPED, t0, "already committed by this run");
+        goto out;
+    }
+    if (!rc && !r->opt->full_refresh && same) {
         t->rows_out = snap->num_records;
         finish_task(r, ti, ORC_SKIPPED, t0, "up to date");
         goto out;
     }
     if (!rc) {
-        /* rows in: what the model read, as the inputs' row counts */
+        /* rows in: what the model could read, as the inputs' row counts */
         t->rows_in = 0;
+        xin = sm_calloc(pm->nrefs ? pm->nrefs : 1, sizeof(*xin));
+        xloc = sm_calloc(pm->nrefs ? pm->nrefs : 1, sizeof(char *));
         for (size_t i = 0; i < pm->nrefs; i++) {
-            char *iloc = cat_location_of(r->p->lake, pm->refs[i].name);
+            xloc[i] = cat_location_of(r->p->lake, pm->refs[i].name);
             struct tbl_snapshot *is = NULL;
-            if (!tbl_snapshot_open(iloc, -1, &is, NULL))
+            if (!tbl_snapshot_open(xloc[i], -1, &is, NULL))
                 t->rows_in += is->num_records;
+            xin[i] = (struct xf_input){
+                .name = pm->refs[i].name,
+                .location = xloc[i],
+                .from_version = consumed_version(prev_inputs, pm->refs[i].name),
+                .to_version = consumed_version(inputs, pm->refs[i].name),
+            };
             tbl_snapshot_free(is);
-            free(iloc);
         }
-        struct xf_result xr = {0};
-        rc = xf_build(r->db, m, loc, inputs, fp, &xr, &e);
-        if (!rc) {
-            t->rows_out = xr.rows_out;
+        struct xf_commit_info ci = {
+            .inputs = inputs, .fingerprint = fp, .txn_app = app, .txn_version = r->run->run_id};
+        if (m->materialized == PRJ_MAT_INCREMENTAL) {
+            const char *full = r->opt->full_refresh                    ? "--full-refresh"
+                               : prev_def && strcmp(prev_def, def) ? "the definition changed"
+                                                                     : NULL;
+            rc = xf_build_incremental(r->db, m, loc, xin, pm->nrefs, full, &ci, &xr, &e);
+        } else {
+            rc = xf_build(r->db, m, loc, &ci, &xr, &e);
+        }
+    }
+    if (!rc) {
+        int64_t v = xr.version >= 0 ? xr.version : snap ? snap->version : -1;
+        t->rows_out = xr.rows_out;
+        if (xr.note)
+            t->note = sm_strdup(xr.note);
+        if (xr.version >= 0) {
             r->run->ncommits++;
             rc = refresh_table(r, m->zone, m->name, &e);
         }
+        /* The Delta commit is the truth; state.db mirrors what it consumed
+         * (a crash before this line is healed from the commit next run). */
+        if (!rc && v >= 0)
+            rc = st_model_set(r->st, model, v, def, inputs, &e);
     }
     if (rc) {
         *failed_out = true;
+        free(t->note);
         t->note = sm_strdup(e.msg);
         finish_task(r, ti, ORC_FAILED, t0, NULL);
     } else {
         finish_task(r, ti, ORC_SUCCESS, t0, NULL);
     }
 out:
-    free(prev);
+    xf_result_release(&xr);
+    for (size_t i = 0; xloc && i < pm->nrefs; i++)
+        free(xloc[i]);
+    free(xloc);
+    free(xin);
+    free(prev_inputs);
+    free(prev_def);
     free(fp);
+    free(def);
     free(inputs);
     free(loc);
+    free(app);
+    free(model);
     tbl_snapshot_free(snap);
 }
 

@@ -314,7 +314,11 @@ struct section {
 #define MAX_KEYS 32
 
 static const char *const format_values[] = {"csv", "ndjson", "json", "parquet", NULL};
-static const char *const materialized_values[] = {"table", "view", "incremental", NULL};
+static const char *const materialized_values[] = {"table", "view", "incremental", "snapshot",
+                                                  NULL};
+static const char *const strategy_values[] = {"append", "merge", "insert_overwrite", NULL};
+static const char *const snapshot_strategy_values[] = {"timestamp", "check", NULL};
+static const char *const hard_deletes_values[] = {"ignore", "invalidate", NULL};
 static const char *const kind_values[] = {"files", "rest", NULL};
 static const char *const method_values[] = {"GET", "POST", NULL};
 static const char *const paginate_values[] = {"none",     "offset",      "page", "cursor",
@@ -811,14 +815,17 @@ static const struct section source_section = {
     .check = check_source,
 };
 
+static int check_model(struct ctx *c, const struct node *map, int line, void *target);
+
 static const struct key model_keys[] = {
     {.name = "materialized",
      .type = KT_ENUM,
      .def = "table",
      .values = materialized_values,
      .at = AT(prj_model, materialized),
-     .help = "rebuild the table each run (`table`), define a view (`view`), or add only what "
-             "is new upstream (`incremental`)"},
+     .help = "rebuild the table each run (`table`), define a view (`view`), process only what "
+             "is new upstream (`incremental`), or keep every version of each row (`snapshot`, "
+             "SCD type 2)"},
     {.name = "partition_by",
      .type = KT_STR,
      .at = AT(prj_model, partition_by),
@@ -827,7 +834,37 @@ static const struct key model_keys[] = {
      .type = KT_STRS,
      .at = AT(prj_model, unique_key),
      .help = "column (or list of columns) identifying a row; an incremental model merges on it "
-             "instead of appending"},
+             "instead of appending; a snapshot tracks each key's versions"},
+    {.name = "incremental_strategy",
+     .type = KT_CHOICE,
+     .values = strategy_values,
+     .at = AT(prj_model, incremental_strategy),
+     .help = "incremental: `merge` (default with `unique_key`: replace the rows of the keys "
+             "that changed), `insert_overwrite` (replace the `partition_by` partitions that "
+             "changed) or `append` (default otherwise)"},
+    {.name = "strategy",
+     .type = KT_CHOICE,
+     .def = "timestamp",
+     .values = snapshot_strategy_values,
+     .at = AT(prj_model, snapshot_strategy),
+     .help = "snapshot: a row changed when its `updated_at` grew (`timestamp`) or when one of "
+             "`check_cols` differs (`check`)"},
+    {.name = "updated_at",
+     .type = KT_STR,
+     .def = "updated_at",
+     .at = AT(prj_model, updated_at),
+     .help = "snapshot, strategy `timestamp`: the column holding when a row last changed"},
+    {.name = "check_cols",
+     .type = KT_STRS,
+     .at = AT(prj_model, check_cols),
+     .help = "snapshot, strategy `check`: the columns compared, or `all`"},
+    {.name = "hard_deletes",
+     .type = KT_CHOICE,
+     .def = "ignore",
+     .values = hard_deletes_values,
+     .at = AT(prj_model, hard_deletes),
+     .help = "snapshot: a key that disappears from the model's result keeps its current "
+             "record (`ignore`) or has it closed (`invalidate`)"},
     {.name = "description",
      .type = KT_STR,
      .at = AT(prj_model, description),
@@ -842,6 +879,7 @@ static const struct section model_section = {
     .name = "model",
     .title = "`models/<zone>/<name>.yml`",
     .keys = model_keys,
+    .check = check_model,
 };
 
 /* --- filling structs from the tables ------------------------------------------ */
@@ -1569,6 +1607,47 @@ static bool sql_last_token(const char *s, size_t *out_end, bool *out_semi)
     return any;
 }
 
+/* Keys that only make sense together, each error at the line of the key
+ * that needs the missing one. */
+static int check_model(struct ctx *c, const struct node *map, int line, void *target)
+{
+    struct prj_model *m = target;
+    if (!m)
+        return 0;
+    const struct node *mat = map_get(map, "materialized");
+    int at = mat ? mat->line : line;
+    const char *st = m->incremental_strategy;
+    if (st && m->materialized != PRJ_MAT_INCREMENTAL)
+        return cfg_err(c, map_get(map, "incremental_strategy")->line,
+                       "'incremental_strategy' applies to incremental models: add "
+                       "'materialized: incremental' or remove it");
+    if (m->materialized == PRJ_MAT_INCREMENTAL) {
+        if (!st)
+            m->incremental_strategy =
+                sm_strdup(m->unique_key ? "merge" : m->partition_by ? "insert_overwrite" : "append");
+        else if (!strcmp(st, "merge") && !m->unique_key)
+            return cfg_err(c, map_get(map, "incremental_strategy")->line,
+                           "incremental_strategy 'merge' needs 'unique_key': the columns that "
+                           "identify a row");
+        else if (!strcmp(st, "insert_overwrite") && !m->partition_by)
+            return cfg_err(c, map_get(map, "incremental_strategy")->line,
+                           "incremental_strategy 'insert_overwrite' needs 'partition_by': the "
+                           "column whose partitions are replaced");
+    }
+    if (m->materialized == PRJ_MAT_SNAPSHOT) {
+        if (!m->unique_key)
+            return cfg_err(c, at, "a snapshot needs 'unique_key': the columns that identify a row");
+        if (!strcmp(m->snapshot_strategy, "check") && !m->check_cols)
+            return cfg_err(c, map_get(map, "strategy")->line,
+                           "snapshot strategy 'check' needs 'check_cols': the columns to compare, "
+                           "or 'all'");
+        if (m->partition_by)
+            return cfg_err(c, map_get(map, "partition_by")->line,
+                           "a snapshot cannot be partitioned: remove 'partition_by'");
+    }
+    return 0;
+}
+
 static int load_model(struct ctx *c, struct prj_project *p, const char *zone, const char *file,
                       size_t *alloc)
 {
@@ -1839,6 +1918,11 @@ static void model_release(struct prj_model *m)
     free(m->sql);
     free(m->partition_by);
     free(m->unique_key);
+    free(m->incremental_strategy);
+    free(m->snapshot_strategy);
+    free(m->updated_at);
+    free(m->check_cols);
+    free(m->hard_deletes);
     free(m->description);
 }
 

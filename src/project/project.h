@@ -139,7 +139,7 @@ struct prj_source {
     struct prj_rest rest; /* kind: rest only; zero/defaults otherwise */
 };
 
-enum prj_materialized { PRJ_MAT_TABLE, PRJ_MAT_VIEW, PRJ_MAT_INCREMENTAL };
+enum prj_materialized { PRJ_MAT_TABLE, PRJ_MAT_VIEW, PRJ_MAT_INCREMENTAL, PRJ_MAT_SNAPSHOT };
 
 struct prj_model {
     char *zone;     /* "silver" or "gold" */
@@ -152,7 +152,15 @@ struct prj_model {
     enum prj_materialized materialized; /* default table */
     char *partition_by;                 /* column name or NULL */
     char *unique_key;                   /* comma-joined column list, e.g. "a,b", or NULL */
-    char *description;                  /* or NULL */
+    /* incremental: "append", "merge" or "insert_overwrite" (set from the
+     * keys present when not written); NULL for other materializations */
+    char *incremental_strategy;
+    /* snapshot (SCD type 2): */
+    char *snapshot_strategy; /* "timestamp" (default) or "check" */
+    char *updated_at;        /* strategy timestamp: column, default "updated_at" */
+    char *check_cols;        /* strategy check: comma-joined columns, or "all" */
+    char *hard_deletes;      /* "ignore" (default) or "invalidate" */
+    char *description;       /* or NULL */
 };
 
 struct prj_project {

@@ -90,6 +90,19 @@ static const char *const migrations[] = {
     "  source TEXT PRIMARY KEY NOT NULL,"
     "  value TEXT,"
     "  updated_at TEXT);",
+    /* 4: incremental models: the Delta version of each model's last commit,
+     * the hash of the definition it was built with, and the version of
+     * every input table it has consumed up to. */
+    "CREATE TABLE models ("
+    "  model TEXT PRIMARY KEY NOT NULL,"
+    "  version INTEGER NOT NULL,"
+    "  definition TEXT NOT NULL,"
+    "  updated_at TEXT NOT NULL);"
+    "CREATE TABLE model_inputs ("
+    "  model TEXT NOT NULL REFERENCES models(model) ON DELETE CASCADE,"
+    "  input TEXT NOT NULL,"
+    "  version INTEGER NOT NULL,"
+    "  PRIMARY KEY (model, input));",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -124,6 +137,11 @@ enum stmt_id {
     Q_SECRET_RM,
     Q_WATERMARK_GET,
     Q_WATERMARK_SET,
+    Q_MODEL_GET,
+    Q_MODEL_INPUTS_GET,
+    Q_MODEL_SET,
+    Q_MODEL_INPUTS_CLEAR,
+    Q_MODEL_INPUT_ADD,
     Q_COUNT
 };
 
@@ -174,6 +192,13 @@ static const char *const stmt_sql[Q_COUNT] = {
     [Q_WATERMARK_SET] = "INSERT INTO watermarks(source, value, updated_at) VALUES (?1, ?2, ?3)"
                         " ON CONFLICT(source) DO UPDATE SET value = excluded.value,"
                         " updated_at = excluded.updated_at",
+    [Q_MODEL_GET] = "SELECT version, definition FROM models WHERE model = ?1",
+    [Q_MODEL_INPUTS_GET] = "SELECT input, version FROM model_inputs WHERE model = ?1 ORDER BY input",
+    [Q_MODEL_SET] = "INSERT INTO models(model, version, definition, updated_at) VALUES (?1, ?2, ?3, ?4)"
+                    " ON CONFLICT(model) DO UPDATE SET version = excluded.version,"
+                    " definition = excluded.definition, updated_at = excluded.updated_at",
+    [Q_MODEL_INPUTS_CLEAR] = "DELETE FROM model_inputs WHERE model = ?1",
+    [Q_MODEL_INPUT_ADD] = "INSERT INTO model_inputs(model, input, version) VALUES (?1, ?2, ?3)",
     /* DO NOTHING, so an existing name shows as zero changes rather than as
      * a constraint error that could also mean something else. */
     [Q_SECRET_CREATE] = "INSERT INTO secrets(name, nonce, ciphertext, created_at)"
@@ -1133,4 +1158,120 @@ int st_watermark_set(struct st_db *db, const char *source, const char *value, st
         rc = step_done(db, s, what, err);
     stmt_reset(s);
     return rc;
+}
+
+/* --- incremental models ----------------------------------------------------- */
+
+void st_model_state_release(struct st_model_state *m)
+{
+    free(m->definition);
+    free(m->inputs);
+    memset(m, 0, sizeof(*m));
+}
+
+int st_model_get(struct st_db *db, const char *model, struct st_model_state *out, bool *found,
+                 struct sm_err *err)
+{
+    static const char what[] = "read model state";
+    sqlite3_stmt *s = NULL;
+    int r, rc;
+
+    memset(out, 0, sizeof(*out));
+    *found = false;
+    if ((rc = stmt_get(db, Q_MODEL_GET, &s, what, err)))
+        return rc;
+    if (bind_text(s, 1, model)) {
+        rc = db_fail(db, what, err);
+    } else if ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        out->version = sqlite3_column_int64(s, 0);
+        out->definition = col_str(s, 1);
+        *found = true;
+    } else if (r != SQLITE_DONE) {
+        rc = db_fail(db, what, err);
+    }
+    stmt_reset(s);
+    if (rc || !*found)
+        return rc;
+
+    struct sm_buf b = SM_BUF_INIT;
+    if ((rc = stmt_get(db, Q_MODEL_INPUTS_GET, &s, what, err)) == 0) {
+        if (bind_text(s, 1, model))
+            rc = db_fail(db, what, err);
+        while (!rc && (r = sqlite3_step(s)) == SQLITE_ROW)
+            (void)sm_buf_addf(&b, "%s%s@%lld", b.len ? "," : "",
+                              (const char *)sqlite3_column_text(s, 0),
+                              (long long)sqlite3_column_int64(s, 1));
+        if (!rc && r != SQLITE_DONE)
+            rc = db_fail(db, what, err);
+        stmt_reset(s);
+    }
+    out->inputs = sm_buf_detach(&b);
+    if (rc)
+        st_model_state_release(out);
+    return rc;
+}
+
+/* Parse one "zone.table@version" item of an inputs list. */
+static int parse_input(const char *item, size_t len, char **name, int64_t *version)
+{
+    const char *at = memchr(item, '@', len);
+    if (!at || at == item)
+        return -1;
+    char *v = sm_strndup(at + 1, len - (size_t)(at + 1 - item));
+    int rc = sm_parse_i64(v, version);
+    free(v);
+    if (rc)
+        return -1;
+    *name = sm_strndup(item, (size_t)(at - item));
+    return 0;
+}
+
+int st_model_set(struct st_db *db, const char *model, int64_t version, const char *definition,
+                 const char *inputs, struct sm_err *err)
+{
+    static const char what[] = "record model state";
+    sqlite3_stmt *s = NULL;
+    char now[32];
+    int rc;
+
+    now_iso(now, sizeof(now));
+    SM_TRY(st_begin(db, err));
+    if ((rc = stmt_get(db, Q_MODEL_SET, &s, what, err)) == 0) {
+        if (bind_text(s, 1, model) || sqlite3_bind_int64(s, 2, version) ||
+            bind_text(s, 3, definition) || bind_text(s, 4, now))
+            rc = db_fail(db, what, err);
+        else
+            rc = step_done(db, s, what, err);
+        stmt_reset(s);
+    }
+    if (!rc && (rc = stmt_get(db, Q_MODEL_INPUTS_CLEAR, &s, what, err)) == 0) {
+        rc = bind_text(s, 1, model) ? db_fail(db, what, err) : step_done(db, s, what, err);
+        stmt_reset(s);
+    }
+    for (const char *p = inputs; !rc && p && *p;) {
+        size_t len = strcspn(p, ",");
+        char *name = NULL;
+        int64_t v = 0;
+        if (parse_input(p, len, &name, &v)) {
+            rc = sm_err_set(err, SM_EINVALID, "%s: bad input '%.*s' (want zone.table@version)",
+                            what, (int)len, p);
+            break;
+        }
+        if ((rc = stmt_get(db, Q_MODEL_INPUT_ADD, &s, what, err)) == 0) {
+            if (bind_text(s, 1, model) || bind_text(s, 2, name) || sqlite3_bind_int64(s, 3, v))
+                rc = db_fail(db, what, err);
+            else
+                rc = step_done(db, s, what, err);
+            stmt_reset(s);
+        }
+        free(name);
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    if (rc) {
+        st_rollback(db);
+        return rc;
+    }
+    return st_commit(db, err);
 }

@@ -170,4 +170,19 @@ int st_watermark_get(struct st_db *db, const char *source, char **out,
 int st_watermark_set(struct st_db *db, const char *source, const char *value,
                      struct sm_err *err) SM_MUST_USE;
 
+/* Incremental models (transform/, orchestrate/): what a model's table was
+ * last built from. inputs is "zone.table@version,..." sorted by name, the
+ * same text as the commit's smelt.inputs. */
+struct st_model_state {
+    int64_t version;  /* Delta version of the model's last commit */
+    char *definition; /* hash of the definition it was built with */
+    char *inputs;     /* "bronze.orders@12,silver.stores@3" */
+};
+void st_model_state_release(struct st_model_state *m);
+int st_model_get(struct st_db *db, const char *model, struct st_model_state *out, bool *found,
+                 struct sm_err *err) SM_MUST_USE;
+/* Replace the model's record, inputs included, in one transaction. */
+int st_model_set(struct st_db *db, const char *model, int64_t version, const char *definition,
+                 const char *inputs, struct sm_err *err) SM_MUST_USE;
+
 #endif

@@ -341,7 +341,34 @@ static int parse_schema(const char *schema, struct tbl_column **out, size_t *n,
 
 /* --- snapshot ---------------------------------------------------------------- */
 
-static void file_release(struct tbl_file *f)
+static char *json_text_or_null(json_t *v)
+{
+    if (!v || json_is_null(v))
+        return NULL;
+    if (json_is_string(v))
+        return sm_strdup(json_string_value(v));
+    return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+}
+
+void tbl_file_from_add(json_t *x, struct tbl_file *f)
+{
+    f->path = tbl_uri_decode(sm_or(json_string_value(json_object_get(x, "path")), ""));
+    f->size = json_integer_value(json_object_get(x, "size"));
+    f->modification_time = json_integer_value(json_object_get(x, "modificationTime"));
+    f->partition_values = json_text_or_null(json_object_get(x, "partitionValues"));
+    f->stats = json_text_or_null(json_object_get(x, "stats"));
+    f->deletion_vector = json_text_or_null(json_object_get(x, "deletionVector"));
+    f->num_records = -1;
+    if (f->stats) {
+        json_t *st = json_loads(f->stats, 0, NULL);
+        json_t *nr = json_object_get(st, "numRecords");
+        if (json_is_integer(nr))
+            f->num_records = json_integer_value(nr);
+        json_decref(st);
+    }
+}
+
+void tbl_file_release(struct tbl_file *f)
 {
     free(f->path);
     free(f->partition_values);
@@ -377,7 +404,7 @@ void tbl_snapshot_free(struct tbl_snapshot *s)
         free(s->partition_columns[i]);
     free(s->partition_columns);
     for (size_t i = 0; i < s->nfiles; i++)
-        file_release(&s->files[i]);
+        tbl_file_release(&s->files[i]);
     free(s->files);
     free(s->commit_info);
     free(s->column_mapping);
@@ -414,15 +441,6 @@ struct replay {
     struct sm_map live; /* path -> struct tbl_file * (heap) */
     size_t txn_alloc;
 };
-
-static char *json_text_or_null(json_t *v)
-{
-    if (!v || json_is_null(v))
-        return NULL;
-    if (json_is_string(v))
-        return sm_strdup(json_string_value(v));
-    return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
-}
 
 static int apply_action(struct replay *r, json_t *a, int64_t v, const char *file, size_t line,
                         struct sm_err *err)
@@ -491,24 +509,11 @@ static int apply_action(struct replay *r, json_t *a, int64_t v, const char *file
         if (!p)
             return sm_err_set(err, SM_EPARSE, "%s:%zu: add without path", file, line);
         struct tbl_file *f = sm_calloc(1, sizeof(*f));
-        f->path = tbl_uri_decode(p);
-        f->size = json_integer_value(json_object_get(x, "size"));
-        f->modification_time = json_integer_value(json_object_get(x, "modificationTime"));
-        f->partition_values = json_text_or_null(json_object_get(x, "partitionValues"));
-        f->stats = json_text_or_null(json_object_get(x, "stats"));
-        f->deletion_vector = json_text_or_null(json_object_get(x, "deletionVector"));
-        f->num_records = -1;
-        if (f->stats) {
-            json_t *st = json_loads(f->stats, 0, NULL);
-            json_t *nr = json_object_get(st, "numRecords");
-            if (json_is_integer(nr))
-                f->num_records = json_integer_value(nr);
-            json_decref(st);
-        }
+        tbl_file_from_add(x, f);
         char *key = file_key(f->path, json_object_get(x, "deletionVector"));
         struct tbl_file *old = sm_map_get(&r->live, key);
         if (old) {
-            file_release(old);
+            tbl_file_release(old);
             free(old);
         }
         sm_map_put(&r->live, key, f);
@@ -520,7 +525,7 @@ static int apply_action(struct replay *r, json_t *a, int64_t v, const char *file
             char *key = file_key(d, json_object_get(x, "deletionVector"));
             struct tbl_file *old = sm_map_del(&r->live, key);
             if (old) {
-                file_release(old);
+                tbl_file_release(old);
                 free(old);
             }
             free(key);

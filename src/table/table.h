@@ -155,6 +155,40 @@ int tbl_commit_write(struct tbl_commit *c, const char *location, int64_t read_ve
                      const struct tbl_snapshot *read_snap, int64_t *out_version,
                      struct sm_err *err) SM_MUST_USE;
 
+/* --- changes (changes.c) --------------------------------------------------- */
+
+/* What commits from_version+1 .. to_version changed: the files they added
+ * and removed with dataChange=true (OPTIMIZE-style rewrites are left out).
+ * Removed files are described by the add that created them and must still
+ * exist (not vacuumed). from_version -1 means from the beginning.
+ * SM_ENOTFOUND when a commit of the range or a removed file is gone: the
+ * caller falls back to reading the whole table. */
+struct tbl_changes {
+    struct tbl_file *added;
+    size_t nadded;
+    struct tbl_file *removed;
+    size_t nremoved;
+    bool metadata_changed; /* a metaData action (schema change) in the range */
+};
+int tbl_changes_read(const char *location, int64_t from_version, int64_t to_version,
+                     struct tbl_changes *out, struct sm_err *err) SM_MUST_USE;
+void tbl_changes_release(struct tbl_changes *c);
+
+/* Append to b a SELECT over just the given files, read with s's schema and
+ * partitioning (files need not be live in s: changes, candidates). */
+void tbl_files_view_sql(const struct tbl_snapshot *s, const struct tbl_file *files, size_t n,
+                        struct sm_buf *b);
+
+/* Which of the n files can hold a row whose columns cols[k] equal
+ * key_cols[k] of some row of keys_rel (an SQL relation: a table name or a
+ * parenthesized SELECT)? Partition values are compared exactly and min/max
+ * stats as ranges, one key column at a time, without reading data files;
+ * a file without usable stats for a column always matches. match[i] is
+ * set for each file. */
+int tbl_files_matching(struct eng_db *db, const struct tbl_snapshot *s, const struct tbl_file *files,
+                       size_t n, char *const *cols, char *const *key_cols, size_t ncols,
+                       const char *keys_rel, bool *match, struct sm_err *err) SM_MUST_USE;
+
 /* --- maintenance (maintain.c) ---------------------------------------------- */
 
 /* Make the table's content equal version `version` again, in one new commit

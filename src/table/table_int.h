@@ -14,6 +14,9 @@
 #ifndef SM_TABLE_INT_H
 #define SM_TABLE_INT_H
 
+#include <jansson.h>
+
+#include "table.h"
 #include "util/util.h"
 
 /* Decode the deletion vector described by dv_json (the add action's
@@ -28,5 +31,11 @@ char *tbl_uri_decode(const char *s);
 
 /* Z85-decode len chars (a multiple of 5) into len/5*4 bytes. */
 int tbl_z85_decode(const char *s, size_t len, unsigned char *out);
+
+/* Fill f from an add action's value (path decoded, stats and numRecords,
+ * partition values and deletion vector as JSON text). */
+void tbl_file_from_add(json_t *add, struct tbl_file *f);
+/* Free what f owns (not f itself). */
+void tbl_file_release(struct tbl_file *f);
 
 #endif

@@ -9,8 +9,7 @@
  * mistaken for a table.
  */
 #include "transform.h"
-
-#include <jansson.h>
+#include "transform_int.h"
 
 #include "table/table.h"
 
@@ -156,8 +155,7 @@ static int cmp_ref(const void *a, const void *b)
     return strcmp(((const struct xf_ref *)a)->name, ((const struct xf_ref *)b)->name);
 }
 
-static int sql_refs(struct eng_db *db, const struct prj_model *m, bool any_schema,
-                    struct xf_ref **out, size_t *n, struct sm_err *err)
+int xf_parse(struct eng_db *db, const struct prj_model *m, json_t **out, struct sm_err *err)
 {
     struct sm_buf q = SM_BUF_INIT;
     (void)sm_buf_adds(&q, "SELECT json_serialize_sql(");
@@ -193,10 +191,22 @@ static int sql_refs(struct eng_db *db, const struct prj_model *m, bool any_schem
     }
     json_t *stmts = json_object_get(root, "statements");
     if (json_array_size(stmts) != 1) {
+        rc = sm_err_set(err, SM_ECONFIG,
+                        "%s:1: a model must be exactly one SELECT statement, found %zu",
+                        m->sql_file, json_array_size(stmts));
         json_decref(root);
-        return sm_err_set(err, SM_ECONFIG, "%s:1: a model must be exactly one SELECT statement, found %zu",
-                          m->sql_file, json_array_size(stmts));
+        return rc;
     }
+    *out = root;
+    return 0;
+}
+
+static int sql_refs(struct eng_db *db, const struct prj_model *m, bool any_schema,
+                    struct xf_ref **out, size_t *n, struct sm_err *err)
+{
+    json_t *root = NULL;
+    SM_TRY(xf_parse(db, m, &root, err));
+    json_t *stmts = json_object_get(root, "statements");
     struct walk w = {.m = m, .any_schema = any_schema, .ctes = SM_MAP_INIT, .err = err};
     collect_ctes(stmts, &w);
     walk_tables(stmts, &w);
@@ -227,11 +237,11 @@ int xf_query_refs(struct eng_db *db, const char *sql, struct xf_ref **out, size_
 }
 
 int xf_build(struct eng_db *db, const struct prj_model *m, const char *location,
-             const char *inputs, const char *fingerprint, struct xf_result *out,
-             struct sm_err *err)
+             const struct xf_commit_info *ci, struct xf_result *out, struct sm_err *err)
 {
     struct tbl_snapshot *snap = NULL;
     int rc = 0;
+    memset(out, 0, sizeof(*out));
     if (tbl_latest_version(location) >= 0)
         SM_TRY(tbl_snapshot_open(location, -1, &snap, err));
     struct tbl_commit *c = tbl_commit_new(snap ? "WRITE" : "CREATE TABLE AS SELECT");
@@ -240,8 +250,10 @@ int xf_build(struct eng_db *db, const struct prj_model *m, const char *location,
     if (!rc) {
         tbl_commit_remove_all(c, snap);
         tbl_commit_set_info(c, "smelt.model", m->sql_file);
-        tbl_commit_set_info(c, "smelt.inputs", inputs);
-        tbl_commit_set_info(c, "smelt.fingerprint", fingerprint);
+        tbl_commit_set_info(c, "smelt.inputs", ci->inputs);
+        tbl_commit_set_info(c, "smelt.fingerprint", ci->fingerprint);
+        if (ci->txn_app)
+            tbl_commit_set_txn(c, ci->txn_app, ci->txn_version);
         rc = tbl_commit_write(c, location, snap ? snap->version : -1, snap, &out->version, err);
     }
     if (!rc)

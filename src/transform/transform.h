@@ -36,16 +36,60 @@ int xf_line_of(const char *text, size_t off);
 
 struct xf_result {
     int64_t rows_out;
-    int64_t version; /* Delta version committed */
+    int64_t version; /* Delta version committed; -1 when nothing was written */
+    bool full;       /* incremental: rebuilt in full */
+    char *note;      /* incremental: what was done (caller frees: xf_result_release) */
+};
+void xf_result_release(struct xf_result *r);
+
+/* What every model commit records: commitInfo `smelt.inputs`
+ * ("bronze.orders@3,silver.stores@1") and `smelt.fingerprint` (inputs plus a
+ * hash of the definition), by which a later run knows the table is up to
+ * date, and a txn action (appId, version = the run), by which a retried
+ * task knows it already committed. */
+struct xf_commit_info {
+    const char *inputs;
+    const char *fingerprint;
+    const char *txn_app; /* NULL: no txn action */
+    int64_t txn_version;
 };
 
 /* Materialize m (materialized: table): run its SELECT against the views of
  * its inputs (already registered in db by the caller) and overwrite the
- * Delta table at location in one commit whose commitInfo records `inputs`
- * ("bronze.orders@3,silver.stores@1") and `fingerprint` (inputs plus a hash
- * of the definition), by which a later run knows the table is up to date. */
+ * Delta table at location in one commit. */
 int xf_build(struct eng_db *db, const struct prj_model *m, const char *location,
-             const char *inputs, const char *fingerprint, struct xf_result *out,
+             const struct xf_commit_info *ci, struct xf_result *out,
              struct sm_err *err) SM_MUST_USE;
+
+/* One input of an incremental model. */
+struct xf_input {
+    const char *name;     /* "bronze.orders" */
+    const char *location; /* its Delta table */
+    int64_t from_version; /* consumed up to (by the last build); -1 = never */
+    int64_t to_version;   /* the version this build reads */
+};
+
+/* Materialize m (materialized: incremental) from what changed in its
+ * inputs between from_version and to_version (see incremental.c for the
+ * strategies). The input views registered in db are narrowed while the
+ * model runs and put back afterwards. full_reason non-NULL forces a full
+ * rebuild and says why (definition changed, --full-refresh). out->version
+ * is -1 when nothing needed writing. */
+int xf_build_incremental(struct eng_db *db, const struct prj_model *m, const char *location,
+                         const struct xf_input *in, size_t nin, const char *full_reason,
+                         const struct xf_commit_info *ci, struct xf_result *out,
+                         struct sm_err *err) SM_MUST_USE;
+
+/* Where each key column of m's result comes from: for each input that
+ * carries the keys, its column for each key (cols[k] for keys[k]). Found by
+ * following the columns through DuckDB's parse tree; a computed or
+ * ambiguous key is SM_ECONFIG naming it. */
+struct xf_key_source {
+    char *table; /* "silver.orders" */
+    char **cols; /* one per key */
+};
+int xf_key_lineage(struct eng_db *db, const struct prj_model *m, char *const *keys, size_t nkeys,
+                   struct xf_key_source **out, size_t *n, struct sm_err *err) SM_MUST_USE;
+void xf_key_sources_free(struct xf_key_source *s, size_t n, size_t nkeys);
 
 #endif

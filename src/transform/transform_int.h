@@ -1,0 +1,17 @@
+/*
+ * transform_int.h — shared inside src/transform/ only.
+ */
+#ifndef SM_TRANSFORM_INT_H
+#define SM_TRANSFORM_INT_H
+
+#include <jansson.h>
+
+#include "transform.h"
+
+/* Parse m's SQL with DuckDB's parser (json_serialize_sql): *out is the
+ * whole JSON document, with exactly one statement (caller decrefs). Parse
+ * errors are SM_ECONFIG with "models/...sql:LINE: ...". */
+int xf_parse(struct eng_db *db, const struct prj_model *m, json_t **out,
+             struct sm_err *err) SM_MUST_USE;
+
+#endif
