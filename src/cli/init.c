@@ -166,6 +166,22 @@ static const char silver_customers_yml[] =
     "materialized: table\n"
     "unique_key: customer_id\n";
 
+static const char silver_customers_history_sql[] =
+    "-- silver.customers_history: every version of every customer (SCD type 2).\n"
+    "--   * reads silver.customers, the latest record of each customer\n"
+    "--   * smelt adds valid_from, valid_to (NULL while current) and is_current:\n"
+    "--     a customer whose updated_at grew gets a new version, the old one closed\n"
+    "SELECT customer_id, name, email, city, signup_date, updated_at\n"
+    "FROM silver.customers\n";
+
+static const char silver_customers_history_yml[] =
+    "description: every version of each customer, valid_from / valid_to / is_current\n"
+    "materialized: snapshot\n"
+    "unique_key: customer_id\n"
+    "strategy: timestamp\n"
+    "updated_at: updated_at\n"
+    "hard_deletes: invalidate\n";
+
 static const char silver_products_sql[] =
     "-- silver.products: one row per product.\n"
     "--   * reads bronze.products; rows with product_id NULL are dropped\n"
@@ -287,6 +303,8 @@ static const struct {
     {"models/silver/orders.yml", silver_orders_yml},
     {"models/silver/customers.sql", silver_customers_sql},
     {"models/silver/customers.yml", silver_customers_yml},
+    {"models/silver/customers_history.sql", silver_customers_history_sql},
+    {"models/silver/customers_history.yml", silver_customers_history_yml},
     {"models/silver/products.sql", silver_products_sql},
     {"models/silver/products.yml", silver_products_yml},
     {"models/silver/stores.sql", silver_stores_sql},
@@ -1476,7 +1494,7 @@ static void print_summary(const struct gen *g, const struct init_opts *opt, cons
     printf("created project in '%s':\n", shown);
     printf("  smelt.yml, README.md, .gitignore\n");
     printf("  sources/{orders,customers,products,stores}.yml\n");
-    printf("  models/silver/{orders,customers,products,stores}.{sql,yml}\n");
+    printf("  models/silver/{orders,customers,customers_history,products,stores}.{sql,yml}\n");
     printf("  models/gold/{daily_sales,customer_lifetime_value,product_performance}.{sql,yml}\n");
     if (g->days == 1)
         printf("  incoming/orders/orders_%s.csv.gz (truncated)\n", g->dates[0]);

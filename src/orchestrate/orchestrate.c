@@ -577,6 +577,9 @@ static void run_model(struct runner *r, size_t mi, size_t ti, const bool *failed
                                : prev_def && strcmp(prev_def, def) ? "the definition changed"
                                                                      : NULL;
             rc = xf_build_incremental(r->db, m, loc, xin, pm->nrefs, full, &ci, &xr, &e);
+        } else if (m->materialized == PRJ_MAT_SNAPSHOT) {
+            /* history cannot be recomputed: --full-refresh leaves it be */
+            rc = xf_build_snapshot(r->db, m, loc, r->ingested_at, &ci, &xr, &e);
         } else {
             rc = xf_build(r->db, m, loc, &ci, &xr, &e);
         }

@@ -40,8 +40,7 @@ void xf_result_release(struct xf_result *r)
     r->note = NULL;
 }
 
-/* "a,b" -> {"a", "b"} */
-static char **split_cols(const char *list, size_t *n)
+char **xf_split_cols(const char *list, size_t *n)
 {
     char **out = NULL;
     size_t alloc = 0;
@@ -57,7 +56,7 @@ static char **split_cols(const char *list, size_t *n)
     return out;
 }
 
-static void free_cols(char **cols, size_t n)
+void xf_free_cols(char **cols, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         free(cols[i]);
@@ -369,9 +368,9 @@ int xf_build_incremental(struct eng_db *db, const struct prj_model *m, const cha
     int rc = 0;
 
     if (!strcmp(strategy, "merge"))
-        b.keys = split_cols(m->unique_key, &b.nkeys);
+        b.keys = xf_split_cols(m->unique_key, &b.nkeys);
     else if (!strcmp(strategy, "insert_overwrite"))
-        b.keys = split_cols(m->partition_by, &b.nkeys);
+        b.keys = xf_split_cols(m->partition_by, &b.nkeys);
     if (b.nkeys)
         rc = xf_key_lineage(db, m, b.keys, b.nkeys, &ks, &nks, err);
     b.ins = sm_calloc(nin ? nin : 1, sizeof(*b.ins));
@@ -406,6 +405,6 @@ int xf_build_incremental(struct eng_db *db, const struct prj_model *m, const cha
     free(why);
     tbl_snapshot_free(target);
     xf_key_sources_free(ks, nks, b.nkeys);
-    free_cols(b.keys, b.nkeys);
+    xf_free_cols(b.keys, b.nkeys);
     return rc;
 }

@@ -80,6 +80,15 @@ int xf_build_incremental(struct eng_db *db, const struct prj_model *m, const cha
                          const struct xf_commit_info *ci, struct xf_result *out,
                          struct sm_err *err) SM_MUST_USE;
 
+/* Materialize m (materialized: snapshot, SCD type 2; see snapshot.c):
+ * compare its result with the current version of each unique_key and
+ * write new versions with valid_from / valid_to / is_current. now is the
+ * run's time ("YYYY-MM-DD HH:MM:SS"), used by strategy check and for keys
+ * that are gone. out->version is -1 when no key changed. */
+int xf_build_snapshot(struct eng_db *db, const struct prj_model *m, const char *location,
+                      const char *now, const struct xf_commit_info *ci, struct xf_result *out,
+                      struct sm_err *err) SM_MUST_USE;
+
 /* Where each key column of m's result comes from: for each input that
  * carries the keys, its column for each key (cols[k] for keys[k]). Found by
  * following the columns through DuckDB's parse tree; a computed or

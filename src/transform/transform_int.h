@@ -14,4 +14,8 @@
 int xf_parse(struct eng_db *db, const struct prj_model *m, json_t **out,
              struct sm_err *err) SM_MUST_USE;
 
+/* "a,b" (a model's comma-joined key list) -> {"a", "b"}; NULL -> none. */
+char **xf_split_cols(const char *list, size_t *n);
+void xf_free_cols(char **cols, size_t n);
+
 #endif
