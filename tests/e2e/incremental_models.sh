@@ -64,6 +64,18 @@ check_contains "new orders only: silver.orders rewrites no existing file" "0 of 
 check_contains "new orders only: gold.daily_sales replaces no existing day (1 new day)" "1 key changed: 0 of $nfiles_s files replaced" "$(note_of "$WORK/new.out" gold.daily_sales)"
 compare_full "$P" "new orders only"
 
+# ------------------------------------------- a few late updates of the last day
+# late lines whose order_ts is on the last day before $day2 only: the merge
+# may rewrite that day's files and must leave every other day's alone
+day2=$(day_after "$day" 1)
+python3 "$HERE/late_day.py" "$P/incoming/orders" 998 "$day2" 5 1
+nparts=$(smelt_q "$P" "SELECT count(DISTINCT order_date) FROM silver.orders" | tail -1)
+"$SMELT" -C "$P" run --format csv > "$WORK/few.out" 2>&1
+rewritten=$(note_of "$WORK/few.out" silver.orders | sed -n 's/.*: \([0-9]*\) of \([0-9]*\) files rewritten.*/\1 \2/p')
+check_eq "late updates of one day: at most 2 files of silver.orders rewritten (of one per day, $nparts days)" \
+    "yes" "$(echo "$rewritten" | awk -v n="$nparts" '{ print ($1 >= 1 && $1 <= 2 && $2 >= n) ? "yes" : "no: " $0 }')"
+compare_full "$P" "late updates of one day"
+
 # ------------------------------------------- state.db and the Delta log
 v_bronze=$(ls "$P/lake/bronze/orders/_delta_log" | grep -c '\.json$')
 check_eq "state.db: silver.orders consumed bronze.orders at its latest version" \
