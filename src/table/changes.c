@@ -70,11 +70,13 @@ static int read_commit(const char *location, int64_t v, const struct tbl_snapsho
     char *text = NULL;
     int rc = sm_read_file(path, &text, NULL, err);
     if (rc) {
-        if (rc == SM_ENOTFOUND || rc == SM_EIO)
+        if (rc == SM_ENOTFOUND) {
+            sm_err_clear(err);
             rc = sm_err_set(err, SM_ENOTFOUND,
                             "table '%s': commit %lld is no longer in the log (cleaned up); the "
                             "changes since an earlier version cannot be read",
                             location, (long long)v);
+        }
         free(path);
         return rc;
     }

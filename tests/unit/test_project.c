@@ -577,9 +577,39 @@ static void test_bad_schema_drift_and_materialized(void **state)
 
     put(root, "sources/orders.yml", "kind: files\npath: in\nformat: ndjson\n");
     put(root, "models/gold/x.sql", "SELECT 1\n");
+    put(root, "models/gold/x.yml", "materialized: ephemeral\n");
+    msg = load_fails(root, SM_ECONFIG);
+    assert_contains(msg, "models/gold/x.yml:1: invalid value 'ephemeral' for 'materialized'");
+
+    /* keys that need each other, at the line of the key that needs one */
+    put(root, "models/gold/x.yml", "materialized: incremental\nincremental_strategy: merge\n");
+    msg = load_fails(root, SM_ECONFIG);
+    assert_contains(msg, "models/gold/x.yml:2: incremental_strategy 'merge' needs 'unique_key'");
+    put(root, "models/gold/x.yml", "materialized: incremental\nincremental_strategy: insert_overwrite\n");
+    msg = load_fails(root, SM_ECONFIG);
+    assert_contains(msg, "models/gold/x.yml:2: incremental_strategy 'insert_overwrite' needs "
+                         "'partition_by'");
+    put(root, "models/gold/x.yml", "unique_key: id\nincremental_strategy: merge\n");
+    msg = load_fails(root, SM_ECONFIG);
+    assert_contains(msg, "models/gold/x.yml:2: 'incremental_strategy' applies to incremental models");
+    put(root, "models/gold/x.yml", "materialized: snapshot\nunique_key: id\nstrategy: check\n");
+    msg = load_fails(root, SM_ECONFIG);
+    assert_contains(msg, "models/gold/x.yml:3: snapshot strategy 'check' needs 'check_cols'");
     put(root, "models/gold/x.yml", "materialized: snapshot\n");
     msg = load_fails(root, SM_ECONFIG);
-    assert_contains(msg, "models/gold/x.yml:1: invalid value 'snapshot' for 'materialized'");
+    assert_contains(msg, "models/gold/x.yml:1: a snapshot needs 'unique_key'");
+
+    /* the strategy defaults from the keys present */
+    struct prj_project *p = NULL;
+    put(root, "models/gold/x.yml", "materialized: incremental\npartition_by: day\n");
+    assert_int_equal(prj_load(root, &p, NULL), 0);
+    assert_string_equal(p->models[0].incremental_strategy, "insert_overwrite");
+    prj_free(p);
+    put(root, "models/gold/x.yml", "materialized: incremental\npartition_by: day\nunique_key: [a, b]\n");
+    assert_int_equal(prj_load(root, &p, NULL), 0);
+    assert_string_equal(p->models[0].incremental_strategy, "merge");
+    assert_string_equal(p->models[0].unique_key, "a,b");
+    prj_free(p);
 }
 
 static void test_rest_source(void **state)
@@ -805,7 +835,7 @@ static void test_print_keys(void **state)
     assert_contains(buf,
                     "| `schema_drift` | one of `evolve`, `fail`, `quarantine` | no | `evolve`");
     assert_contains(buf, "### `models/<zone>/<name>.yml`");
-    assert_contains(buf, "| `materialized` | one of `table`, `view`, `incremental` | no | `table`");
+    assert_contains(buf, "| `materialized` | one of `table`, `view`, `incremental`, `snapshot` | no | `table`");
     free(buf);
 }
 
