@@ -428,8 +428,15 @@ static int prepare_file(struct load *ld, const struct st_landed *f, size_t idx, 
     if (ing_is_archive(f->landing_path)) {
         struct ing_member *ms = NULL;
         size_t nm = 0;
-        if (ing_archive_extract(f->landing_path, ld->tmpdir, ld->src, member_fits,
-                                ld->src->format == PRJ_FMT_NDJSON, &ms, &nm, &e)) {
+        char *dir = sm_asprintf("%s/a%zu", ld->tmpdir, idx);
+        int rc = sm_mkdirs(dir, err);
+        if (!rc && ing_archive_extract(f->landing_path, dir, ld->src, member_fits,
+                                       ld->src->format == PRJ_FMT_NDJSON, &ms, &nm, &e))
+            rc = -1;
+        free(dir);
+        if (rc > 0)
+            return rc;
+        if (rc) {
             if (e.code != SM_EPARSE)
                 return sm_err_set(err, e.code, "%s", e.msg);
             add_bad(ld, sm_strdup(rel), f->batch_id, e.msg);

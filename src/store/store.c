@@ -161,7 +161,9 @@ static int list_dir(struct listing *l, const char *rel, int depth, struct sm_err
 int sto_list(const char *dir, const char *pattern, struct sto_entry **out, size_t *n,
              struct sm_err *err)
 {
-    struct listing l = {.root = dir, .pattern = pattern, .deep = strchr(pattern, '/') != NULL};
+    struct listing l = {.root = dir,
+                        .pattern = pattern,
+                        .deep = strchr(pattern, '/') || strstr(pattern, "**")};
     int rc = list_dir(&l, "", 0, err);
     if (rc) {
         sto_entries_free(l.arr, l.n);
