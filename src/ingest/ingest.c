@@ -767,8 +767,8 @@ static void gaps_add(struct line_gaps *g, int64_t line)
     g->v[g->n++] = line;
 }
 
-/* Read "filename, number" rows of sql into per-unit values: the first row
- * id (first != NULL) or rejected lines (gaps != NULL). */
+/* Read "filename, number" rows of sql into per-unit values: rejected lines
+ * into gaps[unit] when gaps is given, otherwise each unit's first row id. */
 static int read_per_unit(struct load *ld, const struct sm_map *by_path, const char *sql,
                          struct line_gaps *gaps, struct sm_err *err)
 {
