@@ -43,6 +43,7 @@ enum {
     MIN_CUSTOMERS = 50,
     ROWS_PER_CUSTOMER = 20,
     FIRST_ORDER_ID = 1000001,
+    POS_FIRST_ORDER_ID = 900000001, /* in-store sales */
     TRUNCATED_DAY = 7,     /* 1-based; the last day when --days is smaller */
     TRUNCATE_PERCENT = 60, /* of the compressed bytes kept */
     MAX_LINES_PER_ORDER = 5,
@@ -83,6 +84,26 @@ static const char source_orders_yml[] =
     "  quantity: INTEGER\n"
     "  unit_price: DECIMAL(10,2)\n"
     "description: one gzipped CSV of order lines per day from the shop system\n";
+
+static const char source_orders_pos_yml[] =
+    "kind: files\n"
+    "path: incoming/orders_pos\n"
+    "glob: \"pos_*.zip\"\n"
+    "format: csv\n"
+    "options: {header: true, timestamp_format: \"%Y-%m-%d %H:%M:%S\"}\n"
+    "columns:\n"
+    "  order_id: BIGINT\n"
+    "  line_no: INTEGER\n"
+    "  order_ts: TIMESTAMP\n"
+    "  updated_at: TIMESTAMP\n"
+    "  status: VARCHAR\n"
+    "  customer_id: {type: BIGINT, nullable: true}\n"
+    "  store_id: INTEGER\n"
+    "  product_id: INTEGER\n"
+    "  quantity: INTEGER\n"
+    "  unit_price: DECIMAL(10,2)\n"
+    "description: in-store sales from the on-premises point-of-sale system, one zip of daily "
+    "CSVs\n";
 
 static const char source_customers_yml[] =
     "kind: files\n"
@@ -125,7 +146,8 @@ static const char source_stores_yml[] = "kind: files\n"
 
 static const char silver_orders_sql[] =
     "-- silver.orders: one row per order line, the latest version of it.\n"
-    "--   * reads bronze.orders: every line received, re-sends and duplicates included\n"
+    "--   * reads bronze.orders (the web shop) and bronze.orders_pos (in-store sales):\n"
+    "--     every line received, re-sends and duplicates included\n"
     "--   * per (order_id, line_no) keeps the row with the greatest updated_at, ties\n"
     "--     broken by the greatest _ingested_at; exact duplicate lines collapse to one\n"
     "--   * then drops the line when the kept version has quantity NULL or <= 0\n"
@@ -135,7 +157,7 @@ static const char silver_orders_sql[] =
     "SELECT order_id, line_no, order_ts, CAST(order_ts AS DATE) AS order_date, updated_at,\n"
     "       status, customer_id, store_id, product_id, quantity, unit_price,\n"
     "       quantity * unit_price AS line_amount\n"
-    "FROM bronze.orders\n"
+    "FROM (SELECT * FROM bronze.orders UNION ALL BY NAME SELECT * FROM bronze.orders_pos)\n"
     "QUALIFY row_number() OVER (PARTITION BY order_id, line_no\n"
     "                           ORDER BY updated_at DESC, _ingested_at DESC) = 1\n"
     "    AND quantity > 0\n";
@@ -296,6 +318,7 @@ static const struct {
 } project_files[] = {
     {".gitignore", gitignore_text},
     {"sources/orders.yml", source_orders_yml},
+    {"sources/orders_pos.yml", source_orders_pos_yml},
     {"sources/customers.yml", source_customers_yml},
     {"sources/products.yml", source_products_yml},
     {"sources/stores.yml", source_stores_yml},
@@ -318,8 +341,8 @@ static const struct {
 };
 
 static const char *const project_dirs[] = {
-    "sources",           "models/silver",   "models/gold", "incoming/orders", "incoming/customers",
-    "incoming/products", "incoming/stores",
+    "sources",         "models/silver",     "models/gold",       "incoming/orders",
+    "incoming/orders_pos", "incoming/customers", "incoming/products", "incoming/stores",
 };
 
 /* --- reference data ------------------------------------------------------- */
@@ -446,7 +469,7 @@ struct rng {
     uint64_t s[4];
 };
 
-enum { STREAM_REFERENCE = 1, STREAM_ORDERS = 2, STREAM_CUSTOMER = 1000 };
+enum { STREAM_REFERENCE = 1, STREAM_ORDERS = 2, STREAM_POS = 3, STREAM_CUSTOMER = 1000 };
 
 static uint64_t splitmix64(uint64_t *x)
 {
@@ -772,6 +795,7 @@ struct stats {
     int64_t orders, lines, written, duplicates, resent_orders, resent_lines;
     int64_t missing_customer, negative_quantity, malformed[N_MALFORM];
     int64_t customers, customer_updates;
+    int64_t pos_orders, pos_lines;
 };
 
 struct gen {
@@ -1232,6 +1256,150 @@ static int write_orders(struct gen *g, const char *root, struct sm_err *err)
     return rc;
 }
 
+/* --- the point-of-sale feed: one zip of daily CSVs ------------------------- */
+
+/* A zip archive built in memory: deflated members, fixed DOS times so the
+ * bytes depend only on the data (no zip64: the feed stays far below 4 GiB). */
+struct zip {
+    struct sm_buf data, central;
+    uint16_t n;
+};
+
+static void put_le(struct sm_buf *b, uint32_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++)
+        (void)sm_buf_addc(b, (char)(v >> (8 * i) & 0xff));
+}
+
+static int zip_add(struct zip *z, const char *name, const char *text, size_t len,
+                   struct sm_err *err)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof(zs));
+    if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return sm_err_set(err, SM_EINTERNAL, "cannot start deflate for '%s'", name);
+    uLong bound = deflateBound(&zs, (uLong)len);
+    unsigned char *comp = sm_malloc(bound);
+    zs.next_in = (unsigned char *)text;
+    zs.avail_in = (uInt)len;
+    zs.next_out = comp;
+    zs.avail_out = (uInt)bound;
+    int zr = deflate(&zs, Z_FINISH);
+    size_t clen = bound - zs.avail_out;
+    deflateEnd(&zs);
+    if (zr != Z_STREAM_END) {
+        free(comp);
+        return sm_err_set(err, SM_EINTERNAL, "deflate failed for '%s'", name);
+    }
+    uint32_t crc = (uint32_t)crc32(0L, (const Bytef *)text, (uInt)len);
+    uint32_t offset = (uint32_t)z->data.len;
+    const uint16_t dos_time = 0, dos_date = (uint16_t)((START_YEAR - 1980) << 9 | 1 << 5 | 1);
+    size_t nlen = strlen(name);
+    struct sm_buf *b = &z->data;
+    put_le(b, 0x04034b50, 4);
+    put_le(b, 20, 2); /* version needed: 2.0 (deflate) */
+    put_le(b, 0, 2);  /* flags */
+    put_le(b, 8, 2);  /* deflate */
+    put_le(b, dos_time, 2);
+    put_le(b, dos_date, 2);
+    put_le(b, crc, 4);
+    put_le(b, (uint32_t)clen, 4);
+    put_le(b, (uint32_t)len, 4);
+    put_le(b, (uint32_t)nlen, 2);
+    put_le(b, 0, 2);
+    (void)sm_buf_add(b, name, nlen);
+    (void)sm_buf_add(b, comp, clen);
+    free(comp);
+    b = &z->central;
+    put_le(b, 0x02014b50, 4);
+    put_le(b, 3 << 8 | 20, 2); /* made by: Unix, 2.0 */
+    put_le(b, 20, 2);
+    put_le(b, 0, 2);
+    put_le(b, 8, 2);
+    put_le(b, dos_time, 2);
+    put_le(b, dos_date, 2);
+    put_le(b, crc, 4);
+    put_le(b, (uint32_t)clen, 4);
+    put_le(b, (uint32_t)len, 4);
+    put_le(b, (uint32_t)nlen, 2);
+    put_le(b, 0, 2);                   /* extra */
+    put_le(b, 0, 2);                   /* comment */
+    put_le(b, 0, 2);                   /* disk */
+    put_le(b, 0, 2);                   /* internal attributes */
+    put_le(b, 0100644u << 16, 4);      /* external: a regular file, rw-r--r-- */
+    put_le(b, offset, 4);
+    (void)sm_buf_add(b, name, nlen);
+    z->n++;
+    return 0;
+}
+
+static int zip_write(struct zip *z, const char *path, struct sm_err *err)
+{
+    uint32_t cd_offset = (uint32_t)z->data.len, cd_size = (uint32_t)z->central.len;
+    (void)sm_buf_add(&z->data, z->central.buf, z->central.len);
+    put_le(&z->data, 0x06054b50, 4);
+    put_le(&z->data, 0, 2);
+    put_le(&z->data, 0, 2);
+    put_le(&z->data, z->n, 2);
+    put_le(&z->data, z->n, 2);
+    put_le(&z->data, cd_size, 4);
+    put_le(&z->data, cd_offset, 4);
+    put_le(&z->data, 0, 2);
+    return sm_write_file_atomic(path, z->data.buf, z->data.len, err);
+}
+
+/* In-store sales: a twentieth as many lines as the web shop, per day, as
+ * one CSV per day in incoming/orders_pos/pos_<first>_<last>.zip. Order ids
+ * start at POS_FIRST_ORDER_ID; three in ten come with a loyalty-card
+ * customer id; every line is a completed ("delivered") sale at list price.
+ * Its own generator stream, so the other feeds do not change with it. */
+static int write_pos(struct gen *g, const char *root, struct sm_err *err)
+{
+    struct zip z = {SM_BUF_INIT, SM_BUF_INIT, 0};
+    struct sm_buf csv = SM_BUF_INIT;
+    int64_t order_id = POS_FIRST_ORDER_ID;
+    int rc = 0;
+    rng_seed(&g->rng, g->seed, STREAM_POS);
+    for (int d = 0; d < g->days && !rc; d++) {
+        sm_buf_reset(&csv);
+        (void)sm_buf_adds(&csv, orders_header);
+        int64_t want = g->quota[d] / 20 + 1;
+        for (int64_t lines = 0; lines < want;) {
+            struct oline l = {0};
+            l.order_id = order_id++;
+            l.day = l.upd_day = d;
+            l.sec = l.upd_sec = 8 * 3600 + (int)rng_below(&g->rng, 13 * 3600);
+            l.status = ST_DELIVERED;
+            l.store_id = 1 + (int)rng_pick(&g->rng, store_weights, N_STORES);
+            l.customer_id = rng_chance(&g->rng, 300000) ? pick_customer(g) : 0;
+            int n = 1 + (int)rng_below(&g->rng, 3);
+            for (int k = 0; k < n; k++, lines++) {
+                l.line_no = k + 1;
+                l.product_id = pick_product(g);
+                l.quantity = 1 + (int)rng_below(&g->rng, 3);
+                l.cents = g->product_cents[l.product_id];
+                char text[192];
+                (void)sm_buf_add(&csv, text, format_line(g, &l, MAL_NONE, text));
+                g->st.pos_lines++;
+            }
+            g->st.pos_orders++;
+        }
+        char *name = sm_asprintf("pos_orders_%s.csv", g->dates[d]);
+        rc = zip_add(&z, name, csv.buf, csv.len, err);
+        free(name);
+    }
+    char *rel = sm_asprintf("incoming/orders_pos/pos_%s_%s.zip", g->dates[0], g->dates[g->days - 1]);
+    char *path = sm_path_join(root, rel);
+    if (!rc)
+        rc = zip_write(&z, path, err);
+    free(path);
+    free(rel);
+    sm_buf_release(&csv);
+    sm_buf_release(&z.data);
+    sm_buf_release(&z.central);
+    return rc;
+}
+
 /* Split the order lines over the days: weekends sell more, every day a
  * little noise; the integer shares add up to exactly rows. */
 static void plan_days(struct gen *g, int64_t rows)
@@ -1361,9 +1529,10 @@ static int write_project(const char *root, const char *project, struct sm_err *e
 /* With --force, order files of an earlier init (another --days, say) would
  * be mixed into the new data; remove them. Other files are overwritten or
  * left alone (lake/ and .smelt/ in particular). */
-static int remove_stale_orders(const char *root, struct sm_err *err)
+static int remove_stale(const char *root, const char *folder, const char *prefix,
+                        const char *suffix, struct sm_err *err)
 {
-    char *dir = sm_path_join(root, "incoming/orders");
+    char *dir = sm_path_join(root, folder);
     DIR *d = opendir(dir);
     int rc = 0;
     if (!d) {
@@ -1374,7 +1543,7 @@ static int remove_stale_orders(const char *root, struct sm_err *err)
     }
     struct dirent *e;
     while (!rc && (e = readdir(d))) {
-        if (!sm_starts_with(e->d_name, "orders_") || !sm_ends_with(e->d_name, ".csv.gz"))
+        if (!sm_starts_with(e->d_name, prefix) || !sm_ends_with(e->d_name, suffix))
             continue;
         char *path = sm_path_join(dir, e->d_name);
         if (unlink(path) && errno != ENOENT)
@@ -1493,7 +1662,7 @@ static void print_summary(const struct gen *g, const struct init_opts *opt, cons
     const struct stats *s = &g->st;
     printf("created project in '%s':\n", shown);
     printf("  smelt.yml, README.md, .gitignore\n");
-    printf("  sources/{orders,customers,products,stores}.yml\n");
+    printf("  sources/{orders,orders_pos,customers,products,stores}.yml\n");
     printf("  models/silver/{orders,customers,customers_history,products,stores}.{sql,yml}\n");
     printf("  models/gold/{daily_sales,customer_lifetime_value,product_performance}.{sql,yml}\n");
     if (g->days == 1)
@@ -1502,6 +1671,10 @@ static void print_summary(const struct gen *g, const struct init_opts *opt, cons
         printf("  incoming/orders/orders_%s.csv.gz .. orders_%s.csv.gz (%d files; %s is "
                "truncated)\n",
                g->dates[0], g->dates[g->days - 1], g->days, g->dates[g->truncated_day]);
+    printf("  incoming/orders_pos/pos_%s_%s.zip (%d daily CSVs, %lld in-store order lines in "
+           "%lld orders)\n",
+           g->dates[0], g->dates[g->days - 1], g->days, (long long)s->pos_lines,
+           (long long)s->pos_orders);
     printf("  incoming/customers/customers.ndjson (%lld customers, %lld updated)\n",
            (long long)s->customers, (long long)s->customer_updates);
     printf("  incoming/products/products.csv (%d products)\n", N_PRODUCTS);
@@ -1566,7 +1739,8 @@ int cmd_init(int argc, char **argv, struct cli_ctx *ctx)
                                root);
             goto out;
         }
-        if (remove_stale_orders(root, &err)) {
+        if (remove_stale(root, "incoming/orders", "orders_", ".csv.gz", &err) ||
+            remove_stale(root, "incoming/orders_pos", "pos_", ".zip", &err)) {
             code = cli_fail(&err);
             goto out;
         }
@@ -1575,7 +1749,7 @@ int cmd_init(int argc, char **argv, struct cli_ctx *ctx)
     gen_init(&g, &opt);
     if (sm_mkdirs(root, &err) || write_project(root, project, &err) || write_stores(root, &err) ||
         write_products(&g, root, &err) || write_customers(&g, root, &err) ||
-        write_orders(&g, root, &err)) {
+        write_orders(&g, root, &err) || write_pos(&g, root, &err)) {
         code = cli_fail(&err);
         goto out;
     }

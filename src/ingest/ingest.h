@@ -58,6 +58,15 @@ char *ing_quarantine_location(const struct prj_project *p, const char *src);
  * truncated gzip stream without complaint). 0, or SM_EPARSE with why. */
 int ing_check_gzip(const char *path, struct sm_err *err) SM_MUST_USE;
 
+/* Check the name of an archive member (len bytes, not NUL-terminated):
+ * refuse an empty or overlong name, an absolute path or drive letter, a
+ * '..' segment ('/' or '\\' separated), control characters and invalid
+ * UTF-8. 0, or SM_EINVALID saying why. See member.c. */
+int ing_member_name_check(const char *name, size_t len, struct sm_err *err) SM_MUST_USE;
+/* The name as shown in the lake: control bytes and invalid UTF-8 as '?',
+ * at most 4096 bytes. Caller frees. */
+char *ing_member_name_shown(const char *name, size_t len);
+
 /* A new batch id, "20261121T132201Z-1a2b3c4d" for a landing at now_ms.
  * Caller frees. */
 char *ing_batch_id_new(int64_t now_ms);

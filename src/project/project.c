@@ -258,6 +258,7 @@ enum key_type {
     KT_LIST,     /* any list, accepted for a later version */
     KT_NUM,      /* a number >= 0, possibly fractional, stored as double */
     KT_PAIRS,    /* a mapping of name -> string, kept in file order in a struct prj_kvs */
+    KT_STRV,     /* a string or a list of strings, kept in a struct prj_strs */
 };
 
 /* How each type reads in an error message ("expected %s") and in the docs. */
@@ -279,6 +280,7 @@ static const struct {
     [KT_LIST] = {"a list", "list"},
     [KT_NUM] = {"a number >= 0", "number"},
     [KT_PAIRS] = {"a mapping of name to value", "mapping of name → string"},
+    [KT_STRV] = {"a string or a list of strings", "string or list of strings"},
 };
 
 struct section;
@@ -313,7 +315,7 @@ struct section {
 
 #define MAX_KEYS 32
 
-static const char *const format_values[] = {"csv", "ndjson", "json", "parquet", NULL};
+static const char *const format_values[] = {"csv", "ndjson", "json", "parquet", "tsv", NULL};
 static const char *const materialized_values[] = {"table", "view", "incremental", "snapshot",
                                                   NULL};
 static const char *const strategy_values[] = {"append", "merge", "insert_overwrite", NULL};
@@ -465,25 +467,31 @@ static const struct key options_keys[] = {
      .type = KT_BOOL,
      .def = "true",
      .at = AT(prj_source, header),
-     .help = "CSV: the first line holds column names"},
+     .help = "CSV/TSV: the first line holds column names"},
     {.name = "delimiter",
      .type = KT_STR,
      .def = ",",
      .at = AT(prj_source, delimiter),
-     .help = "CSV: field separator, e.g. `\";\"` or `\"\\t\"`"},
+     .help = "CSV/TSV: field separator of 1 to 4 bytes, e.g. `\";\"` or `\"\\t\"`; "
+             "`format: tsv` makes `\"\\t\"` the default"},
     {.name = "quote",
      .type = KT_STR,
      .def = "\"",
      .at = AT(prj_source, quote),
-     .help = "CSV: quoting character"},
+     .help = "CSV/TSV: quoting character; `\"\"` for none"},
     {.name = "escape",
      .type = KT_STR,
      .at = AT(prj_source, escape),
-     .help = "CSV: escape character inside quotes; default: the quote character"},
+     .help = "CSV/TSV: escape character inside quotes; default: the quote character"},
     {.name = "null_string",
      .type = KT_STR,
      .at = AT(prj_source, null_string),
-     .help = "CSV: text that means NULL, e.g. `\"NA\"`; default: empty fields are NULL"},
+     .help = "CSV/TSV: text that means NULL, e.g. `\"NA\"`; default: empty fields are NULL"},
+    {.name = "null_strings",
+     .type = KT_STRV,
+     .at = AT(prj_source, null_strings),
+     .help = "CSV/TSV: several texts that mean NULL, e.g. `[\"\", NA, \"-\"]`; instead of "
+             "`null_string`"},
     {.name = "date_format",
      .type = KT_STR,
      .at = AT(prj_source, date_format),
@@ -496,10 +504,13 @@ static const struct key options_keys[] = {
     {0},
 };
 
+static int check_options(struct ctx *c, const struct node *map, int line, void *target);
+
 static const struct section options_section = {
     .name = "options",
     .title = "`options:` in a source",
     .keys = options_keys,
+    .check = check_options,
 };
 
 static const struct key column_keys[] = {
@@ -689,14 +700,18 @@ static const struct key source_keys[] = {
      .type = KT_PATH,
      .required_kind = "files",
      .at = AT(prj_source, path),
-     .help = "files: folder the files arrive in, relative to the project folder; rest: the "
+     .help = "files: folder the files arrive in, relative to the project folder, or a pattern "
+             "such as `incoming/orders/**/*.csv.gz` (the folder, then the `glob`); rest: the "
              "same as `resource`"},
     {.name = "glob",
      .type = KT_STR,
      .def = "*",
      .only = "files",
      .at = AT(prj_source, glob),
-     .help = "which file names in `path` to read, e.g. `\"orders_*.csv.gz\"`"},
+     .help = "which files under `path` to read, e.g. `\"orders_*.csv.gz\"`; `**` matches any "
+             "number of folders, e.g. `\"**/*.csv\"`; compressed (`.gz`, `.zst`, `.bz2`, `.xz`) "
+             "files are read through, archives (`.zip`, `.tar`, `.tar.gz`, `.tgz`) member by "
+             "member"},
     {.name = "format",
      .type = KT_ENUM,
      .required_kind = "files",
@@ -1055,6 +1070,26 @@ static int set_value(struct ctx *c, const struct section *s, const struct key *k
         if (v->kind != NODE_MAP)
             return type_error(c, k, s, v);
         return fill_pairs(c, k, v, field(target, k));
+    case KT_STRV: {
+        struct prj_strs *dst = field(target, k);
+        if (v->kind != NODE_SCALAR && v->kind != NODE_SEQ)
+            return type_error(c, k, s, v);
+        if (v->kind == NODE_SEQ && !v->nkids)
+            return cfg_err(c, v->line, "'%s' is an empty list: give at least one entry", k->name);
+        size_t n = v->kind == NODE_SCALAR ? 1 : v->nkids;
+        for (size_t i = 0; i < n; i++) {
+            const struct node *it = v->kind == NODE_SCALAR ? v : v->kids[i];
+            if (it->kind != NODE_SCALAR)
+                return cfg_err(c, it->line, "expected a string for each entry of '%s', got %s",
+                               k->name, node_what(it));
+            if (!dst)
+                continue;
+            dst->v = sm_realloc(dst->v, (dst->n + 1) * sizeof(*dst->v));
+            /* null_strings: [~] or [null] would be read as "nothing": take it as the text */
+            dst->v[dst->n++] = sm_strdup(it->text);
+        }
+        return 0;
+    }
     case KT_STRS: {
         if (v->kind == NODE_SCALAR) {
             set_str(target, k, sm_strdup(v->text));
@@ -1392,6 +1427,77 @@ static int check_rest(struct ctx *c, const struct node *map, int line, struct pr
     return json_path(c, map, "records", true, &r->records);
 }
 
+/* Separator, quote and escape are single characters to DuckDB (a separator
+ * may have up to 4 bytes); null_string and null_strings are one setting. */
+static int check_options(struct ctx *c, const struct node *map, int line, void *target)
+{
+    struct prj_source *src = target;
+    static const struct {
+        const char *key;
+        size_t min, max;
+    } lens[] = {{"delimiter", 1, 4}, {"quote", 0, 1}, {"escape", 0, 1}};
+    (void)line;
+    if (!src)
+        return 0;
+    for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+        const struct node *v = map_get(map, lens[i].key);
+        if (!v || v->is_null || v->kind != NODE_SCALAR)
+            continue;
+        size_t n = strlen(v->text);
+        if (n < lens[i].min || n > lens[i].max)
+            return cfg_err(c, v->line, "'%s' must be %s, got '%s'", lens[i].key,
+                           lens[i].max == 1 ? "one character (or \"\" for none)"
+                                            : "1 to 4 characters, e.g. \";\" or \"\\t\"",
+                           v->text);
+        if (strpbrk(v->text, "\r\n"))
+            return cfg_err(c, v->line, "'%s' cannot be a line break", lens[i].key);
+    }
+    const struct node *one = map_get(map, "null_string"), *many = map_get(map, "null_strings");
+    if (one && !one->is_null && many && !many->is_null)
+        return cfg_err(c, many->line,
+                       "both 'null_string' and 'null_strings' are set: list every text in "
+                       "'null_strings'");
+    if (src->null_string && !src->null_strings.n) {
+        src->null_strings.v = sm_calloc(1, sizeof(char *));
+        src->null_strings.v[src->null_strings.n++] = sm_strdup(src->null_string);
+    }
+    return 0;
+}
+
+static bool has_wildcard(const char *s)
+{
+    return strpbrk(s, "*?[") != NULL;
+}
+
+/* A path with wildcards, e.g. "incoming/orders_20*", names the folder before
+ * the segment of the first wildcard; the rest, joined with an explicit glob, is the pattern. */
+static int split_path_glob(struct ctx *c, const struct node *map, struct prj_source *src)
+{
+    const struct node *pv = map_get(map, "path"), *gv = map_get(map, "glob");
+    bool explicit_glob = gv && !gv->is_null;
+    if (src->glob && (src->glob[0] == '/' || !*src->glob))
+        return cfg_err(c, gv ? gv->line : 0,
+                       "'glob' is a pattern relative to 'path', e.g. \"*.csv\" or "
+                       "\"**/*.csv.gz\", got '%s'",
+                       src->glob);
+    if (!pv || pv->is_null || pv->kind != NODE_SCALAR || !has_wildcard(pv->text))
+        return 0;
+    /* The folder is everything before the segment holding the first wildcard. */
+    const char *w = pv->text + strcspn(pv->text, "*?[");
+    const char *seg = w;
+    while (seg > pv->text && seg[-1] != '/')
+        seg--;
+    char *dir = sm_strndup(pv->text, (size_t)(seg - pv->text));
+    const char *rest = seg;
+    char *pat = explicit_glob ? sm_asprintf("%s/%s", rest, src->glob) : sm_strdup(rest);
+    free(src->path);
+    src->path = resolve_path(c->root, *dir ? dir : ".");
+    free(src->glob);
+    src->glob = pat;
+    free(dir);
+    return 0;
+}
+
 static int check_source(struct ctx *c, const struct node *map, int line, void *target)
 {
     struct prj_source *src = target;
@@ -1400,14 +1506,26 @@ static int check_source(struct ctx *c, const struct node *map, int line, void *t
     SM_TRY(check_kind_keys(c, map, line, src->kind));
     if (!strcmp(src->kind, "rest"))
         return check_rest(c, map, line, src);
-    if (src->format != PRJ_FMT_CSV || src->ncolumns)
+    SM_TRY(split_path_glob(c, map, src));
+    if (src->format == PRJ_FMT_TSV) {
+        const struct node *opts = map_get(map, "options");
+        const struct node *d = opts ? map_get(opts, "delimiter") : NULL;
+        if (!d || d->is_null) {
+            free(src->delimiter);
+            src->delimiter = sm_strdup("\t");
+        }
+    }
+    if ((src->format != PRJ_FMT_CSV && src->format != PRJ_FMT_TSV) || src->ncolumns)
         return 0;
+    const char *fmt = prj_format_name(src->format);
     const struct node *v = map_get(map, "columns");
     if (v && !v->is_null)
-        return cfg_err(c, v->line, "'columns' is empty: csv sources need their columns declared");
+        return cfg_err(c, v->line, "'columns' is empty: %s sources need their columns declared",
+                       fmt);
     return cfg_err(c, line,
-                   "missing required key 'columns' in source (csv sources need their columns "
-                   "declared, in file order)");
+                   "missing required key 'columns' in source (%s sources need their columns "
+                   "declared, in file order)",
+                   fmt);
 }
 
 /* The keys each pagination type needs, and the paths it reads. */
@@ -1856,6 +1974,9 @@ static void source_release(struct prj_source *s)
     free(s->quote);
     free(s->escape);
     free(s->null_string);
+    for (size_t i = 0; i < s->null_strings.n; i++)
+        free(s->null_strings.v[i]);
+    free(s->null_strings.v);
     free(s->date_format);
     free(s->timestamp_format);
     for (size_t i = 0; i < s->ncolumns; i++) {

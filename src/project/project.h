@@ -35,7 +35,9 @@ struct prj_column {
     int line;      /* line in the source file */
 };
 
-enum prj_format { PRJ_FMT_CSV, PRJ_FMT_NDJSON, PRJ_FMT_JSON, PRJ_FMT_PARQUET };
+/* In the order of the words in project.c's format_values[]. tsv is CSV with a
+ * tab as default delimiter. */
+enum prj_format { PRJ_FMT_CSV, PRJ_FMT_NDJSON, PRJ_FMT_JSON, PRJ_FMT_PARQUET, PRJ_FMT_TSV };
 
 /* One entry of a string → string mapping (params:, headers:), in file order.
  * value is kept as written: "${env:NAME}" and "${secret:NAME}" are resolved
@@ -48,6 +50,12 @@ struct prj_kv {
 
 struct prj_kvs {
     struct prj_kv *items;
+    size_t n;
+};
+
+/* A list of strings in file order. */
+struct prj_strs {
+    char **v;
     size_t n;
 };
 
@@ -122,7 +130,10 @@ struct prj_source {
     char *kind; /* "files" or "rest" */
     char *path; /* files: directory to watch, absolute (resolved against the root);
                    rest: NULL (a "path:" key is read into rest.resource) */
-    char *glob; /* fnmatch pattern for file names, default "*" */
+    char *glob; /* pattern of the files' paths relative to path, default "*": fnmatch
+                   per '/'-separated segment, "**" matching any number of folders;
+                   a "path" written with wildcards is split into the folder before
+                   them and this pattern */
     enum prj_format format;
     /* CSV options (defaults: header true, delimiter ",", quote "\"") */
     bool header;
@@ -130,6 +141,7 @@ struct prj_source {
     char *quote;
     char *escape;               /* NULL = DuckDB default */
     char *null_string;          /* NULL = none */
+    struct prj_strs null_strings; /* texts that mean NULL: null_strings and null_string */
     char *date_format;          /* NULL = ISO */
     char *timestamp_format;     /* NULL = ISO */
     struct prj_column *columns; /* in declaration order */

@@ -107,40 +107,72 @@ out:
 
 static int cmp_entry(const void *a, const void *b)
 {
-    return strcmp(((const struct sto_entry *)a)->name, ((const struct sto_entry *)b)->name);
+    return strcmp(((const struct sto_entry *)a)->rel, ((const struct sto_entry *)b)->rel);
+}
+
+struct listing {
+    const char *root, *pattern;
+    bool deep; /* the pattern has a '/': walk sub-folders */
+    struct sto_entry *arr;
+    size_t n, alloc;
+};
+
+enum { MAX_LIST_DEPTH = 64 };
+
+/* Add the matching files of root/rel (rel "" for root itself). */
+static int list_dir(struct listing *l, const char *rel, int depth, struct sm_err *err)
+{
+    char *dir = *rel ? sm_path_join(l->root, rel) : sm_strdup(l->root);
+    DIR *d = opendir(dir);
+    if (!d) {
+        int rc = sm_err_set(err, errno == ENOENT ? SM_ENOTFOUND : SM_EIO,
+                            "cannot open folder '%s': %s", dir, strerror(errno));
+        free(dir);
+        return rc;
+    }
+    int rc = 0;
+    struct dirent *e;
+    while (!rc && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *path = sm_path_join(dir, e->d_name);
+        char *erel = *rel ? sm_asprintf("%s/%s", rel, e->d_name) : sm_strdup(e->d_name);
+        struct stat st, lst;
+        if (!stat(path, &st) && S_ISREG(st.st_mode) && sm_glob_match(l->pattern, erel)) {
+            SM_ALLOC_GROW(l->arr, l->n + 1, l->alloc);
+            struct sto_entry *x = &l->arr[l->n++];
+            x->path = path;
+            x->rel = erel;
+            x->name = sm_strdup(e->d_name);
+            x->size = st.st_size;
+            x->mtime = st.st_mtime;
+            continue;
+        }
+        if (l->deep && depth < MAX_LIST_DEPTH && !lstat(path, &lst) && S_ISDIR(lst.st_mode))
+            rc = list_dir(l, erel, depth + 1, err);
+        free(path);
+        free(erel);
+    }
+    closedir(d);
+    free(dir);
+    return rc;
 }
 
 int sto_list(const char *dir, const char *pattern, struct sto_entry **out, size_t *n,
              struct sm_err *err)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return sm_err_set(err, errno == ENOENT ? SM_ENOTFOUND : SM_EIO, "cannot open folder '%s': %s",
-                          dir, strerror(errno));
-    struct sto_entry *arr = NULL;
-    size_t cnt = 0, alloc = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.' || fnmatch(pattern, e->d_name, FNM_PERIOD))
-            continue;
-        char *path = sm_path_join(dir, e->d_name);
-        struct stat st;
-        if (stat(path, &st) || !S_ISREG(st.st_mode)) {
-            free(path);
-            continue;
-        }
-        SM_ALLOC_GROW(arr, cnt + 1, alloc);
-        arr[cnt].path = path;
-        arr[cnt].name = sm_strdup(e->d_name);
-        arr[cnt].size = st.st_size;
-        arr[cnt].mtime = st.st_mtime;
-        cnt++;
+    struct listing l = {.root = dir,
+                        .pattern = pattern,
+                        .deep = strchr(pattern, '/') || strstr(pattern, "**")};
+    int rc = list_dir(&l, "", 0, err);
+    if (rc) {
+        sto_entries_free(l.arr, l.n);
+        return rc;
     }
-    closedir(d);
-    if (cnt)
-        qsort(arr, cnt, sizeof(*arr), cmp_entry);
-    *out = arr;
-    *n = cnt;
+    if (l.n)
+        qsort(l.arr, l.n, sizeof(*l.arr), cmp_entry);
+    *out = l.arr;
+    *n = l.n;
     return 0;
 }
 
@@ -148,6 +180,7 @@ void sto_entries_free(struct sto_entry *e, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         free(e[i].path);
+        free(e[i].rel);
         free(e[i].name);
     }
     free(e);

@@ -21,13 +21,17 @@ int sto_copy_file(const char *src, const char *dst, char out_sha256[SEC_SHA256_H
 int sto_hash_file(const char *path, char out_sha256[SEC_SHA256_HEX], struct sm_err *err) SM_MUST_USE;
 
 struct sto_entry {
-    char *path; /* dir/name */
-    char *name;
+    char *path; /* dir/rel */
+    char *rel;  /* relative to dir, e.g. "2026/01/orders.csv" */
+    char *name; /* the last segment of rel */
     int64_t size;
     int64_t mtime;
 };
-/* Regular files directly in dir whose name matches the fnmatch pattern, sorted
- * by name. SM_ENOTFOUND when dir does not exist. Free with sto_entries_free. */
+/* Regular files under dir whose path relative to dir matches pattern (see
+ * sm_glob_match(): a pattern without '/' looks at dir itself only, "**"
+ * descends into sub-folders; hidden files and folders are skipped and
+ * symbolic links to folders are not followed), sorted by that relative path.
+ * SM_ENOTFOUND when dir does not exist. Free with sto_entries_free. */
 int sto_list(const char *dir, const char *pattern, struct sto_entry **out, size_t *n,
              struct sm_err *err) SM_MUST_USE;
 void sto_entries_free(struct sto_entry *e, size_t n);

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -671,4 +672,50 @@ int sm_term_width(void)
     if (c && !sm_parse_i64(c, &v) && v > 20 && v < 10000)
         return (int)v;
     return 100;
+}
+
+/* --- glob ------------------------------------------------------------------ */
+
+/* Match the segments of pattern [p, pend) against those of path [s, send),
+ * recursing only at "**", so the cost is bounded by segments, not bytes. */
+static bool glob_segments(const char *p, const char *s)
+{
+    for (;;) {
+        size_t pl = strcspn(p, "/"), sl = strcspn(s, "/");
+        if (pl == 2 && p[0] == '*' && p[1] == '*') {
+            const char *pn = p[2] ? p + 3 : p + 2;
+            if (!*pn) /* a final "**" matches everything below */
+                return true;
+            /* zero segments, or one more segment eaten by "**" */
+            for (const char *t = s;;) {
+                if (glob_segments(pn, t))
+                    return true;
+                size_t tl = strcspn(t, "/");
+                if (!t[tl])
+                    return false;
+                if (t[0] == '.') /* "**" does not walk into hidden folders */
+                    return false;
+                t += tl + 1;
+            }
+        }
+        char pseg[1024], sseg[1024];
+        if (pl >= sizeof(pseg) || sl >= sizeof(sseg))
+            return false;
+        memcpy(pseg, p, pl);
+        pseg[pl] = 0;
+        memcpy(sseg, s, sl);
+        sseg[sl] = 0;
+        if (fnmatch(pseg, sseg, FNM_PERIOD))
+            return false;
+        bool pend = !p[pl], send = !s[sl];
+        if (pend || send)
+            return pend && send;
+        p += pl + 1;
+        s += sl + 1;
+    }
+}
+
+bool sm_glob_match(const char *pattern, const char *path)
+{
+    return glob_segments(pattern, path);
 }

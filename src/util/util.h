@@ -182,6 +182,12 @@ void sm_iso8601(int64_t ms, char *buf, size_t n);
 char *sm_random_hex(size_t n);
 /* A v4 UUID string (36 chars). Caller frees. */
 char *sm_uuid4(void);
+/* Does path ("a/b/c.csv", relative, '/'-separated) match pattern? Each
+ * '/'-separated segment of the pattern is an fnmatch(3) pattern for one
+ * segment of the path (a leading '.' is matched only explicitly), except
+ * "**", which matches any number of segments, none included:
+ * "**" + "/" + "*.csv" matches "x.csv" and "a/b/x.csv". */
+bool sm_glob_match(const char *pattern, const char *path);
 /* Levenshtein distance, for "did you mean" hints. */
 size_t sm_edit_distance(const char *a, const char *b);
 /* Is stdout a terminal (and not disabled by NO_COLOR/--format)? */

@@ -220,4 +220,80 @@ check_eq "taxi: pickup range" "2019-01-01 00:00:50,2019-01-31 23:59:11" \
 check_eq "taxi: store_and_fwd_flag is N or Y in every row (no stray CR)" 10000 \
     "$(q p4 "SELECT count(*) FROM bronze.trips WHERE store_and_fwd_flag IN ('N', 'Y')")"
 
+# --- 5. truncated and corrupt compressed files, unsafe and corrupt archives ---------
+mkdir -p p5/sources p5/in/c p5/in/z p5/stage
+cd p5
+echo "name: p5" > smelt.yml
+csv_source c in/c "*" "" id:INTEGER name:VARCHAR
+csv_source z in/z "*" "" id:INTEGER name:VARCHAR
+awk 'BEGIN { print "id,name"; for (i = 1; i <= 20000; i++) printf "%d,name %d\n", i, i * 7919 % 100003 }' > stage/big.csv
+printf 'id,name\n1,a\n2,b\n' > stage/small.csv
+for c in "zstd -q -c" "bzip2 -c" "xz -c"; do
+    ext=$(echo "$c" | awk '{ print $1 == "zstd" ? "zst" : $1 == "bzip2" ? "bz2" : "xz" }')
+    $c stage/small.csv > in/c/good.csv.$ext
+    $c stage/big.csv > stage/big.$ext
+    head -c $(($(wc -c < stage/big.$ext) / 2)) stage/big.$ext > in/c/trunc.csv.$ext
+done
+printf 'id,name\n9,i\n' > in/c/notreally.csv.bz2
+# archives: a good member beside members that must not be extracted
+python3 - <<'EOF2'
+import io, tarfile, zipfile
+with zipfile.ZipFile("in/z/unsafe.zip", "w") as z:
+    z.writestr("ok/good.csv", "id,name\n1,a\n2,b\n")
+    z.writestr("../evil.csv", "id,name\n66,evil\n")
+    z.writestr("/abs.csv", "id,name\n67,abs\n")
+    z.writestr("dir/../../up.csv", "id,name\n68,up\n")
+    z.writestr("emptydir/", "")
+    z.writestr("notes.md", "hello\n")
+    link = zipfile.ZipInfo("link.csv")
+    link.external_attr = (0o120777 << 16)
+    z.writestr(link, "/etc/passwd")
+with tarfile.open("in/z/unsafe.tar", "w") as t:
+    data = b"id,name\n3,c\n"
+    ti = tarfile.TarInfo("good.csv"); ti.size = len(data); t.addfile(ti, io.BytesIO(data))
+    ti = tarfile.TarInfo("sym.csv"); ti.type = tarfile.SYMTYPE; ti.linkname = "/etc/passwd"; t.addfile(ti)
+    ti = tarfile.TarInfo("hard.csv"); ti.type = tarfile.LNKTYPE; ti.linkname = "good.csv"; t.addfile(ti)
+    ti = tarfile.TarInfo("fifo.csv"); ti.type = tarfile.FIFOTYPE; t.addfile(ti)
+    ti = tarfile.TarInfo("sub"); ti.type = tarfile.DIRTYPE; t.addfile(ti)
+# a zip cut in half: its members are quarantined with it, none loads
+with zipfile.ZipFile("stage/whole.zip", "w", zipfile.ZIP_DEFLATED) as z:
+    z.write("stage/big.csv", "a.csv")
+    z.write("stage/big.csv", "b.csv")
+data = open("stage/whole.zip", "rb").read()
+open("in/z/cut.zip", "wb").write(data[: len(data) // 2])
+EOF2
+cd ..
+run_smelt p5
+check_eq "compressed: smelt run exits 0" 0 "$rc"
+check_eq "compressed: the good zst, bz2 and xz files load" "6,9" "$(q p5 'SELECT count(*), sum(id) FROM bronze.c')"
+check_eq "compressed: the truncated ones and the false bz2 are quarantined whole" \
+    "notreally.csv.bz2|trunc.csv.bz2|trunc.csv.xz|trunc.csv.zst" \
+    "$(q p5 "SELECT string_agg(f, '|' ORDER BY f) FROM (SELECT split_part(_source_file, '/', -1) AS f FROM quarantine.c WHERE error_type = 'UNREADABLE FILE')")"
+for ext in zst bz2 xz; do
+    check_match "compressed: the error of trunc.csv.$ext says what is wrong" "truncat|corrupt|end" \
+        "$(q p5 "SELECT error FROM quarantine.c WHERE _source_file LIKE '%trunc.csv.$ext'")"
+done
+check_match "compressed: the false bz2 is named as not bzip2" "not bzip2" \
+    "$(q p5 "SELECT error FROM quarantine.c WHERE _source_file LIKE '%notreally%'")"
+check_eq "compressed: nothing of the truncated files in bronze" 0 \
+    "$(q p5 "SELECT count(*) FROM bronze.c WHERE _source_file LIKE '%trunc%'")"
+check_eq "archives: only the safe members load (ok/good.csv, good.csv)" "3,6" "$(q p5 'SELECT count(*), sum(id) FROM bronze.z')"
+check_eq "archives: no row from an unsafe member" 0 "$(q p5 'SELECT count(*) FROM bronze.z WHERE id >= 66 OR name = '"'"'evil'"'"'')"
+check_eq "archives: each refused member is quarantined with its name" \
+    "cut.zip|unsafe.tar!fifo.csv|unsafe.tar!hard.csv|unsafe.tar!sym.csv|unsafe.zip!../evil.csv|unsafe.zip!/abs.csv|unsafe.zip!dir/../../up.csv|unsafe.zip!link.csv|unsafe.zip!notes.md" \
+    "$(q p5 "SELECT string_agg(f, '|' ORDER BY f) FROM (SELECT substr(_source_file, length('landing/z/yyyy/mm/dd/') + length(_batch_id) + 2) AS f FROM quarantine.z)")"
+check_match "archives: '..' is refused as leaving the folder" "'\.\.' segment" \
+    "$(q p5 "SELECT error FROM quarantine.z WHERE _source_file LIKE '%evil.csv'")"
+check_match "archives: an absolute name is refused" "absolute" "$(q p5 "SELECT error FROM quarantine.z WHERE _source_file LIKE '%/abs.csv'")"
+check_match "archives: a symbolic link is refused" "symbolic link" "$(q p5 "SELECT error FROM quarantine.z WHERE _source_file LIKE '%!sym.csv'")"
+check_match "archives: a hard link is refused" "hard link" "$(q p5 "SELECT error FROM quarantine.z WHERE _source_file LIKE '%!hard.csv'")"
+check_match "archives: a member of another format is refused" "csv file" "$(q p5 "SELECT error FROM quarantine.z WHERE _source_file LIKE '%notes.md'")"
+check_match "archives: the cut zip is quarantined whole" "truncat|corrupt" "$(q p5 "SELECT error FROM quarantine.z WHERE _source_file LIKE '%cut.zip'")"
+check_eq "archives: nothing was extracted outside the temporary folder" "" \
+    "$(find "$WORK" -name 'evil.csv' -o -name 'abs.csv' -o -name 'up.csv' | head -3)"
+check_eq "archives: the temporary folder is empty after the run" 0 "$(find p5/.smelt/tmp -type f 2> /dev/null | wc -l | tr -d ' ')"
+run_smelt p5
+check_eq "archives: a rerun quarantines nothing again" "9,4" \
+    "$(q p5 'SELECT (SELECT count(*) FROM quarantine.z), (SELECT count(*) FROM quarantine.c)')"
+
 done_testing

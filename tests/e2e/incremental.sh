@@ -32,8 +32,14 @@ expected_gold() { # $1 = SELECT over sil
     for f in "$P"/incoming/orders/orders_*.csv.gz; do
         gzip -t "$f" 2> /dev/null && list="$list,'$f'"
     done
+    # the in-store feed: every zip in incoming/orders_pos, unpacked by python
+    rm -rf "$WORK/pos" && mkdir -p "$WORK/pos"
+    for z in "$P"/incoming/orders_pos/*.zip; do
+        python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' "$z" "$WORK/pos"
+    done
     duck "CREATE TABLE raw AS SELECT * FROM read_csv([${list#,}], header=true, delim=',', timestampformat='%Y-%m-%d %H:%M:%S', ignore_errors=true, filename=true, columns=$ORDER_COLS)" \
-        "CREATE TABLE sil AS SELECT *, CAST(order_ts AS DATE) AS order_date, quantity * unit_price AS line_amount FROM (SELECT *, row_number() OVER (PARTITION BY order_id, line_no ORDER BY updated_at DESC, filename DESC) AS rn FROM raw) WHERE rn = 1 AND quantity > 0" \
+        "CREATE TABLE pos AS SELECT * FROM read_csv('$WORK/pos/*.csv', header=true, delim=',', timestampformat='%Y-%m-%d %H:%M:%S', filename=true, columns=$ORDER_COLS)" \
+        "CREATE TABLE sil AS SELECT *, CAST(order_ts AS DATE) AS order_date, quantity * unit_price AS line_amount FROM (SELECT *, row_number() OVER (PARTITION BY order_id, line_no ORDER BY updated_at DESC, filename DESC) AS rn FROM (SELECT * FROM raw UNION ALL BY NAME SELECT * FROM pos)) WHERE rn = 1 AND quantity > 0" \
         "$1"
 }
 DS_EXP="SELECT order_date AS day, store_id, CAST(sum(line_amount) AS DECIMAL(18,2)) AS revenue, count(DISTINCT order_id) AS orders, CAST(sum(quantity) AS BIGINT) AS units FROM sil WHERE status <> 'cancelled' GROUP BY 1, 2 ORDER BY 1, 2"

@@ -10,7 +10,7 @@ SAN=${SAN:-0}
 T_N=0
 T_FAILED=0
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/smelt-e2e.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
 
 ok() { T_N=$((T_N + 1)); echo "ok $T_N - $1"; }
 not_ok() { T_N=$((T_N + 1)); T_FAILED=$((T_FAILED + 1)); echo "not ok $T_N - $1"; shift; for l in "$@"; do echo "#   $l"; done; }

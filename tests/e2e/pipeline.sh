@@ -63,13 +63,19 @@ for f in $good; do list="$list,'$f'"; done
 list="[${list#,}]"
 ORDER_COLS="{'order_id':'BIGINT','line_no':'INTEGER','order_ts':'TIMESTAMP','updated_at':'TIMESTAMP','status':'VARCHAR','customer_id':'BIGINT','store_id':'INTEGER','product_id':'INTEGER','quantity':'INTEGER','unit_price':'DECIMAL(10,2)'}"
 RAW="CREATE TABLE raw AS SELECT * FROM read_csv($list, header=true, delim=',', timestampformat='%Y-%m-%d %H:%M:%S', ignore_errors=true, filename=true, columns=$ORDER_COLS)"
-# latest version per (order_id, line_no); later file wins a tie; then quantity > 0
-SIL="CREATE TABLE sil AS SELECT *, CAST(order_ts AS DATE) AS order_date, quantity * unit_price AS line_amount FROM (SELECT *, row_number() OVER (PARTITION BY order_id, line_no ORDER BY updated_at DESC, filename DESC) AS rn FROM raw) WHERE rn = 1 AND quantity > 0"
+# The in-store (point-of-sale) feed: one zip of daily CSVs, unpacked by python.
+mkdir -p "$WORK/pos"
+python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' "$P"/incoming/orders_pos/pos_*.zip "$WORK/pos"
+check_eq "init writes one POS zip holding one CSV per day" "1,$DAYS" \
+    "$(ls "$P"/incoming/orders_pos/*.zip | wc -l | tr -d ' '),$(ls "$WORK"/pos/*.csv | wc -l | tr -d ' ')"
+POS="CREATE TABLE pos AS SELECT * FROM read_csv('$WORK/pos/*.csv', header=true, delim=',', timestampformat='%Y-%m-%d %H:%M:%S', filename=true, columns=$ORDER_COLS)"
+# latest version per (order_id, line_no) over both feeds; later file wins a tie; then quantity > 0
+SIL="CREATE TABLE sil AS SELECT *, CAST(order_ts AS DATE) AS order_date, quantity * unit_price AS line_amount FROM (SELECT *, row_number() OVER (PARTITION BY order_id, line_no ORDER BY updated_at DESC, filename DESC) AS rn FROM (SELECT * FROM raw UNION ALL BY NAME SELECT * FROM pos)) WHERE rn = 1 AND quantity > 0"
 CUST="CREATE TABLE cust AS SELECT * FROM read_json('$P/incoming/customers/customers.ndjson', format='newline_delimited', columns={'customer_id':'BIGINT','name':'VARCHAR','email':'VARCHAR','city':'VARCHAR','signup_date':'DATE','updated_at':'TIMESTAMP'}) WHERE customer_id IS NOT NULL QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY updated_at DESC) = 1"
 PROD="CREATE TABLE prod AS SELECT * FROM read_csv('$P/incoming/products/products.csv', header=true, columns={'product_id':'INTEGER','name':'VARCHAR','category':'VARCHAR','list_price':'DECIMAL(10,2)'}) WHERE product_id IS NOT NULL"
 STOR="CREATE TABLE stor AS SELECT * FROM read_csv('$P/incoming/stores/stores.csv', header=true, columns={'store_id':'INTEGER','name':'VARCHAR','city':'VARCHAR','region':'VARCHAR'}) WHERE store_id IS NOT NULL"
 # computed once into a DuckDB file, then queried read-only
-duck "ATTACH '$WORK/expected.duckdb' AS x" "USE x" "$RAW" "$SIL" "$CUST" "$PROD" "$STOR" "SELECT 1 AS one" > /dev/null
+duck "ATTACH '$WORK/expected.duckdb' AS x" "USE x" "$RAW" "$POS" "$SIL" "$CUST" "$PROD" "$STOR" "SELECT 1 AS one" > /dev/null
 xduck() { duck "ATTACH '$WORK/expected.duckdb' AS x (READ_ONLY)" "USE x" "$1"; }
 
 # gold.daily_sales
@@ -126,6 +132,29 @@ done
 e=$(xduck "SELECT count(*) AS n FROM raw")
 a=$(smelt_q "$P" "SELECT count(*) AS n FROM bronze.orders")
 check_eq "bronze.orders row count == rows DuckDB parses from the readable files" "$e" "$a"
+
+# bronze.orders_pos: every line of every member, named archive!member, on its line
+e=$(xduck "SELECT count(*) AS n, sum(order_id) AS ids, sum(quantity * unit_price) AS amt FROM pos")
+a=$(smelt_q "$P" "SELECT count(*) AS n, sum(order_id) AS ids, sum(quantity * unit_price) AS amt FROM bronze.orders_pos")
+check_eq "bronze.orders_pos count, sum(order_id), amount == DuckDB over the unzipped CSVs" "$e" "$a"
+e=$(cd "$WORK/pos" && for f in *.csv; do echo "$f,$(($(wc -l < "$f") - 1))"; done | sort)
+a=$(smelt_q "$P" "SELECT regexp_extract(_source_file, '!(.*)\$', 1) AS f, count(*) FROM bronze.orders_pos GROUP BY 1 ORDER BY 1" | tail -n +2)
+check_eq "bronze.orders_pos: rows per member (zip!member) == data lines of each CSV" "$e" "$a"
+check_eq "bronze.orders_pos: nothing quarantined" 0 "$(smelt_q "$P" 'SELECT count(*) FROM quarantine.orders_pos' | tail -n +2)"
+smelt_q "$P" "SELECT regexp_extract(_source_file, '!(.*)\$', 1), _source_line, order_id, line_no FROM bronze.orders_pos" | tail -n +2 > "$WORK/pos_lines.csv"
+bad_lines=$(python3 - "$WORK/pos" "$WORK/pos_lines.csv" <<'EOF'
+import csv, os, sys
+files = {}
+bad = 0
+for member, line, oid, lno in csv.reader(open(sys.argv[2])):
+    if member not in files:
+        files[member] = open(os.path.join(sys.argv[1], member)).read().split("\n")
+    if not files[member][int(line) - 1].startswith(f"{oid},{lno},"):
+        bad += 1
+print(bad)
+EOF
+)
+check_eq "bronze.orders_pos: _source_line is the line of the member holding the row" 0 "$bad_lines"
 
 nbad=$(echo $bad_files | wc -w)
 check_eq "exactly one orders file fails gzip -t" 1 "$nbad"

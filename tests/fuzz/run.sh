@@ -17,8 +17,9 @@ build() { # target sources...
 }
 build fuzz_dv src/table/dv.c src/util/util.c
 build fuzz_yaml src/project/project.c src/util/util.c
+build fuzz_member src/ingest/member.c src/util/util.c
 status=0
-for t in fuzz_dv fuzz_yaml; do
+for t in fuzz_dv fuzz_yaml fuzz_member; do
     mkdir -p "$out/$t.corpus"
     echo "fuzz: $t for ${secs}s"
     "$out/$t" -max_total_time="$secs" -max_len=4096 "$out/$t.corpus" > "$out/$t.log" 2>&1 || {

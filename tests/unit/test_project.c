@@ -558,7 +558,7 @@ static void test_bad_enum_value(void **state)
     put(root, "sources/orders.yml", "kind: files\npath: in\nformat: xml\n");
     const char *msg = load_fails(root, SM_ECONFIG);
     assert_contains(msg, "sources/orders.yml:3: invalid value 'xml' for 'format'");
-    assert_contains(msg, "'csv', 'ndjson', 'json' or 'parquet'");
+    assert_contains(msg, "'csv', 'ndjson', 'json', 'parquet' or 'tsv'");
 
     put(root, "sources/orders.yml", "kind: files\npath: in\nformat: parqet\n");
     msg = load_fails(root, SM_ECONFIG);
@@ -827,7 +827,7 @@ static void test_print_keys(void **state)
     assert_contains(buf, "| `memory_limit` | string | no | `4GB` |");
     assert_contains(buf, "| `threads` | integer | no | `0` |");
     assert_contains(buf, "### `sources/<name>.yml`");
-    assert_contains(buf, "| `format` | one of `csv`, `ndjson`, `json`, `parquet` | for `files` |");
+    assert_contains(buf, "| `format` | one of `csv`, `ndjson`, `json`, `parquet`, `tsv` | for `files` |");
     assert_contains(buf, "| `base_url` | string | for `rest` |  | *rest only:* ");
     assert_contains(buf, "### `paginate:` in a REST source");
     assert_contains(buf, "| `stop_on_empty` | boolean | no | `true` |");
@@ -839,12 +839,41 @@ static void test_print_keys(void **state)
     free(buf);
 }
 
+static void test_files_source_shapes(void **state)
+{
+    const char *root = *state;
+    put(root, "smelt.yml", "name: shop\n");
+    put(root, "sources/a.yml",
+        "kind: files\npath: in/orders/**\nglob: \"*.csv.gz\"\nformat: tsv\n"
+        "options: {null_strings: [\"\", NA]}\ncolumns: {x: INTEGER}\n");
+    put(root, "sources/b.yml",
+        "kind: files\npath: in/x/20*/*.csv\nformat: csv\noptions: {null_string: \"-\", "
+        "delimiter: \";\"}\ncolumns: {x: INTEGER}\n");
+    struct prj_project *p = load_ok(root);
+    const struct prj_source *a = prj_find_source(p, "a"), *b = prj_find_source(p, "b");
+    char *dir = sm_path_join(root, "in/orders/");
+    assert_string_equal(a->path, dir);
+    free(dir);
+    assert_string_equal(a->glob, "**/*.csv.gz");
+    assert_int_equal(a->format, PRJ_FMT_TSV);
+    assert_string_equal(a->delimiter, "\t"); /* tsv's default */
+    assert_int_equal(a->null_strings.n, 2);
+    assert_string_equal(a->null_strings.v[0], "");
+    assert_string_equal(a->null_strings.v[1], "NA");
+    assert_string_equal(b->glob, "20*/*.csv");
+    assert_string_equal(b->delimiter, ";");
+    assert_int_equal(b->null_strings.n, 1); /* null_string is a list of one */
+    assert_string_equal(b->null_strings.v[0], "-");
+    prj_free(p);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_full_project),
+        T(test_files_source_shapes),
         T(test_minimal_project_defaults),
         T(test_lake_url_and_null_values),
         T(test_sorted_by_name),

@@ -129,9 +129,28 @@ static void test_files(void **state)
     free(sub);
 }
 
+static void test_glob_match(void **state)
+{
+    (void)state;
+    assert_true(sm_glob_match("*.csv", "a.csv"));
+    assert_false(sm_glob_match("*.csv", "d/a.csv"));
+    assert_false(sm_glob_match("*", ".hidden"));
+    assert_true(sm_glob_match("**/*.csv.gz", "x.csv.gz"));
+    assert_true(sm_glob_match("**/*.csv.gz", "2026/01/02/x.csv.gz"));
+    assert_false(sm_glob_match("**/*.csv.gz", "2026/x.csv"));
+    assert_false(sm_glob_match("**/*.csv", ".git/x.csv"));
+    assert_true(sm_glob_match("a/**/b/*.csv", "a/b/x.csv"));
+    assert_true(sm_glob_match("a/**/b/*.csv", "a/1/2/b/x.csv"));
+    assert_false(sm_glob_match("a/**/b/*.csv", "a/1/2/c/x.csv"));
+    assert_true(sm_glob_match("**", "a/b/c"));
+    assert_true(sm_glob_match("20?" "?/*/orders_[0-9]*.csv", "2026/01/orders_3.csv"));
+    assert_false(sm_glob_match("20?" "?/*/orders_[0-9]*.csv", "2026/01/02/orders_3.csv"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_glob_match),
         cmocka_unit_test(test_buf_grows_and_detaches),
         cmocka_unit_test(test_buf_cap_refuses),
         cmocka_unit_test(test_quoting),

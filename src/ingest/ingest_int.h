@@ -1,0 +1,79 @@
+/*
+ * ingest_int.h — what ingest.c and unpack.c share; not for other modules.
+ *
+ * unpack.c reads what DuckDB cannot: it checks that compressed files are
+ * complete, decompresses bz2 and xz (and compressed archive members) into
+ * plain temporary files, extracts archive members, and on the way counts
+ * the lines of every line-oriented file and notes its blank ones, so that
+ * ingest.c can give each bronze row the line it came from.
+ */
+#ifndef SM_INGEST_INT_H
+#define SM_INGEST_INT_H
+
+#include "ingest.h"
+
+/* Compression of a file, from the end of its name. */
+enum ing_comp { ING_COMP_NONE, ING_COMP_GZIP, ING_COMP_ZSTD, ING_COMP_BZIP2, ING_COMP_XZ };
+
+/* The compression name ends with, and the length of that suffix (".gz" 3). */
+enum ing_comp ing_comp_of(const char *name, size_t *out_suffix_len);
+const char *ing_comp_name(enum ing_comp c);
+/* Whether name is an archive smelt opens member by member: .zip, .tar,
+ * .tar.gz, .tgz, .tar.zst, .tar.bz2, .tar.xz. */
+bool ing_is_archive(const char *name);
+
+/*
+ * Line facts of a text file. Blank lines matter because DuckDB skips them
+ * (CSV with more than one column: empty lines; read_json: whitespace-only
+ * lines) but counts them in its line numbers, so a row's line is its
+ * position plus the blank (and rejected) lines before it.
+ */
+struct ing_lines {
+    bool ws_blank;  /* in: lines of only spaces, tabs and CRs are blank (NDJSON);
+                       otherwise only "" and "\r" are */
+    int64_t nlines; /* lines seen, a last line without '\n' included */
+    int64_t *blank; /* 1-based numbers of blank lines, ascending */
+    size_t nblank, alloc;
+    /* scanner state */
+    int64_t cur_len;
+    bool cur_nonblank;
+};
+void ing_lines_feed(struct ing_lines *l, const char *buf, size_t n);
+void ing_lines_finish(struct ing_lines *l);
+void ing_lines_release(struct ing_lines *l);
+
+/* Read path through compression comp (ING_COMP_NONE: as it is), checking
+ * that a compressed stream is complete and of that kind; feed the plain
+ * bytes to lines (may be NULL) and write them to out_path (may be NULL).
+ * SM_EPARSE with the reason when the data is corrupt or cut short. */
+int ing_unpack(const char *path, enum ing_comp comp, const char *out_path, struct ing_lines *lines,
+               struct sm_err *err) SM_MUST_USE;
+
+/* ing_check_gzip() that also feeds the inflated bytes to lines (may be NULL). */
+int ing_check_gzip_lines(const char *path, struct ing_lines *lines, struct sm_err *err) SM_MUST_USE;
+
+/* One member of an archive, as ing_archive_extract() found it. */
+struct ing_member {
+    char *name;     /* as shown: the member's path, invalid bytes as '?' */
+    char *path;     /* plain-text extracted copy under the temp folder, or NULL */
+    char *refused;  /* why it is not loaded, or NULL */
+    struct ing_lines lines;
+};
+
+/* Whether a member name fits the source (by its extension, after any
+ * compression suffix). */
+typedef bool (*ing_member_accept_fn)(const struct prj_source *src, const char *name);
+
+/* Extract the regular-file members of the archive at path into tmpdir
+ * (files named m<N>, decompressed when the member is compressed), skipping
+ * folders and refusing unsafe names, links, special files and members
+ * accept() rejects. *out (free with ing_members_free) lists them in archive
+ * order. An archive that cannot be read to its end is SM_EPARSE and lists
+ * nothing: it is then quarantined whole. ws_blank is passed to each
+ * member's ing_lines. */
+int ing_archive_extract(const char *path, const char *tmpdir, const struct prj_source *src,
+                        ing_member_accept_fn accept, bool ws_blank, struct ing_member **out,
+                        size_t *out_n, struct sm_err *err) SM_MUST_USE;
+void ing_members_free(struct ing_member *m, size_t n);
+
+#endif
