@@ -302,3 +302,69 @@ int tbl_files_matching(struct eng_db *db, const struct tbl_snapshot *s, const st
     eng_result_free(res);
     return 0;
 }
+
+int tbl_files_holding(struct eng_db *db, const struct tbl_snapshot *s, const struct tbl_file *files,
+                      size_t n, char *const *cols, char *const *key_cols, size_t ncols,
+                      const char *keys_rel, bool *match, struct sm_err *err)
+{
+    /* Only plain files: no deletion vectors (a deleted row must not count),
+     * no column mapping, every key column a data column of the files. */
+    size_t nmatch = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (files[i].ndeleted)
+            return 0;
+        nmatch += match[i];
+    }
+    if (nmatch < 2 || s->column_mapping || !ncols)
+        return 0;
+    for (size_t k = 0; k < ncols; k++)
+        if (!find_column(s, cols[k]) || is_partition(s, cols[k]))
+            return 0;
+    struct sm_buf q = SM_BUF_INIT;
+    struct sm_map idx = SM_MAP_INIT;
+    (void)sm_buf_adds(&q, "SELECT DISTINCT t.filename FROM read_parquet([");
+    size_t listed = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!match[i])
+            continue;
+        char *p = sm_path_join(s->location, files[i].path);
+        (void)sm_buf_adds(&q, listed++ ? ", " : "");
+        (void)sm_buf_add_sql_str(&q, p);
+        sm_map_put(&idx, p, (void *)(uintptr_t)(i + 1));
+        free(p);
+    }
+    (void)sm_buf_adds(&q, "], filename=true, union_by_name=true, hive_partitioning=false) AS t "
+                          "SEMI JOIN ");
+    (void)sm_buf_adds(&q, keys_rel);
+    (void)sm_buf_adds(&q, " AS k ON ");
+    for (size_t k = 0; k < ncols; k++) {
+        (void)sm_buf_adds(&q, k ? " AND t." : "t.");
+        (void)sm_buf_add_sql_ident(&q, cols[k]);
+        (void)sm_buf_adds(&q, " IS NOT DISTINCT FROM k.");
+        (void)sm_buf_add_sql_ident(&q, key_cols[k]);
+    }
+    struct eng_result *res = NULL;
+    int rc = eng_query(db, q.buf, &res, err);
+    sm_buf_release(&q);
+    if (!rc) {
+        bool *hold = sm_calloc(n, sizeof(bool));
+        bool all_known = true;
+        for (size_t r = 0; r < eng_result_nrows(res); r++) {
+            uintptr_t i = (uintptr_t)sm_map_get(&idx, sm_or(eng_result_str(res, 0, r), ""));
+            if (i)
+                hold[i - 1] = true;
+            else
+                all_known = false; /* a name we did not list: keep the stats' answer */
+        }
+        if (all_known)
+            for (size_t i = 0; i < n; i++)
+                match[i] = match[i] && hold[i];
+        free(hold);
+        eng_result_free(res);
+    } else {
+        rc = sm_err_prefix(err, rc, "table '%s': finding the files that hold the keys",
+                           s->location);
+    }
+    sm_map_release(&idx);
+    return rc;
+}

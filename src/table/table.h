@@ -189,6 +189,16 @@ int tbl_files_matching(struct eng_db *db, const struct tbl_snapshot *s, const st
                        size_t n, char *const *cols, char *const *key_cols, size_t ncols,
                        const char *keys_rel, bool *match, struct sm_err *err) SM_MUST_USE;
 
+/* Narrow match[] (as tbl_files_matching left it) to the files that hold a
+ * key for certain, by reading just the key columns of the matched files
+ * (stats cannot tell when two key ranges interleave, e.g. ids from two
+ * systems in one file). Leaves match[] as it is when the files cannot be
+ * read that way (deletion vectors, column mapping, a key that is a
+ * partition column). */
+int tbl_files_holding(struct eng_db *db, const struct tbl_snapshot *s, const struct tbl_file *files,
+                      size_t n, char *const *cols, char *const *key_cols, size_t ncols,
+                      const char *keys_rel, bool *match, struct sm_err *err) SM_MUST_USE;
+
 /* --- maintenance (maintain.c) ---------------------------------------------- */
 
 /* Make the table's content equal version `version` again, in one new commit

@@ -178,14 +178,18 @@ static int collect_keys(struct build *b, int64_t *count)
     return rc;
 }
 
-/* The files of snap that can hold a changed key, by partition values and
- * stats; cols[k] is the table's column for keys[k]. */
+/* The files of snap that hold a changed key: those whose partition values
+ * and stats can, narrowed by reading their key columns; cols[k] is the
+ * table's column for keys[k]. */
 static int candidates(struct build *b, const struct tbl_snapshot *snap, char *const *cols,
                       struct tbl_file **out, size_t *n)
 {
     bool *match = sm_calloc(snap->nfiles ? snap->nfiles : 1, sizeof(bool));
     int rc = tbl_files_matching(b->db, snap, snap->files, snap->nfiles, cols, b->keys, b->nkeys,
                                 KEYS_TABLE, match, b->err);
+    if (!rc)
+        rc = tbl_files_holding(b->db, snap, snap->files, snap->nfiles, cols, b->keys, b->nkeys,
+                               KEYS_TABLE, match, b->err);
     *out = sm_calloc(snap->nfiles ? snap->nfiles : 1, sizeof(**out));
     *n = 0;
     for (size_t i = 0; !rc && i < snap->nfiles; i++)
