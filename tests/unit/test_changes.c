@@ -174,11 +174,43 @@ static void test_files_matching_keys(void **state)
     tbl_snapshot_free(s);
 }
 
+static void test_files_holding_keys(void **state)
+{
+    struct fx *f = *state;
+    /* two files whose id ranges interleave: {1, 1000} and {2, 1001} */
+    assert_int_equal(commit(f, "SELECT * FROM (VALUES (1), (1000)) AS t(id)", NULL, false, true), 0);
+    assert_int_equal(commit(f, "SELECT * FROM (VALUES (2), (1001)) AS t(id)", NULL, false, true), 1);
+    struct tbl_snapshot *s = NULL;
+    assert_int_equal(tbl_snapshot_open(f->loc, -1, &s, NULL), 0);
+    assert_int_equal(s->nfiles, 2);
+    char *cols[] = {(char *)"id"}, *kcols[] = {(char *)"k"};
+    const char *keys = "(SELECT 1000 AS k)";
+    bool match[2];
+    struct sm_err e = SM_ERR_INIT;
+    assert_int_equal(tbl_files_matching(f->db, s, s->files, 2, cols, kcols, 1, keys, match, &e), 0);
+    assert_true(match[0] && match[1]); /* stats cannot tell */
+    assert_int_equal(tbl_files_holding(f->db, s, s->files, 2, cols, kcols, 1, keys, match, &e), 0);
+    assert_int_equal(match[0] + match[1], 1);
+    int64_t hold = s->files[match[0] ? 0 : 1].num_records;
+    assert_int_equal(hold, 2);
+    /* the file that holds 1000 also holds 1, not 2 */
+    struct sm_buf q = SM_BUF_INIT;
+    (void)sm_buf_adds(&q, "SELECT min(id) FROM (");
+    tbl_files_view_sql(s, &s->files[match[0] ? 0 : 1], 1, &q);
+    (void)sm_buf_adds(&q, ")");
+    int64_t mn = 0;
+    assert_int_equal(eng_query_i64(f->db, q.buf, &mn, NULL), 0);
+    assert_int_equal(mn, 1);
+    sm_buf_release(&q);
+    tbl_snapshot_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_changes_between_versions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_files_matching_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_files_holding_keys, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
