@@ -7,6 +7,7 @@
 #include "engine.h"
 
 #include <duckdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,11 @@
 struct eng_db {
     duckdb_database db;
     duckdb_connection con;
+    /* Connections of eng_run_jobs() while they run: interrupted and asked
+     * for progress with the main one. */
+    pthread_mutex_t mu;
+    duckdb_connection *jobs;
+    size_t njobs, jobs_alloc;
 };
 
 struct eng_result {
@@ -43,16 +49,19 @@ int eng_open(const struct eng_config *cfg, struct eng_db **out, struct sm_err *e
     duckdb_set_config(conf, "autoinstall_known_extensions", "false");
     duckdb_set_config(conf, "autoload_known_extensions", "false");
     struct eng_db *e = sm_calloc(1, sizeof(*e));
+    pthread_mutex_init(&e->mu, NULL);
     if (duckdb_open_ext(NULL, &e->db, conf, &open_err) == DuckDBError) {
         int rc = sm_err_set(err, SM_EENGINE, "cannot open duckdb: %s", open_err ? open_err : "?");
         duckdb_free(open_err);
         duckdb_destroy_config(&conf);
+        pthread_mutex_destroy(&e->mu);
         free(e);
         return rc;
     }
     duckdb_destroy_config(&conf);
     if (duckdb_connect(e->db, &e->con) == DuckDBError) {
         duckdb_close(&e->db);
+        pthread_mutex_destroy(&e->mu);
         free(e);
         return sm_err_set(err, SM_EENGINE, "cannot connect to duckdb");
     }
@@ -66,6 +75,8 @@ void eng_close(struct eng_db *db)
         return;
     duckdb_disconnect(&db->con);
     duckdb_close(&db->db);
+    free(db->jobs);
+    pthread_mutex_destroy(&db->mu);
     free(db);
 }
 
@@ -86,6 +97,9 @@ int eng_exec(struct eng_db *db, const char *sql, struct sm_err *err)
     duckdb_destroy_result(&res);
     return rc;
 }
+
+static int query_on(duckdb_connection con, const char *sql, struct eng_result **out,
+                    struct sm_err *err);
 
 int eng_execf(struct eng_db *db, struct sm_err *err, const char *fmt, ...)
 {
@@ -461,8 +475,14 @@ static char *type_name(duckdb_logical_type lt)
 
 int eng_query(struct eng_db *db, const char *sql, struct eng_result **out, struct sm_err *err)
 {
+    return query_on(db->con, sql, out, err);
+}
+
+static int query_on(duckdb_connection con, const char *sql, struct eng_result **out,
+                    struct sm_err *err)
+{
     duckdb_result res;
-    if (duckdb_query(db->con, sql, &res) == DuckDBError) {
+    if (duckdb_query(con, sql, &res) == DuckDBError) {
         int rc = result_error(&res, err);
         duckdb_destroy_result(&res);
         return rc;
@@ -606,12 +626,119 @@ void eng_result_free(struct eng_result *r)
 void eng_interrupt(struct eng_db *db)
 {
     duckdb_interrupt(db->con);
+    pthread_mutex_lock(&db->mu);
+    for (size_t i = 0; i < db->njobs; i++)
+        duckdb_interrupt(db->jobs[i]);
+    pthread_mutex_unlock(&db->mu);
 }
 
 double eng_progress(struct eng_db *db)
 {
+    double sum = 0;
+    size_t n = 0;
+    pthread_mutex_lock(&db->mu);
+    for (size_t i = 0; i < db->njobs; i++) {
+        duckdb_query_progress_type p = duckdb_query_progress(db->jobs[i]);
+        if (p.percentage >= 0) {
+            sum += p.percentage;
+            n++;
+        }
+    }
+    pthread_mutex_unlock(&db->mu);
+    if (n)
+        return sum / (double)n;
     duckdb_query_progress_type p = duckdb_query_progress(db->con);
     return p.percentage;
+}
+
+/* --- jobs on connections of their own ------------------------------------------ */
+
+struct job_pool {
+    struct eng_db *db;
+    struct eng_job *jobs;
+    size_t n;
+    size_t next; /* under db->mu */
+};
+
+static void jobs_track(struct eng_db *db, duckdb_connection con, bool add)
+{
+    pthread_mutex_lock(&db->mu);
+    if (add) {
+        SM_ALLOC_GROW(db->jobs, db->njobs + 1, db->jobs_alloc);
+        db->jobs[db->njobs++] = con;
+    } else {
+        for (size_t i = 0; i < db->njobs; i++)
+            if (db->jobs[i] == con) {
+                db->jobs[i] = db->jobs[--db->njobs];
+                break;
+            }
+    }
+    pthread_mutex_unlock(&db->mu);
+}
+
+static void run_job(duckdb_connection con, struct eng_job *j)
+{
+    j->results = sm_calloc(j->nsql ? j->nsql : 1, sizeof(*j->results));
+    for (size_t i = 0; i < j->nsql && !j->rc; i++)
+        j->rc = query_on(con, j->sql[i], &j->results[i], &j->err);
+}
+
+static void *job_worker(void *arg)
+{
+    struct job_pool *pool = arg;
+    duckdb_connection con;
+    bool connected = duckdb_connect(pool->db->db, &con) != DuckDBError;
+    if (connected)
+        jobs_track(pool->db, con, true);
+    for (;;) {
+        pthread_mutex_lock(&pool->db->mu);
+        size_t i = pool->next < pool->n ? pool->next++ : pool->n;
+        pthread_mutex_unlock(&pool->db->mu);
+        if (i == pool->n)
+            break;
+        struct eng_job *j = &pool->jobs[i];
+        if (!connected)
+            j->rc = sm_err_set(&j->err, SM_EENGINE, "cannot connect to duckdb");
+        else
+            run_job(con, j);
+    }
+    if (connected) {
+        jobs_track(pool->db, con, false);
+        duckdb_disconnect(&con);
+    }
+    return NULL;
+}
+
+int eng_run_jobs(struct eng_db *db, struct eng_job *jobs, size_t n, int nconn)
+{
+    struct job_pool pool = {.db = db, .jobs = jobs, .n = n};
+    size_t nt = nconn < 1 ? 1 : (size_t)nconn;
+    if (nt > n)
+        nt = n;
+    pthread_t *th = sm_calloc(nt ? nt : 1, sizeof(*th));
+    size_t started = 0;
+    for (size_t i = 0; i < nt; i++)
+        if (!pthread_create(&th[i], NULL, job_worker, &pool))
+            started++;
+        else
+            break;
+    if (!started && n) /* no thread at all: run them here */
+        job_worker(&pool);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    free(th);
+    for (size_t i = 0; i < n; i++)
+        if (jobs[i].rc)
+            return jobs[i].rc;
+    return 0;
+}
+
+void eng_job_release(struct eng_job *j)
+{
+    for (size_t i = 0; j->results && i < j->nsql; i++)
+        eng_result_free(j->results[i]);
+    free(j->results);
+    j->results = NULL;
 }
 
 const char *eng_version(void)

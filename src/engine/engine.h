@@ -63,6 +63,33 @@ const char *eng_result_str(const struct eng_result *r, size_t col, size_t row);
 int eng_result_colidx(const struct eng_result *r, const char *name);
 void eng_result_free(struct eng_result *r);
 
+/*
+ * Jobs: SQL run on connections of their own, several at once, for work that
+ * DuckDB itself would run on one thread (a streaming row_number() keeps its
+ * scan on one thread, so two of them in one query do not run side by side).
+ * Every connection sees the database's tables but not the temporary tables
+ * of the others (nor of the main connection).
+ *
+ *     struct eng_job jobs[2] = {{.sql = a, .nsql = 2}, {.sql = b, .nsql = 2}};
+ *     eng_run_jobs(db, jobs, 2, threads);
+ *     ... jobs[i].results[k] is statement k's result; jobs[i].err why it failed
+ *     eng_job_release(&jobs[0]); eng_job_release(&jobs[1]);
+ */
+struct eng_job {
+    const char *const *sql; /* in: statements run in order; a failure ends the job */
+    size_t nsql;
+    struct eng_result **results; /* out: one per statement (NULL when not run) */
+    int rc;                      /* out: 0, or why the job failed (err) */
+    struct sm_err err;
+};
+/* Run n jobs on at most nconn connections at once, each job on one
+ * connection, and wait for all of them. Returns the first failed job's rc
+ * (each job keeps its own rc and err). Free each job's results with
+ * eng_job_release(). eng_interrupt() stops them; eng_progress() reports
+ * their average progress while they run. */
+int eng_run_jobs(struct eng_db *db, struct eng_job *jobs, size_t n, int nconn);
+void eng_job_release(struct eng_job *j);
+
 /* Stop the running query (from another thread or a signal handler). */
 void eng_interrupt(struct eng_db *db);
 /* Percentage done of the running query, or -1. */

@@ -27,7 +27,20 @@
 #include "state/state.h"
 #include "util/util.h"
 
+#include <stdatomic.h>
+
+/* How far a landing (bytes copied) or a bronze load (rows read) has got,
+ * for a progress bar: written by the task from any of its threads, read by
+ * whoever draws the bar. total 0 means not known (yet). */
+enum ing_progress_unit { ING_PROGRESS_BYTES, ING_PROGRESS_ROWS };
+struct ing_progress {
+    _Atomic int64_t done;
+    _Atomic int64_t total;
+    _Atomic int unit; /* enum ing_progress_unit */
+};
+
 struct ing_stats {
+    struct ing_progress *progress; /* in: where to report progress, or NULL */
     int64_t files_seen;
     int64_t files_landed;
     int64_t bytes_landed;
@@ -35,8 +48,20 @@ struct ing_stats {
     int64_t rows_in;          /* bronze: rows read (good + rejected) */
     int64_t rows_out;         /* bronze: rows appended */
     int64_t rows_quarantined; /* bronze: lines + files sent to quarantine */
-    int64_t files_quarantined;
-    bool committed;           /* bronze: a commit was written */
+    int64_t files_quarantined; /* bronze: unreadable files (and members) quarantined */
+    int64_t files_drifted;     /* bronze: files quarantined by schema_drift: quarantine */
+    int64_t columns_added;     /* bronze: new columns (schema_drift: evolve) */
+    bool committed;            /* bronze: a commit was written */
+};
+
+/* How ing_load_bronze() loads. */
+struct ing_load_options {
+    /* Replace bronze.<src> and quarantine.<src> with a reload of every file
+     * (page) landed for src, one overwrite commit each, reading nothing but
+     * the landing zone. Each batch keeps the _ingested_at (and
+     * _quarantined_at) the tables had for it, so a rebuild of unchanged
+     * files gives the same rows. */
+    bool rebuild;
 };
 
 /* Land new files of src. SM_ENOTFOUND with a clear message when the source
@@ -44,10 +69,20 @@ struct ing_stats {
 int ing_land(struct st_db *st, const struct prj_project *p, const struct prj_source *src,
              struct ing_stats *out, struct sm_err *err) SM_MUST_USE;
 
+/* Land the file at path once more for src, as a new batch, even though its
+ * content (sha256) was landed before: its rows then load into bronze again,
+ * beside the earlier ones. path is the file in the source's folder, or its
+ * copy in the landing zone (for REST sources, a landed page). Relative paths
+ * are taken from the current folder, then from the project folder. */
+int ing_reprocess(struct st_db *st, const struct prj_project *p, const struct prj_source *src,
+                  const char *path, struct ing_stats *out, struct sm_err *err) SM_MUST_USE;
+
 /* Load landed files of src not yet in bronze. ingested_at is the run's
- * timestamp ("YYYY-MM-DD HH:MM:SS.fff"), stored in _ingested_at. */
+ * timestamp ("YYYY-MM-DD HH:MM:SS.fff"), stored in _ingested_at. opt may be
+ * NULL (an incremental load). */
 int ing_load_bronze(struct eng_db *db, struct st_db *st, const struct prj_project *p,
-                    const struct prj_source *src, const char *ingested_at, struct ing_stats *out,
+                    const struct prj_source *src, const char *ingested_at,
+                    const struct ing_load_options *opt, struct ing_stats *out,
                     struct sm_err *err) SM_MUST_USE;
 
 /* Locations of a source's tables: "<lake>/bronze/<src>", "<lake>/quarantine/<src>". */
@@ -70,30 +105,5 @@ char *ing_member_name_shown(const char *name, size_t len);
 /* A new batch id, "20261121T132201Z-1a2b3c4d" for a landing at now_ms.
  * Caller frees. */
 char *ing_batch_id_new(int64_t now_ms);
-
-/* --- REST sources (rest.c) ----------------------------------------------------
- * ing_land() and ing_load_bronze() hand sources of kind rest to these, so
- * callers see one interface for every kind. */
-struct tbl_snapshot;
-
-/* Fetch the API page by page into the landing zone (one batch per run, one
- * landed file per new page), then advance the source's watermark. Pages
- * landed before an error stay landed; the watermark moves only when every
- * page landed. files_seen counts pages fetched, files_landed new ones. */
-int ing_rest_land(struct st_db *st, const struct prj_project *p, const struct prj_source *src,
-                  struct ing_stats *out, struct sm_err *err) SM_MUST_USE;
-/* 0 when the landed page at path is JSON DuckDB can read; SM_EPARSE with
- * DuckDB's reason otherwise (the page is then quarantined as a file). */
-int ing_rest_check_page(struct eng_db *db, const char *path, struct sm_err *err) SM_MUST_USE;
-/* Extract and type the records of pages (readable, in id order) into temp
- * tables of db: the bronze rows (ing_rest_select(b, src, "rows")) and the
- * quarantine rows, in the quarantine table's shape (... "rejects");
- * *out_rejected is their count. bronze is the table's current snapshot or
- * NULL. Drop the tables with ing_rest_unstage(). */
-int ing_rest_stage(struct eng_db *db, const struct prj_project *p, const struct prj_source *src,
-                   const struct tbl_snapshot *bronze, const struct st_landed **pages, size_t n,
-                   const char *ingested_at, int64_t *out_rejected, struct sm_err *err) SM_MUST_USE;
-void ing_rest_select(struct sm_buf *b, const struct prj_source *src, const char *what);
-void ing_rest_unstage(struct eng_db *db, const struct prj_source *src);
 
 #endif

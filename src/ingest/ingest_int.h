@@ -31,6 +31,10 @@ bool ing_is_archive(const char *name);
 struct ing_lines {
     bool ws_blank;  /* in: lines of only spaces, tabs and CRs are blank (NDJSON);
                        otherwise only "" and "\r" are */
+    size_t head_lines; /* in: keep the text of the first head_lines lines ... */
+    size_t head_max;   /* in: ... but at most head_max bytes of whole lines */
+    struct sm_buf head; /* the kept lines, each ending in '\n' */
+    bool head_done;
     int64_t nlines; /* lines seen, a last line without '\n' included */
     int64_t *blank; /* 1-based numbers of blank lines, ascending */
     size_t nblank, alloc;
@@ -38,6 +42,8 @@ struct ing_lines {
     int64_t cur_len;
     bool cur_nonblank;
 };
+/* Zero l and take the "in" fields from proto (may be NULL). */
+void ing_lines_init(struct ing_lines *l, const struct ing_lines *proto);
 void ing_lines_feed(struct ing_lines *l, const char *buf, size_t n);
 void ing_lines_finish(struct ing_lines *l);
 void ing_lines_release(struct ing_lines *l);
@@ -69,11 +75,47 @@ typedef bool (*ing_member_accept_fn)(const struct prj_source *src, const char *n
  * folders and refusing unsafe names, links, special files and members
  * accept() rejects. *out (free with ing_members_free) lists them in archive
  * order. An archive that cannot be read to its end is SM_EPARSE and lists
- * nothing: it is then quarantined whole. ws_blank is passed to each
- * member's ing_lines. */
+ * nothing: it is then quarantined whole. Each member's ing_lines is set up
+ * from proto (ing_lines_init). */
 int ing_archive_extract(const char *path, const char *tmpdir, const struct prj_source *src,
-                        ing_member_accept_fn accept, bool ws_blank, struct ing_member **out,
-                        size_t *out_n, struct sm_err *err) SM_MUST_USE;
+                        ing_member_accept_fn accept, const struct ing_lines *proto,
+                        struct ing_member **out, size_t *out_n, struct sm_err *err) SM_MUST_USE;
 void ing_members_free(struct ing_member *m, size_t n);
+
+/* --- REST sources (rest.c) ----------------------------------------------------
+ * ing_land() and ing_load_bronze() hand sources of kind rest to these, so
+ * callers see one interface for every kind. */
+struct tbl_snapshot;
+
+/* The _ingested_at and _quarantined_at a load gives each batch: the run's
+ * time, or, when bronze is rebuilt, the time the table had for the batch. */
+struct ing_times {
+    const char *run;          /* "YYYY-MM-DD HH:MM:SS.fff" */
+    struct sm_map ingested;   /* batch_id -> time (owned strings) */
+    struct sm_map quarantined;
+};
+const char *ing_times_ingested(const struct ing_times *t, const char *batch_id);
+const char *ing_times_quarantined(const struct ing_times *t, const char *batch_id);
+
+/* Fetch the API page by page into the landing zone (one batch per run, one
+ * landed file per new page), then advance the source's watermark. Pages
+ * landed before an error stay landed; the watermark moves only when every
+ * page landed. files_seen counts pages fetched, files_landed new ones. */
+int ing_rest_land(struct st_db *st, const struct prj_project *p, const struct prj_source *src,
+                  struct ing_stats *out, struct sm_err *err) SM_MUST_USE;
+/* 0 when the landed page at path is JSON DuckDB can read; SM_EPARSE with
+ * DuckDB's reason otherwise (the page is then quarantined as a file). */
+int ing_rest_check_page(struct eng_db *db, const char *path, struct sm_err *err) SM_MUST_USE;
+/* Extract and type the records of pages (readable, in id order) into temp
+ * tables of db: the bronze rows (ing_rest_select(b, src, "rows")) and the
+ * quarantine rows, in the quarantine table's shape (... "rejects");
+ * *out_rejected is their count. bronze is the table's current snapshot or
+ * NULL. Drop the tables with ing_rest_unstage(). */
+int ing_rest_stage(struct eng_db *db, const struct prj_project *p, const struct prj_source *src,
+                   const struct tbl_snapshot *bronze, const struct st_landed **pages, size_t n,
+                   const struct ing_times *times, int64_t *out_rejected,
+                   struct sm_err *err) SM_MUST_USE;
+void ing_rest_select(struct sm_buf *b, const struct prj_source *src, const char *what);
+void ing_rest_unstage(struct eng_db *db, const struct prj_source *src);
 
 #endif

@@ -27,7 +27,8 @@
  * with its JSON functions at the configured path, and types them: declared
  * columns by TRY_CAST, a record that does not cast going to quarantine with
  * its JSON text; otherwise by read_json's own inference over the extracted
- * records. Rows carry _batch_id, _source_file, _ingested_at and _source_url.
+ * records. Rows carry _batch_id, _source_file, _ingested_at and _source_url
+ * (the times per batch, from struct ing_times, so a rebuild keeps them).
  * ing_load_bronze() commits them with the same exactly-once txn marker as
  * file sources.
  *
@@ -39,7 +40,7 @@
  * that carries a secret set to REDACTED; logs and errors drop the query
  * string altogether when one of its parameters is a secret.
  */
-#include "ingest.h"
+#include "ingest_int.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -984,12 +985,12 @@ static void add_json_path(struct sm_buf *b, const char *path)
     sm_buf_release(&jp);
 }
 
-static void add_provenance(struct sm_buf *b, size_t skip, const char *ingested_at)
+static void add_provenance(struct sm_buf *b, size_t skip)
 {
     (void)sm_buf_addf(b,
                       "batch_id AS _batch_id, substr(path, %zu) AS _source_file, "
-                      "CAST('%s' AS TIMESTAMP) AS _ingested_at, url AS _source_url",
-                      skip, ingested_at);
+                      "ing_at AS _ingested_at, url AS _source_url",
+                      skip);
 }
 
 /* Types that are read from the JSON value itself rather than from its text. */
@@ -1022,12 +1023,12 @@ static void add_any_bad(struct sm_buf *b, const struct prj_source *src)
 /* Declared columns: TRY_CAST each, and route records that do not cast to
  * the rejects with every failing column named. */
 static int stage_declared(struct eng_db *db, const struct prj_source *src, size_t skip,
-                          const char *ingested_at, struct sm_err *err)
+                          struct sm_err *err)
 {
     struct sm_buf q = SM_BUF_INIT;
     (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE ");
     add_tmp(&q, src, "typed");
-    (void)sm_buf_adds(&q, " AS SELECT _n, path, url, batch_id, _rec, r");
+    (void)sm_buf_adds(&q, " AS SELECT _n, path, url, batch_id, ing_at, q_at, _rec, r");
     for (size_t i = 0; i < src->ncolumns; i++) {
         const struct prj_column *c = &src->columns[i];
         bool nested = nested_type(c->type);
@@ -1049,7 +1050,7 @@ static int stage_declared(struct eng_db *db, const struct prj_source *src, size_
         (void)sm_buf_add_sql_ident(&q, src->columns[i].name);
         (void)sm_buf_adds(&q, ", ");
     }
-    add_provenance(&q, skip, ingested_at);
+    add_provenance(&q, skip);
     (void)sm_buf_adds(&q, " FROM ");
     add_tmp(&q, src, "typed");
     (void)sm_buf_adds(&q, " WHERE NOT ");
@@ -1082,7 +1083,7 @@ static int stage_declared(struct eng_db *db, const struct prj_source *src, size_
         (void)sm_buf_adds(&q, " END");
         sm_buf_release(&msg);
     }
-    (void)sm_buf_addf(&q, "), batch_id, CAST('%s' AS TIMESTAMP) FROM ", ingested_at);
+    (void)sm_buf_adds(&q, "), batch_id, q_at FROM ");
     add_tmp(&q, src, "typed");
     (void)sm_buf_adds(&q, " WHERE ");
     add_any_bad(&q, src);
@@ -1096,8 +1097,7 @@ static int stage_declared(struct eng_db *db, const struct prj_source *src, size_
 /* No declared columns: let read_json infer the types, exactly as for JSON
  * files, from the extracted records written as NDJSON to a temp file. */
 static int stage_inferred(struct eng_db *db, const struct prj_project *p,
-                          const struct prj_source *src, size_t skip, const char *ingested_at,
-                          struct sm_err *err)
+                          const struct prj_source *src, size_t skip, struct sm_err *err)
 {
     struct sm_buf q = SM_BUF_INIT;
     char *rnd = sm_random_hex(6);
@@ -1117,7 +1117,7 @@ static int stage_inferred(struct eng_db *db, const struct prj_project *p,
     add_tmp(&q, src, "rows");
     if (!nobj) {
         (void)sm_buf_adds(&q, " AS SELECT _n, ");
-        add_provenance(&q, skip, ingested_at);
+        add_provenance(&q, skip);
         (void)sm_buf_adds(&q, " FROM ");
         add_tmp(&q, src, "recs");
         (void)sm_buf_adds(&q, " WHERE false");
@@ -1144,7 +1144,7 @@ static int stage_inferred(struct eng_db *db, const struct prj_project *p,
         /* Objects that are all empty give no STRUCT: keep them as JSON. */
         bool st = rtype && sm_starts_with(rtype, "STRUCT(");
         (void)sm_buf_addf(&q, " AS SELECT _n, %s, ", st ? "unnest(j.r)" : "j.r AS _record");
-        add_provenance(&q, skip, ingested_at);
+        add_provenance(&q, skip);
         (void)sm_buf_addf(&q, " FROM %s j JOIN ", c.buf);
         add_tmp(&q, src, "recs");
         (void)sm_buf_adds(&q, " USING (_n) ORDER BY _n");
@@ -1174,8 +1174,7 @@ static bool provenance_col(const char *name)
  * cast goes to quarantine, and a column the table has and the batch lacks
  * is added as NULLs. */
 static int fit_to_bronze(struct eng_db *db, const struct prj_source *src,
-                         const struct tbl_snapshot *bronze, size_t skip, const char *ingested_at,
-                         struct sm_err *err)
+                         const struct tbl_snapshot *bronze, size_t skip, struct sm_err *err)
 {
     struct sm_buf q = SM_BUF_INIT;
     struct eng_result *desc = NULL;
@@ -1213,7 +1212,7 @@ static int fit_to_bronze(struct eng_db *db, const struct prj_source *src,
             add_json_path(&q, bc->name);
             (void)sm_buf_adds(&q, ") AS VARCHAR) || ");
             (void)sm_buf_add_sql_str(&q, msg.buf);
-            (void)sm_buf_addf(&q, ", c.batch_id, CAST('%s' AS TIMESTAMP) FROM ", ingested_at);
+            (void)sm_buf_adds(&q, ", c.batch_id, c.q_at FROM ");
             add_tmp(&q, src, "rows");
             (void)sm_buf_adds(&q, " t JOIN ");
             add_tmp(&q, src, "recs");
@@ -1264,7 +1263,7 @@ static int nested_to_json(struct eng_db *db, const struct prj_source *src, struc
 
 int ing_rest_stage(struct eng_db *db, const struct prj_project *p, const struct prj_source *src,
                    const struct tbl_snapshot *bronze, const struct st_landed **pages, size_t n,
-                   const char *ingested_at, int64_t *out_rejected, struct sm_err *err)
+                   const struct ing_times *times, int64_t *out_rejected, struct sm_err *err)
 {
     size_t skip = strlen(p->lake) + 2;
     struct sm_buf q = SM_BUF_INIT;
@@ -1274,7 +1273,8 @@ int ing_rest_stage(struct eng_db *db, const struct prj_project *p, const struct 
     /* The pages, with the URL each came from. */
     (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE ");
     add_tmp(&q, src, "pages");
-    (void)sm_buf_adds(&q, " (path VARCHAR, url VARCHAR, batch_id VARCHAR, page_id BIGINT)");
+    (void)sm_buf_adds(&q, " (path VARCHAR, url VARCHAR, batch_id VARCHAR, page_id BIGINT, "
+                          "ing_at TIMESTAMP, q_at TIMESTAMP)");
     for (size_t i = 0; i < n; i++) {
         (void)sm_buf_adds(&q, i ? ", (" : "; INSERT INTO ");
         if (!i) {
@@ -1288,7 +1288,11 @@ int ing_rest_stage(struct eng_db *db, const struct prj_project *p, const struct 
         (void)sm_buf_add_sql_str(&q, url);
         (void)sm_buf_adds(&q, ", ");
         (void)sm_buf_add_sql_str(&q, pages[i]->batch_id);
-        (void)sm_buf_addf(&q, ", %lld)", (long long)pages[i]->id);
+        (void)sm_buf_addf(&q, ", %lld, ", (long long)pages[i]->id);
+        (void)sm_buf_add_sql_str(&q, ing_times_ingested(times, pages[i]->batch_id));
+        (void)sm_buf_adds(&q, ", ");
+        (void)sm_buf_add_sql_str(&q, ing_times_quarantined(times, pages[i]->batch_id));
+        (void)sm_buf_adds(&q, ")");
         free(url);
     }
     if ((rc = eng_exec(db, q.buf, err)))
@@ -1300,7 +1304,7 @@ int ing_rest_stage(struct eng_db *db, const struct prj_project *p, const struct 
     (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE ");
     add_tmp(&q, src, "recs");
     (void)sm_buf_adds(&q, " AS SELECT row_number() OVER (ORDER BY p.page_id, x.i) AS _n, p.path, "
-                          "p.url, p.batch_id, CAST(x.i AS BIGINT) AS _rec, x.r FROM (SELECT "
+                          "p.url, p.batch_id, p.ing_at, p.q_at, CAST(x.i AS BIGINT) AS _rec, x.r FROM (SELECT "
                           "filename, generate_subscripts(l, 1) AS i, unnest(l) AS r FROM (SELECT "
                           "filename, CASE json_type(v) WHEN 'ARRAY' THEN CAST(json_extract(v, "
                           "'$[*]') AS JSON[]) WHEN 'OBJECT' THEN [v] ELSE CAST([] AS JSON[]) END "
@@ -1320,7 +1324,7 @@ int ing_rest_stage(struct eng_db *db, const struct prj_project *p, const struct 
         (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE ");
         add_tmp(&q, src, "recs");
         (void)sm_buf_adds(&q, " (_n BIGINT, path VARCHAR, url VARCHAR, batch_id VARCHAR, "
-                              "_rec BIGINT, r JSON)");
+                              "ing_at TIMESTAMP, q_at TIMESTAMP, _rec BIGINT, r JSON)");
     }
     if ((rc = eng_exec(db, q.buf, err)))
         goto out;
@@ -1334,21 +1338,21 @@ int ing_rest_stage(struct eng_db *db, const struct prj_project *p, const struct 
                       "CAST(NULL AS VARCHAR) AS column_name, 'NOT AN OBJECT' AS error_type, "
                       "CAST(r AS VARCHAR) AS raw, 'the record is not a JSON object but ' || "
                       "lower(json_type(r)) AS error, batch_id AS _batch_id, "
-                      "CAST('%s' AS TIMESTAMP) AS _quarantined_at FROM ",
-                      skip, ingested_at);
+                      "q_at AS _quarantined_at FROM ",
+                      skip);
     add_tmp(&q, src, "recs");
     (void)sm_buf_adds(&q, " WHERE json_type(r) <> 'OBJECT' ORDER BY _n");
     if ((rc = eng_exec(db, q.buf, err)))
         goto out;
 
     if (src->ncolumns)
-        rc = stage_declared(db, src, skip, ingested_at, err);
+        rc = stage_declared(db, src, skip, err);
     else
-        rc = stage_inferred(db, p, src, skip, ingested_at, err);
+        rc = stage_inferred(db, p, src, skip, err);
     if (!rc)
         rc = nested_to_json(db, src, err);
     if (!rc && !src->ncolumns && bronze)
-        rc = fit_to_bronze(db, src, bronze, skip, ingested_at, err);
+        rc = fit_to_bronze(db, src, bronze, skip, err);
     if (rc)
         goto out;
     sm_buf_reset(&q);

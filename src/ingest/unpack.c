@@ -90,19 +90,51 @@ static void lines_see(struct ing_lines *l, const char *p, size_t n)
     }
 }
 
+/* Keep [p, p+n) (and the newline after it, if nl) while the head is open. */
+static void lines_keep(struct ing_lines *l, const char *p, size_t n, bool nl)
+{
+    if (l->head_done)
+        return;
+    size_t room = l->head_max > l->head.len ? l->head_max - l->head.len : 0;
+    if (n > room) {
+        l->head_done = true; /* a line longer than the budget: keep whole lines only */
+        return;
+    }
+    (void)sm_buf_add(&l->head, p, n);
+    if (nl) {
+        (void)sm_buf_addc(&l->head, '\n');
+        if ((size_t)l->nlines + 1 >= l->head_lines)
+            l->head_done = true;
+    }
+}
+
 void ing_lines_feed(struct ing_lines *l, const char *buf, size_t n)
 {
     const char *p = buf, *end = buf + n;
+    if (!l->head_lines)
+        l->head_done = true;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t seg = (size_t)((nl ? nl : end) - p);
         lines_see(l, p, seg);
+        lines_keep(l, p, seg, nl != NULL);
         l->cur_len += (int64_t)seg;
         if (!nl)
             break;
         lines_end_line(l);
         p = nl + 1;
     }
+}
+
+void ing_lines_init(struct ing_lines *l, const struct ing_lines *proto)
+{
+    memset(l, 0, sizeof(*l));
+    if (proto) {
+        l->ws_blank = proto->ws_blank;
+        l->head_lines = proto->head_lines;
+        l->head_max = proto->head_max;
+    }
+    sm_buf_init(&l->head, 0);
 }
 
 void ing_lines_finish(struct ing_lines *l)
@@ -123,6 +155,7 @@ void ing_lines_release(struct ing_lines *l)
     free(l->blank);
     l->blank = NULL;
     l->nblank = l->alloc = 0;
+    sm_buf_release(&l->head);
 }
 
 /* --- writing plain copies ---------------------------------------------------- */
@@ -380,7 +413,7 @@ static int extract_member(struct archive *a, struct ing_member *m, const char *t
 }
 
 int ing_archive_extract(const char *path, const char *tmpdir, const struct prj_source *src,
-                        ing_member_accept_fn accept, bool ws_blank, struct ing_member **out,
+                        ing_member_accept_fn accept, const struct ing_lines *proto, struct ing_member **out,
                         size_t *out_n, struct sm_err *err)
 {
     struct ing_member *ms = NULL;
@@ -424,7 +457,7 @@ int ing_archive_extract(const char *path, const char *tmpdir, const struct prj_s
         SM_ALLOC_GROW(ms, n + 1, alloc);
         struct ing_member *m = &ms[n++];
         memset(m, 0, sizeof(*m));
-        m->lines.ws_blank = ws_blank;
+        ing_lines_init(&m->lines, proto);
         m->name = ing_member_name_shown(nm, strlen(nm));
         struct sm_err me = SM_ERR_INIT;
         const char *why = type_refusal(e);

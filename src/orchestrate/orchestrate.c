@@ -351,25 +351,60 @@ static int refresh_table(struct runner *r, const char *zone, const char *name, s
     return rc;
 }
 
+static bool in_list(char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(names[i], name))
+            return true;
+    return false;
+}
+
+/* Whether this run rebuilds src's bronze from the landing zone. */
+static bool rebuilds(const struct orc_options *opt, const struct prj_source *src)
+{
+    return opt->rebuild_all || in_list(opt->rebuild, opt->nrebuild, src->name);
+}
+
+static void landing_note(struct orc_task_result *lt, const struct ing_stats *s, bool reprocess)
+{
+    if (reprocess)
+        lt->note = sm_asprintf("%lld file%s landed again (reprocess)", (long long)s->files_landed,
+                               s->files_landed == 1 ? "" : "s");
+    else if (s->files_landed)
+        lt->note = sm_asprintf("%lld new file%s landed", (long long)s->files_landed,
+                               s->files_landed == 1 ? "" : "s");
+    else
+        lt->note = sm_strdup("no new files");
+}
+
 static void run_source(struct runner *r, const struct prj_source *src, size_t li, size_t bi)
 {
     struct ing_stats s = {0};
     struct sm_err e = SM_ERR_INIT;
     struct orc_task_result *lt = &r->run->tasks[li], *bt = &r->run->tasks[bi];
-
+    bool rebuild = rebuilds(r->opt, src);
     double t0 = sm_now();
-    start_task(r, li);
-    int rc = ing_land(r->st, r->p, src, &s, &e);
-    lt->rows_in = s.files_seen;
-    lt->rows_out = s.files_landed;
-    if (rc) {
-        lt->note = sm_strdup(e.msg);
-        finish_task(r, li, ORC_FAILED, t0, NULL);
+    if (rebuild) {
+        /* The landing zone is the only input: the source is not read. */
+        finish_task(r, li, ORC_SKIPPED, t0, "bronze is rebuilt from the landing zone");
     } else {
-        lt->note = s.files_landed ? sm_asprintf("%lld new file%s landed", (long long)s.files_landed,
-                                                s.files_landed == 1 ? "" : "s")
-                                  : sm_strdup("no new files");
-        finish_task(r, li, ORC_SUCCESS, t0, NULL);
+        start_task(r, li);
+        int rc = 0;
+        if (r->opt->nreprocess) {
+            for (size_t i = 0; i < r->opt->nreprocess && !rc; i++)
+                rc = ing_reprocess(r->st, r->p, src, r->opt->reprocess[i], &s, &e);
+        } else {
+            rc = ing_land(r->st, r->p, src, &s, &e);
+        }
+        lt->rows_in = s.files_seen;
+        lt->rows_out = s.files_landed;
+        if (rc) {
+            lt->note = sm_strdup(e.msg);
+            finish_task(r, li, ORC_FAILED, t0, NULL);
+        } else {
+            landing_note(lt, &s, r->opt->nreprocess > 0);
+            finish_task(r, li, ORC_SUCCESS, t0, NULL);
+        }
     }
 
     /* Bronze loads whatever is landed, even if this run's landing failed. */
@@ -377,7 +412,8 @@ static void run_source(struct runner *r, const struct prj_source *src, size_t li
     start_task(r, bi);
     sm_err_clear(&e);
     memset(&s, 0, sizeof(s));
-    rc = ing_load_bronze(r->db, r->st, r->p, src, r->ingested_at, &s, &e);
+    struct ing_load_options lo = {.rebuild = rebuild};
+    int rc = ing_load_bronze(r->db, r->st, r->p, src, r->ingested_at, &lo, &s, &e);
     if (!rc)
         rc = refresh_table(r, "bronze", src->name, &e);
     if (!rc)
@@ -387,7 +423,7 @@ static void run_source(struct runner *r, const struct prj_source *src, size_t li
         finish_task(r, bi, ORC_FAILED, t0, NULL);
         return;
     }
-    if (!s.files_loaded) {
+    if (!s.files_loaded && !s.committed) {
         finish_task(r, bi, ORC_SKIPPED, t0, "nothing new to load");
         return;
     }
@@ -396,9 +432,22 @@ static void run_source(struct runner *r, const struct prj_source *src, size_t li
     bt->rows_quarantined = s.rows_quarantined;
     if (s.committed)
         r->run->ncommits++;
+    struct sm_buf note = SM_BUF_INIT;
+    if (rebuild)
+        (void)sm_buf_addf(&note, "rebuilt from %lld landed file%s", (long long)s.files_loaded,
+                          s.files_loaded == 1 ? "" : "s");
     if (s.files_quarantined)
-        bt->note = sm_asprintf("%lld unreadable file%s quarantined", (long long)s.files_quarantined,
-                               s.files_quarantined == 1 ? "" : "s");
+        (void)sm_buf_addf(&note, "%s%lld unreadable file%s quarantined", note.len ? "; " : "",
+                          (long long)s.files_quarantined, s.files_quarantined == 1 ? "" : "s");
+    if (s.files_drifted)
+        (void)sm_buf_addf(&note, "%s%lld file%s quarantined for schema drift", note.len ? "; " : "",
+                          (long long)s.files_drifted, s.files_drifted == 1 ? "" : "s");
+    if (s.columns_added)
+        (void)sm_buf_addf(&note, "%s%lld new column%s", note.len ? "; " : "",
+                          (long long)s.columns_added, s.columns_added == 1 ? "" : "s");
+    if (note.len)
+        bt->note = sm_buf_detach(&note);
+    sm_buf_release(&note);
     finish_task(r, bi, ORC_SUCCESS, t0, NULL);
 }
 
@@ -674,16 +723,22 @@ int orc_run(const struct prj_project *p, const struct orc_plan *plan, struct eng
     /* "2026-11-21T13:22:01.123Z" -> "2026-11-21 13:22:01.123" for DuckDB */
     snprintf(r.ingested_at, sizeof(r.ingested_at), "%.10s %.12s", iso, iso + 11);
 
-    size_t ntasks = 2 * p->nsources + plan->nmodels;
+    /* The sources that run, in name order. */
+    size_t *srcs = sm_calloc(p->nsources ? p->nsources : 1, sizeof(size_t)), nsrc = 0;
+    for (size_t i = 0; i < p->nsources; i++)
+        if (!opt->nsources || in_list(opt->sources, opt->nsources, p->sources[i].name))
+            srcs[nsrc++] = i;
+    size_t nmodels = opt->no_models ? 0 : plan->nmodels;
+    size_t ntasks = 2 * nsrc + nmodels;
     out->tasks = sm_calloc(ntasks ? ntasks : 1, sizeof(*out->tasks));
     r.task_ids = sm_calloc(ntasks ? ntasks : 1, sizeof(int64_t));
     bool *failed_models = sm_calloc(plan->nmodels ? plan->nmodels : 1, sizeof(bool));
-    rc = st_run_start(st, "run", &out->run_id, err);
-    for (size_t i = 0; i < p->nsources && !rc; i++) {
-        add_task(out, "landing.%s%s", p->sources[i].name, "");
-        add_task(out, "bronze.%s%s", p->sources[i].name, "");
+    rc = st_run_start(st, opt->command ? opt->command : "run", &out->run_id, err);
+    for (size_t i = 0; i < nsrc && !rc; i++) {
+        add_task(out, "landing.%s%s", p->sources[srcs[i]].name, "");
+        add_task(out, "bronze.%s%s", p->sources[srcs[i]].name, "");
     }
-    for (size_t i = 0; i < plan->nmodels && !rc; i++)
+    for (size_t i = 0; i < nmodels && !rc; i++)
         add_task(out, "%s.%s", plan->models[i].m->zone, plan->models[i].m->name);
     for (size_t i = 0; i < out->ntasks && !rc; i++)
         rc = st_task_add(st, out->run_id, out->tasks[i].name, &r.task_ids[i], err);
@@ -692,20 +747,20 @@ int orc_run(const struct prj_project *p, const struct orc_plan *plan, struct eng
     if (rc)
         goto out;
 
-    for (size_t i = 0; i < p->nsources; i++)
-        run_source(&r, &p->sources[i], 2 * i, 2 * i + 1);
+    for (size_t i = 0; i < nsrc; i++)
+        run_source(&r, &p->sources[srcs[i]], 2 * i, 2 * i + 1);
     /* A model whose bronze input failed is skipped like one whose model input failed. */
-    for (size_t mi = 0; mi < plan->nmodels; mi++) {
+    for (size_t mi = 0; mi < nmodels; mi++) {
         const struct plan_model *pm = &plan->models[mi];
         bool upstream_source_failed = false;
         for (size_t k = 0; k < pm->nrefs; k++)
-            for (size_t s = 0; s < p->nsources; s++) {
-                char *bn = sm_asprintf("bronze.%s", p->sources[s].name);
-                if (!strcmp(bn, pm->refs[k].name) && out->tasks[2 * s + 1].state == ORC_FAILED)
+            for (size_t i = 0; i < nsrc; i++) {
+                char *bn = sm_asprintf("bronze.%s", p->sources[srcs[i]].name);
+                if (!strcmp(bn, pm->refs[k].name) && out->tasks[2 * i + 1].state == ORC_FAILED)
                     upstream_source_failed = true;
                 free(bn);
             }
-        size_t ti = 2 * p->nsources + mi;
+        size_t ti = 2 * nsrc + mi;
         if (upstream_source_failed) {
             failed_models[mi] = true;
             finish_task(&r, ti, ORC_SKIPPED, sm_now(), "upstream failed");
@@ -719,6 +774,7 @@ int orc_run(const struct prj_project *p, const struct orc_plan *plan, struct eng
     }
 out:
     out->seconds = sm_now() - t0;
+    free(srcs);
     free(failed_models);
     free(r.task_ids);
     st_close(st);

@@ -37,6 +37,23 @@ void orc_plan_print(const struct orc_plan *plan, FILE *out);
 struct orc_options {
     bool full_refresh; /* rebuild every model even if up to date */
     bool progress;     /* show progress lines on stderr (a terminal) */
+    const char *command; /* recorded in state.db's runs: "run" (NULL) or "ingest" */
+    bool no_models;      /* landing and bronze tasks only (smelt ingest) */
+    /* The sources to land and load, by name (borrowed); none: every source. */
+    char *const *sources;
+    size_t nsources;
+    /* Rebuild bronze.<source> and quarantine.<source> of these sources from
+     * the landing zone alone: their landing task is skipped (no source is
+     * read, no request made) and their bronze task replaces both tables
+     * with a reload of every landed file, in one overwrite commit each.
+     * rebuild_all: every source that runs. */
+    char *const *rebuild;
+    size_t nrebuild;
+    bool rebuild_all;
+    /* Files to land again (ing_reprocess) instead of listing the folder of
+     * sources[0], the only source then. */
+    char *const *reprocess;
+    size_t nreprocess;
 };
 
 enum orc_task_state { ORC_PENDING, ORC_RUNNING, ORC_SUCCESS, ORC_FAILED, ORC_SKIPPED };

@@ -103,11 +103,41 @@ static const char *const migrations[] = {
     "  input TEXT NOT NULL,"
     "  version INTEGER NOT NULL,"
     "  PRIMARY KEY (model, input));",
+    /* 5: a file may be landed again on purpose (smelt ingest --reprocess):
+     * the same bytes get a second row, marked with the id of the first in
+     * reprocess_of. Content stays unique among the other rows. SQLite
+     * cannot drop a table constraint, so the table is rebuilt; its
+     * AUTOINCREMENT counter is carried over so ids are never reused. */
+    "CREATE TABLE landed_files_v5 ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  source TEXT NOT NULL,"
+    "  orig_path TEXT NOT NULL,"
+    "  size INTEGER,"
+    "  mtime INTEGER,"
+    "  sha256 TEXT NOT NULL,"
+    "  batch_id TEXT NOT NULL,"
+    "  landing_path TEXT,"
+    "  status TEXT NOT NULL,"
+    "  received_at TEXT,"
+    "  reprocess_of INTEGER);"
+    "INSERT INTO landed_files_v5(id, source, orig_path, size, mtime, sha256, batch_id,"
+    "  landing_path, status, received_at)"
+    "  SELECT id, source, orig_path, size, mtime, sha256, batch_id, landing_path, status,"
+    "  received_at FROM landed_files;"
+    "DELETE FROM sqlite_sequence WHERE name = 'landed_files_v5';"
+    "INSERT INTO sqlite_sequence(name, seq) SELECT 'landed_files_v5', seq FROM sqlite_sequence"
+    "  WHERE name = 'landed_files';"
+    "DROP TABLE landed_files;"
+    "ALTER TABLE landed_files_v5 RENAME TO landed_files;"
+    "CREATE INDEX landed_files_by_path ON landed_files(source, orig_path);"
+    "CREATE UNIQUE INDEX landed_files_by_hash ON landed_files(source, sha256)"
+    "  WHERE reprocess_of IS NULL;",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
 #define LANDED_COLS                                                                                \
-    "id, source, orig_path, size, mtime, sha256, batch_id, landing_path, status, received_at"
+    "id, source, orig_path, size, mtime, sha256, batch_id, landing_path, status, received_at, "    \
+    "reprocess_of"
 #define TABLE_COLS "zone, name, location, schema_json, version, row_count, updated_at"
 #define SECRET_COLS "name, nonce, ciphertext, created_at, rotated_at"
 
@@ -164,10 +194,10 @@ static const char *const stmt_sql[Q_COUNT] = {
                            " WHERE source = ?1 AND orig_path = ?2 AND size = ?3 AND mtime = ?4"
                            " ORDER BY id DESC LIMIT 1",
     [Q_LANDED_FIND_HASH] = "SELECT " LANDED_COLS " FROM landed_files"
-                           " WHERE source = ?1 AND sha256 = ?2",
+                           " WHERE source = ?1 AND sha256 = ?2 ORDER BY id LIMIT 1",
     [Q_LANDED_BEGIN] = "INSERT INTO landed_files(source, orig_path, size, mtime, sha256, batch_id,"
-                       " landing_path, status, received_at)"
-                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'landing', ?8) RETURNING id",
+                       " landing_path, status, received_at, reprocess_of)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'landing', ?8, ?9) RETURNING id",
     [Q_LANDED_DONE] = "UPDATE landed_files SET status = 'landed' WHERE id = ?1",
     [Q_LANDED_PENDING] = "SELECT " LANDED_COLS " FROM landed_files"
                          " WHERE source = ?1 AND status = 'landing' ORDER BY id",
@@ -701,6 +731,7 @@ static void landed_from_row(sqlite3_stmt *s, struct st_landed *l)
     l->landing_path = col_str(s, 7);
     l->status = col_str(s, 8);
     l->received_at = col_str(s, 9);
+    l->reprocess_of = sqlite3_column_type(s, 10) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, 10);
 }
 
 /* Step a bound landed_files query expecting at most one row. */
@@ -790,7 +821,8 @@ int st_landed_begin(struct st_db *db, struct st_landed *l, struct sm_err *err)
     if (bind_text(s, 1, l->source) || bind_text(s, 2, l->orig_path) ||
         sqlite3_bind_int64(s, 3, l->size) || sqlite3_bind_int64(s, 4, l->mtime) ||
         bind_text(s, 5, l->sha256) || bind_text(s, 6, l->batch_id) ||
-        bind_text(s, 7, l->landing_path) || bind_text(s, 8, l->received_at ? l->received_at : now))
+        bind_text(s, 7, l->landing_path) || bind_text(s, 8, l->received_at ? l->received_at : now) ||
+        (l->reprocess_of > 0 ? sqlite3_bind_int64(s, 9, l->reprocess_of) : sqlite3_bind_null(s, 9)))
         rc = db_fail(db, what, err);
     else
         rc = step_id(db, s, &id, what, err);

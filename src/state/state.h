@@ -73,6 +73,8 @@ struct st_landed {
     char *landing_path; /* absolute path of the landed copy */
     char *status;       /* "landing" (intent recorded) | "landed" */
     char *received_at;  /* ISO-8601 */
+    int64_t reprocess_of; /* id of the earlier landing of the same bytes when this one
+                             was landed again on purpose (--reprocess), else 0 */
 };
 void st_landed_release(struct st_landed *l);
 void st_landed_free_array(struct st_landed *arr, size_t n);
@@ -85,12 +87,14 @@ int st_landed_find_stat(struct st_db *db, const char *source, const char *orig_p
                         int64_t mtime, struct st_landed *out, bool *found,
                         struct sm_err *err) SM_MUST_USE;
 /* Look up by content: source+sha256 (a file renamed or touched but with the
- * same bytes is the same file). */
+ * same bytes is the same file). The first landing of those bytes when
+ * there are several. */
 int st_landed_find_hash(struct st_db *db, const char *source, const char *sha256,
                         struct st_landed *out, bool *found, struct sm_err *err) SM_MUST_USE;
 /* Record the intent to land l (status "landing"); sets l->id and nothing
  * else in l (l->status is ignored; a NULL received_at means now). The same
- * source+sha256 twice is SM_EDB. */
+ * source+sha256 twice is SM_EDB, unless l->reprocess_of names the earlier
+ * landing (a deliberate second landing of the same bytes). */
 int st_landed_begin(struct st_db *db, struct st_landed *l, struct sm_err *err) SM_MUST_USE;
 /* Mark landed (status "landed"). An unknown id is SM_ENOTFOUND. */
 int st_landed_done(struct st_db *db, int64_t id, struct sm_err *err) SM_MUST_USE;

@@ -11,7 +11,8 @@
 #include <sys/stat.h>
 
 static int hash_or_copy(const char *src, int out_fd, const char *dst, char sha[SEC_SHA256_HEX],
-                        int64_t *out_size, struct sm_err *err)
+                        int64_t *out_size, sto_progress_fn on_bytes, void *ctx,
+                        struct sm_err *err)
 {
     int fd = open(src, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -47,6 +48,12 @@ static int hash_or_copy(const char *src, int out_fd, const char *dst, char sha[S
         }
         if (rc)
             break;
+        /* Start writing the copy back now rather than all at the fsync,
+         * so the disk works while the next bytes are read and hashed. */
+        if (out_fd >= 0)
+            (void)sync_file_range(out_fd, total - n, n, SYNC_FILE_RANGE_WRITE);
+        if (on_bytes)
+            on_bytes(ctx, n);
     }
     free(buf);
     close(fd);
@@ -60,7 +67,7 @@ static int hash_or_copy(const char *src, int out_fd, const char *dst, char sha[S
 
 int sto_hash_file(const char *path, char out_sha256[SEC_SHA256_HEX], struct sm_err *err)
 {
-    return hash_or_copy(path, -1, NULL, out_sha256, NULL, err);
+    return hash_or_copy(path, -1, NULL, out_sha256, NULL, NULL, NULL, err);
 }
 
 static void fsync_dir_of(const char *path)
@@ -81,6 +88,13 @@ static void fsync_dir_of(const char *path)
 int sto_copy_file(const char *src, const char *dst, char out_sha256[SEC_SHA256_HEX],
                   int64_t *out_size, struct sm_err *err)
 {
+    return sto_copy_file_progress(src, dst, out_sha256, out_size, NULL, NULL, err);
+}
+
+int sto_copy_file_progress(const char *src, const char *dst, char out_sha256[SEC_SHA256_HEX],
+                           int64_t *out_size, sto_progress_fn on_bytes, void *ctx,
+                           struct sm_err *err)
+{
     char *rnd = sm_random_hex(6);
     char *tmp = sm_asprintf("%s.tmp-%s", dst, rnd);
     free(rnd);
@@ -90,7 +104,7 @@ int sto_copy_file(const char *src, const char *dst, char out_sha256[SEC_SHA256_H
         rc = sm_err_set(err, SM_EIO, "cannot create '%s': %s", tmp, strerror(errno));
         goto out;
     }
-    rc = hash_or_copy(src, fd, tmp, out_sha256, out_size, err);
+    rc = hash_or_copy(src, fd, tmp, out_sha256, out_size, on_bytes, ctx, err);
     if (!rc && fsync(fd))
         rc = sm_err_set(err, SM_EIO, "cannot sync '%s': %s", tmp, strerror(errno));
     close(fd);

@@ -17,6 +17,12 @@
  * fsynced before it appears under dst. */
 int sto_copy_file(const char *src, const char *dst, char out_sha256[SEC_SHA256_HEX],
                   int64_t *out_size, struct sm_err *err) SM_MUST_USE;
+/* Called with the number of bytes just copied, for progress bars. */
+typedef void (*sto_progress_fn)(void *ctx, int64_t nbytes);
+/* sto_copy_file() that reports its progress to on_bytes (may be NULL). */
+int sto_copy_file_progress(const char *src, const char *dst, char out_sha256[SEC_SHA256_HEX],
+                           int64_t *out_size, sto_progress_fn on_bytes, void *ctx,
+                           struct sm_err *err) SM_MUST_USE;
 /* SHA-256 of a file's bytes. */
 int sto_hash_file(const char *path, char out_sha256[SEC_SHA256_HEX], struct sm_err *err) SM_MUST_USE;
 

@@ -1559,33 +1559,59 @@ static int describe_select(struct eng_db *db, const char *select_sql, struct out
     return 0;
 }
 
-int tbl_write_select(struct eng_db *db, const char *location, const char *select_sql,
-                     const char *partition_by, struct tbl_commit *c, int64_t *out_rows,
-                     struct sm_err *err)
+/* A write prepared by tbl_write_prepare(): the COPY of a SELECT and the
+ * schema the files it writes will have. */
+struct tbl_write {
+    char *location;
+    char *partition_by;
+    struct out_col *cols;
+    size_t ncols;
+    char *copy_sql;
+    char *schema_string;
+    bool needs_ntz;
+    char *path; /* the one data file written (no partitioning), else NULL */
+};
+
+void tbl_write_free(struct tbl_write *w)
 {
-    struct out_col *cols = NULL;
-    size_t ncols = 0;
-    SM_TRY(describe_select(db, select_sql, &cols, &ncols, err));
-    int rc = 0;
-    struct eng_result *r = NULL;
+    if (!w)
+        return;
+    free(w->location);
+    free(w->partition_by);
+    out_cols_free(w->cols, w->ncols);
+    free(w->copy_sql);
+    free(w->schema_string);
+    free(w->path);
+    free(w);
+}
+
+static int write_prepare(struct eng_db *db, const char *location, const char *select_sql,
+                         const char *partition_by, struct tbl_write **out, struct sm_err *err)
+{
+    struct tbl_write *w = sm_calloc(1, sizeof(*w));
     struct sm_buf q = SM_BUF_INIT, schema = SM_BUF_INIT;
     bool found_part = !partition_by;
-
+    int rc = describe_select(db, select_sql, &w->cols, &w->ncols, err);
+    if (rc)
+        goto out;
+    w->location = sm_strdup(location);
+    w->partition_by = partition_by ? sm_strdup(partition_by) : NULL;
     (void)sm_buf_adds(&schema, "{\"type\":\"struct\",\"fields\":[");
     (void)sm_buf_adds(&q, "COPY (SELECT ");
-    for (size_t i = 0; i < ncols; i++) {
+    for (size_t i = 0; i < w->ncols; i++) {
+        const struct out_col *c = &w->cols[i];
         if (i)
             (void)sm_buf_adds(&q, ", ");
-        if (cols[i].cast) {
+        if (c->cast) {
             (void)sm_buf_adds(&q, "CAST(");
-            (void)sm_buf_add_sql_ident(&q, cols[i].name);
-            (void)sm_buf_addf(&q, " AS %s) AS ", cols[i].cast);
+            (void)sm_buf_add_sql_ident(&q, c->name);
+            (void)sm_buf_addf(&q, " AS %s) AS ", c->cast);
         }
-        (void)sm_buf_add_sql_ident(&q, cols[i].name);
-        add_schema_field(&schema, cols[i].name, cols[i].delta_type, i == 0);
-        if (!strcmp(cols[i].delta_type, "timestamp_ntz"))
-            c->needs_ntz = true;
-        if (partition_by && !strcmp(cols[i].name, partition_by))
+        (void)sm_buf_add_sql_ident(&q, c->name);
+        add_schema_field(&schema, c->name, c->delta_type, i == 0);
+        if (!strcmp(c->delta_type, "timestamp_ntz"))
+            w->needs_ntz = true;
+        if (partition_by && !strcmp(c->name, partition_by))
             found_part = true;
     }
     (void)sm_buf_adds(&schema, "]}");
@@ -1602,26 +1628,56 @@ int tbl_write_select(struct eng_db *db, const char *location, const char *select
         (void)sm_buf_adds(&q, "), APPEND true, FILENAME_PATTERN 'part-{uuid}'");
     } else {
         char *uuid = sm_uuid4();
-        char *file = sm_asprintf("%s/part-%s.parquet", location, uuid);
+        w->path = sm_asprintf("%s/part-%s.parquet", location, uuid);
         free(uuid);
-        (void)sm_buf_add_sql_str(&q, file);
-        free(file);
+        (void)sm_buf_add_sql_str(&q, w->path);
         (void)sm_buf_adds(&q, " (FORMAT parquet");
     }
     (void)sm_buf_adds(&q, ", RETURN_STATS true)");
-    SM_TRY(sm_mkdirs(location, err));
-    rc = eng_query(db, q.buf, &r, err);
+    rc = sm_mkdirs(location, err);
+    w->copy_sql = sm_buf_detach(&q);
+    w->schema_string = sm_buf_detach(&schema);
+out:
+    sm_buf_release(&q);
+    sm_buf_release(&schema);
     if (rc)
-        goto out;
+        tbl_write_free(w);
+    else
+        *out = w;
+    return rc;
+}
 
-    free(c->schema_string);
-    c->schema_string = sm_buf_detach(&schema);
-    free(c->partition_by);
-    c->partition_by = partition_by ? sm_strdup(partition_by) : NULL;
+int tbl_write_prepare(struct eng_db *db, const char *location, const char *select_sql,
+                      struct tbl_write **out, struct sm_err *err)
+{
+    return write_prepare(db, location, select_sql, NULL, out, err);
+}
+
+const char *tbl_write_sql(const struct tbl_write *w)
+{
+    return w->copy_sql;
+}
+
+const char *tbl_write_path(const struct tbl_write *w)
+{
+    return w->path;
+}
+
+int tbl_write_record(const struct tbl_write *w, struct tbl_commit *c, const struct eng_result *r,
+                     int64_t *out_rows, struct sm_err *err)
+{
+    const char *location = w->location, *partition_by = w->partition_by;
     int ifile = eng_result_colidx(r, "filename"), icount = eng_result_colidx(r, "count"),
         isize = eng_result_colidx(r, "file_size_bytes"),
         istats = eng_result_colidx(r, "column_statistics"),
         iparts = eng_result_colidx(r, "partition_keys");
+    if (ifile < 0 || icount < 0 || isize < 0 || istats < 0)
+        return sm_err_set(err, SM_EINTERNAL, "the result is not a COPY ... RETURN_STATS result");
+    free(c->schema_string);
+    c->schema_string = sm_strdup(w->schema_string);
+    free(c->partition_by);
+    c->partition_by = partition_by ? sm_strdup(partition_by) : NULL;
+    c->needs_ntz = c->needs_ntz || w->needs_ntz;
     int64_t total = 0;
     size_t loclen = strlen(location);
     for (size_t i = 0; i < eng_result_nrows(r); i++) {
@@ -1629,11 +1685,9 @@ int tbl_write_select(struct eng_db *db, const char *location, const char *select
         int64_t count = 0, size = 0;
         (void)sm_parse_i64(eng_result_str(r, icount, i), &count);
         (void)sm_parse_i64(eng_result_str(r, isize, i), &size);
-        if (!fname || strncmp(fname, location, loclen) || fname[loclen] != '/') {
-            rc = sm_err_set(err, SM_EINTERNAL, "duckdb wrote '%s' outside '%s'",
-                            fname ? fname : "?", location);
-            goto out;
-        }
+        if (!fname || strncmp(fname, location, loclen) || fname[loclen] != '/')
+            return sm_err_set(err, SM_EINTERNAL, "duckdb wrote '%s' outside '%s'",
+                              fname ? fname : "?", location);
         if (count == 0) { /* an empty result still writes one empty file */
             unlink(fname);
             continue;
@@ -1664,9 +1718,9 @@ int tbl_write_select(struct eng_db *db, const char *location, const char *select
                           c->data_change ? "true" : "false");
         struct sm_buf st = SM_BUF_INIT;
         (void)sm_buf_addf(&st, "{\"numRecords\":%lld", (long long)count);
-        add_stats_member(&st, stats, cols, ncols, partition_by, "minValues", "min");
-        add_stats_member(&st, stats, cols, ncols, partition_by, "maxValues", "max");
-        add_stats_member(&st, stats, cols, ncols, partition_by, "nullCount", "null_count");
+        add_stats_member(&st, stats, w->cols, w->ncols, partition_by, "minValues", "min");
+        add_stats_member(&st, stats, w->cols, w->ncols, partition_by, "maxValues", "max");
+        add_stats_member(&st, stats, w->cols, w->ncols, partition_by, "nullCount", "null_count");
         (void)sm_buf_addc(&st, '}');
         (void)sm_buf_add_json_str(&c->adds, st.buf);
         sm_buf_release(&st);
@@ -1677,10 +1731,20 @@ int tbl_write_select(struct eng_db *db, const char *location, const char *select
     c->rows_added += total;
     if (out_rows)
         *out_rows = total;
-out:
+    return 0;
+}
+
+int tbl_write_select(struct eng_db *db, const char *location, const char *select_sql,
+                     const char *partition_by, struct tbl_commit *c, int64_t *out_rows,
+                     struct sm_err *err)
+{
+    struct tbl_write *w = NULL;
+    struct eng_result *r = NULL;
+    SM_TRY(write_prepare(db, location, select_sql, partition_by, &w, err));
+    int rc = eng_query(db, w->copy_sql, &r, err);
+    if (!rc)
+        rc = tbl_write_record(w, c, r, out_rows, err);
     eng_result_free(r);
-    sm_buf_release(&q);
-    sm_buf_release(&schema);
-    out_cols_free(cols, ncols);
+    tbl_write_free(w);
     return rc;
 }

@@ -130,6 +130,20 @@ void tbl_commit_free(struct tbl_commit *c);
 int tbl_write_select(struct eng_db *db, const char *location, const char *select_sql,
                      const char *partition_by, struct tbl_commit *c, int64_t *out_rows,
                      struct sm_err *err) SM_MUST_USE;
+/* The same in two steps, for running the COPY on another connection
+ * (eng_run_jobs): tbl_write_prepare() describes select_sql and builds the
+ * COPY that writes its rows to one new data file under location
+ * (tbl_write_sql(), tbl_write_path()); tbl_write_record() adds that file to
+ * c from the COPY's result (its RETURN_STATS rows). A file that is not
+ * recorded is not part of the table: remove it. Free with tbl_write_free(). */
+struct tbl_write;
+int tbl_write_prepare(struct eng_db *db, const char *location, const char *select_sql,
+                      struct tbl_write **out, struct sm_err *err) SM_MUST_USE;
+const char *tbl_write_sql(const struct tbl_write *w);
+const char *tbl_write_path(const struct tbl_write *w);
+int tbl_write_record(const struct tbl_write *w, struct tbl_commit *c, const struct eng_result *r,
+                     int64_t *out_rows, struct sm_err *err) SM_MUST_USE;
+void tbl_write_free(struct tbl_write *w);
 /* Remove every live file of snap (an overwrite). snap may be NULL. */
 void tbl_commit_remove_all(struct tbl_commit *c, const struct tbl_snapshot *snap);
 /* Remove one live file / add an existing file back (RESTORE, OPTIMIZE). */
