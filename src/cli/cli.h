@@ -58,6 +58,18 @@ int cli_format_option(int argc, char **argv, int *i, enum cli_format *fmt);
 /* AUTO becomes TABLE on a terminal, CSV otherwise. */
 enum cli_format cli_resolve_format(enum cli_format f);
 
+/* 0 when every name is a source of p; otherwise say which is not and
+ * return the usage exit code (2). */
+int cli_check_sources(const struct prj_project *p, char *const *names, size_t n);
+
+struct orc_options;
+/* Load the project, run what opt says (the tasks of `smelt run`, or of
+ * `smelt ingest`), print the summary in fmt and each failed task on
+ * stderr; the exit code. sources (n of them) must all be sources of the
+ * project: they are the ones opt names. */
+int cli_run_tasks(struct cli_ctx *ctx, struct orc_options *opt, enum cli_format fmt,
+                  char *const *sources, size_t n);
+
 struct eng_result;
 /* Print a query result: aligned table fitted to the terminal, CSV (RFC 4180)
  * or a JSON array of objects. */
@@ -65,6 +77,8 @@ void cli_print_result(const struct eng_result *r, enum cli_format fmt, FILE *out
 
 int cmd_init(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_run(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_ingest(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_trace(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_query(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_validate(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_crawl(int argc, char **argv, struct cli_ctx *ctx);

@@ -6,6 +6,8 @@
  * in this order.
  */
 #include "cli.h"
+#include "engine/engine.h"
+#include "orchestrate/orchestrate.h"
 #include "project/project.h"
 
 const struct cli_command cli_commands[] = {
@@ -22,7 +24,7 @@ const struct cli_command cli_commands[] = {
      "  --seed S    random seed; the same seed gives the same bytes (default 42)\n"
      "  --force     write into NAME even if it is not empty\n"},
     {"run", cmd_run, "ingest, load bronze, build silver and gold",
-     "usage: smelt run [--full-refresh] [--format table|csv|json]\n"
+     "usage: smelt run [--full-refresh] [--rebuild-bronze [SOURCE...]] [--format table|csv|json]\n"
      "\n"
      "Land new files of every source, load them into bronze (bad lines go to\n"
      "quarantine), then build every model whose inputs or definition changed, in\n"
@@ -30,7 +32,29 @@ const struct cli_command cli_commands[] = {
      "1 a task failed, 2 the project has a configuration error.\n"
      "\n"
      "  --full-refresh       rebuild every model even if it is up to date\n"
+     "  --rebuild-bronze [SOURCE...]\n"
+     "                       rebuild bronze (and quarantine) of these sources (all\n"
+     "                       when none) from the landing zone alone: the sources are\n"
+     "                       not read; models downstream see the rewrite\n"
      "  --format FMT         summary as a table (default on a terminal), csv or json\n"},
+    {"ingest", cmd_ingest, "land and load sources into bronze, without the models",
+     "usage: smelt ingest [SOURCE...] [--rebuild-bronze] [--format table|csv|json]\n"
+     "       smelt ingest SOURCE --reprocess FILE [--reprocess FILE...]\n"
+     "       smelt ingest --infer SOURCE [--force]\n"
+     "\n"
+     "Run the landing and bronze tasks of the named sources (all when none), as\n"
+     "`smelt run` does, but no model. Same summary and exit status as `smelt run`.\n"
+     "\n"
+     "  --rebuild-bronze     rebuild bronze (and quarantine) from the landing zone\n"
+     "                       alone, one overwrite commit each: no source is read\n"
+     "  --reprocess FILE     land FILE again as a new batch even though its content\n"
+     "                       was landed before, and load it: its rows are then in\n"
+     "                       bronze twice, unless the models deduplicate. FILE is in\n"
+     "                       the source's folder or in the landing zone\n"
+     "  --infer              sniff the files of SOURCE (kind files) with DuckDB and\n"
+     "                       write their columns into sources/SOURCE.yml\n"
+     "  --force              with --infer: replace columns already declared\n"
+     "  --format FMT         table (default on a terminal), csv or json\n"},
     {"query", cmd_query, "run SQL over the lake's tables",
      "usage: smelt query SQL [--format table|csv|json] [--as-of VERSION]\n"
      "\n"
@@ -53,6 +77,14 @@ const struct cli_command cli_commands[] = {
      "Read the Delta log at PATH (written by smelt, Spark, delta-rs, ...), check\n"
      "that smelt can read it, and register it in the catalog as ZONE.NAME, so that\n"
      "`smelt query` can use it. Prints its version, files, rows and columns.\n"},
+    {"trace", cmd_trace, "show which landed file or page rows came from",
+     "usage: smelt trace ZONE.TABLE WHERE [--format table|csv|json]\n"
+     "\n"
+     "For the rows of ZONE.TABLE that match WHERE (a SQL condition, e.g.\n"
+     "\"order_id = 1000042\"), show where they came from: the landed file or REST page\n"
+     "(_source_file, _source_url), the line, the batch and when it was loaded, and\n"
+     "from state.db when it was received and its SHA-256. A silver or gold table is\n"
+     "followed back to bronze through its model's unique_key.\n"},
     {"history", cmd_history, "list the versions of a table",
      "usage: smelt history ZONE.NAME [--format table|csv|json]\n"
      "\n"
@@ -139,4 +171,66 @@ int cli_load_project(struct cli_ctx *ctx, struct prj_project **out, struct sm_er
     if (rc && err && (err->code == SM_ENOTFOUND || err->code == SM_EIO))
         err->code = SM_ECONFIG;
     return rc ? SM_ECONFIG : 0;
+}
+
+/* Every name must be a source of p; otherwise a usage error (exit 2). */
+int cli_check_sources(const struct prj_project *p, char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (prj_find_source(p, names[i]))
+            continue;
+        struct sm_buf all = SM_BUF_INIT;
+        for (size_t k = 0; k < p->nsources; k++)
+            (void)sm_buf_addf(&all, "%s'%s'", k ? ", " : "", p->sources[k].name);
+        fprintf(stderr, "smelt: error: no source '%s' in sources/: %s%s\n", names[i],
+                p->nsources ? "the sources are " : "the project has no sources",
+                p->nsources ? all.buf : "");
+        sm_buf_release(&all);
+        return CLI_EXIT_USAGE;
+    }
+    return CLI_EXIT_OK;
+}
+
+/* Run the landing and bronze tasks as opt says and print the summary. */
+int cli_run_tasks(struct cli_ctx *ctx, struct orc_options *opt, enum cli_format fmt,
+                  char *const *sources, size_t nsources)
+{
+    struct sm_err err = SM_ERR_INIT;
+    struct prj_project *p = NULL;
+    struct eng_db *db = NULL;
+    struct orc_plan *plan = NULL;
+    struct orc_run run = {0};
+    int code = CLI_EXIT_OK;
+    if (cli_load_project(ctx, &p, &err)) {
+        code = cli_fail(&err);
+        goto out;
+    }
+    if ((code = cli_check_sources(p, sources, nsources)))
+        goto out;
+    if (orc_open_engine(p, &db, &err) || orc_plan_build(p, db, &plan, &err)) {
+        code = cli_fail(&err);
+        goto out;
+    }
+    /* Progress lines only when a person is watching and reading a table. */
+    fmt = cli_resolve_format(fmt);
+    opt->progress = fmt == CLI_FMT_TABLE && isatty(STDERR_FILENO);
+    if (orc_run(p, plan, db, opt, &run, &err)) {
+        code = cli_fail(&err);
+        goto out;
+    }
+    orc_print_summary(&run, stdout,
+                      fmt == CLI_FMT_JSON  ? ORC_FMT_JSON
+                      : fmt == CLI_FMT_CSV ? ORC_FMT_CSV
+                                           : ORC_FMT_TABLE);
+    for (size_t i = 0; i < run.ntasks; i++)
+        if (run.tasks[i].state == ORC_FAILED)
+            fprintf(stderr, "smelt: error: %s: %s\n", run.tasks[i].name,
+                    sm_or(run.tasks[i].note, "failed"));
+    code = run.nfailed ? CLI_EXIT_FAILED : CLI_EXIT_OK;
+out:
+    orc_run_release(&run);
+    orc_plan_free(plan);
+    eng_close(db);
+    prj_free(p);
+    return code;
 }

@@ -85,6 +85,17 @@ int ing_load_bronze(struct eng_db *db, struct st_db *st, const struct prj_projec
                     const struct ing_load_options *opt, struct ing_stats *out,
                     struct sm_err *err) SM_MUST_USE;
 
+/* Columns of a files source as DuckDB finds them in the files of its
+ * folder (at most 64 of them, read whole; compressed files and archive
+ * members as a load reads them), in file order, with DuckDB types; nested
+ * values (JSON objects and arrays) as VARCHAR, which keeps their JSON text.
+ * *nfiles gets how many files were read. Free *out (names and types) with
+ * ing_columns_free(). */
+int ing_infer_columns(struct eng_db *db, const struct prj_project *p, const struct prj_source *src,
+                      struct prj_column **out, size_t *n, size_t *nfiles,
+                      struct sm_err *err) SM_MUST_USE;
+void ing_columns_free(struct prj_column *cols, size_t n);
+
 /* Locations of a source's tables: "<lake>/bronze/<src>", "<lake>/quarantine/<src>". */
 char *ing_bronze_location(const struct prj_project *p, const char *src);
 char *ing_quarantine_location(const struct prj_project *p, const char *src);

@@ -69,6 +69,9 @@ struct ing_member {
 /* Whether a member name fits the source (by its extension, after any
  * compression suffix). */
 typedef bool (*ing_member_accept_fn)(const struct prj_source *src, const char *name);
+/* The one smelt uses: csv .csv .txt; tsv .tsv .tab .txt; ndjson .ndjson
+ * .jsonl .json; json .json; parquet .parquet .pq (load.c). */
+bool ing_member_fits(const struct prj_source *src, const char *name);
 
 /* Extract the regular-file members of the archive at path into tmpdir
  * (files named m<N>, decompressed when the member is compressed), skipping

@@ -213,8 +213,7 @@ static void unit_release(struct unit *u)
 
 /* --- step 1: prepare -------------------------------------------------------------- */
 
-/* Archive members are taken by their extension, after any compression one. */
-static bool member_fits(const struct prj_source *src, const char *name)
+bool ing_member_fits(const struct prj_source *src, const char *name)
 {
     static const char *const ext[][4] = {
         [PRJ_FMT_CSV] = {".csv", ".txt", NULL},
@@ -276,7 +275,7 @@ static int prepare_file(const struct load *ld, const struct st_landed *f, size_t
         size_t nm = 0;
         char *dir = sm_asprintf("%s/a%zu", ld->tmpdir, idx);
         int rc = sm_mkdirs(dir, err);
-        if (!rc && ing_archive_extract(f->landing_path, dir, ld->src, member_fits, &proto, &ms,
+        if (!rc && ing_archive_extract(f->landing_path, dir, ld->src, ing_member_fits, &proto, &ms,
                                        &nm, &e))
             rc = -1;
         free(dir);
@@ -1920,8 +1919,10 @@ int ing_load_bronze(struct eng_db *db, struct st_db *st, const struct prj_projec
     }
     if (write_bronze) {
         bc = tbl_commit_new("WRITE");
-        if (rebuild)
+        if (rebuild) {
             tbl_commit_remove_all(bc, bsnap);
+            tbl_commit_set_info(bc, "smelt.rebuild", "from the landing zone");
+        }
     }
     if (rest)
         rc = rest_write(&ld, files, nfiles, write_bronze, bloc, bc, &q, &rest_staged, err);
@@ -1937,8 +1938,10 @@ int ing_load_bronze(struct eng_db *db, struct st_db *st, const struct prj_projec
 
     if (rebuild || qdone < maxid) {
         qc = tbl_commit_new("WRITE");
-        if (rebuild)
+        if (rebuild) {
             tbl_commit_remove_all(qc, qsnap);
+            tbl_commit_set_info(qc, "smelt.rebuild", "from the landing zone");
+        }
         rc = tbl_write_select(db, qloc, q.buf, NULL, qc, NULL, err);
         if (maxid >= 0)
             tbl_commit_set_txn(qc, app, maxid);

@@ -49,6 +49,7 @@ struct ctx {
     const char *root; /* absolute project root */
     const char *file; /* file being read, relative to root, for messages */
     struct sm_err *err;
+    const char *infer; /* a source whose columns may be missing (ingest --infer), or NULL */
 };
 
 static int cfg_err(struct ctx *c, int line, const char *fmt, ...) SM_PRINTF(3, 4);
@@ -1517,15 +1518,19 @@ static int check_source(struct ctx *c, const struct node *map, int line, void *t
     }
     if ((src->format != PRJ_FMT_CSV && src->format != PRJ_FMT_TSV) || src->ncolumns)
         return 0;
+    if (c->infer && !strcmp(c->infer, src->name))
+        return 0; /* smelt ingest --infer is about to write them */
     const char *fmt = prj_format_name(src->format);
     const struct node *v = map_get(map, "columns");
     if (v && !v->is_null)
-        return cfg_err(c, v->line, "'columns' is empty: %s sources need their columns declared",
-                       fmt);
+        return cfg_err(c, v->line,
+                       "'columns' is empty: %s sources need their columns declared; 'smelt "
+                       "ingest --infer %s' writes them from the files",
+                       fmt, src->name);
     return cfg_err(c, line,
                    "missing required key 'columns' in source (%s sources need their columns "
-                   "declared, in file order)",
-                   fmt);
+                   "declared, in file order); 'smelt ingest --infer %s' writes them from the files",
+                   fmt, src->name);
 }
 
 /* The keys each pagination type needs, and the paths it reads. */
@@ -1923,7 +1928,13 @@ out:
 
 int prj_load(const char *dir, struct prj_project **out, struct sm_err *err)
 {
-    struct ctx c = {.err = err, .file = "smelt.yml"};
+    return prj_load_infer(dir, NULL, out, err);
+}
+
+int prj_load_infer(const char *dir, const char *source, struct prj_project **out,
+                   struct sm_err *err)
+{
+    struct ctx c = {.err = err, .file = "smelt.yml", .infer = source};
     char *root = realpath(dir, NULL);
     if (!root) {
         if (errno == ENOENT || errno == ENOTDIR)
@@ -2120,4 +2131,191 @@ void prj_print_keys(FILE *out)
         }
         fprintf(out, "\n");
     }
+}
+
+/* --- writing columns (smelt ingest --infer) ----------------------------------------- */
+
+/* Where a top-level key and its value are in a YAML text: byte offsets of
+ * the key's first character and of the end of the value's last token, or
+ * found false. */
+struct key_span {
+    bool found;
+    size_t key_start, value_end;
+    int line;
+    bool value_null; /* written with no value, ~ or null */
+};
+
+static int find_top_key(struct ctx *c, const char *data, size_t len, const char *key,
+                        struct key_span *out)
+{
+    yaml_parser_t ps;
+    yaml_event_t ev;
+    memset(out, 0, sizeof(*out));
+    if (!yaml_parser_initialize(&ps))
+        return sm_err_set(c->err, SM_ENOMEM, "%s: cannot initialize the YAML parser", c->file);
+    yaml_parser_set_input_string(&ps, (const unsigned char *)data, len);
+    /* level: collections open (1 = inside the top mapping). Block
+     * collections end where the next token starts, so only the scalars in
+     * a value and the closing brackets of flow collections mark its end. */
+    int level = 0, rc = 0;
+    bool expect_key = false, capture = false, done = false;
+    bool flow[MAX_DEPTH + 2] = {false};
+    while (!done) {
+        if (!yaml_parser_parse(&ps, &ev)) {
+            rc = yaml_error(c, &ps, data, len);
+            break;
+        }
+        yaml_event_type_t t = ev.type;
+        bool opens = t == YAML_MAPPING_START_EVENT || t == YAML_SEQUENCE_START_EVENT;
+        bool closes = t == YAML_MAPPING_END_EVENT || t == YAML_SEQUENCE_END_EVENT;
+        if (t == YAML_STREAM_END_EVENT || t == YAML_DOCUMENT_END_EVENT) {
+            done = true;
+        } else if (opens) {
+            if (level <= MAX_DEPTH)
+                flow[level + 1] = (t == YAML_MAPPING_START_EVENT &&
+                                   ev.data.mapping_start.style == YAML_FLOW_MAPPING_STYLE) ||
+                                  (t == YAML_SEQUENCE_START_EVENT &&
+                                   ev.data.sequence_start.style == YAML_FLOW_SEQUENCE_STYLE);
+            level++;
+            expect_key = level == 1;
+        } else if (closes) {
+            if (capture && level >= 2 && level <= MAX_DEPTH + 1 && flow[level])
+                out->value_end = ev.end_mark.index;
+            level--;
+            if (level == 1) { /* a collection value of the top mapping ended */
+                expect_key = true;
+                done = capture;
+            } else if (level == 0) {
+                done = true;
+            }
+        } else if (level == 1 && expect_key && t == YAML_SCALAR_EVENT) {
+            if (!strcmp((const char *)ev.data.scalar.value, key)) {
+                out->found = true;
+                out->key_start = ev.start_mark.index;
+                out->line = (int)ev.start_mark.line + 1;
+                out->value_end = ev.end_mark.index;
+                capture = true;
+            }
+            expect_key = false;
+        } else if (level == 1 && (t == YAML_SCALAR_EVENT || t == YAML_ALIAS_EVENT)) {
+            if (capture) { /* a scalar value: the key's whole value */
+                if (ev.end_mark.index > out->value_end)
+                    out->value_end = ev.end_mark.index;
+                out->value_null = t == YAML_SCALAR_EVENT &&
+                                  ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+                                  plain_null((const char *)ev.data.scalar.value);
+                done = true;
+            }
+            expect_key = true;
+        } else if (capture && (t == YAML_SCALAR_EVENT || t == YAML_ALIAS_EVENT)) {
+            out->value_end = ev.end_mark.index;
+        }
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&ps);
+    return rc;
+}
+
+/* A YAML scalar that reads back as s: plain when nothing in it means
+ * something to YAML, else double-quoted. */
+static void add_yaml_scalar(struct sm_buf *b, const char *s, bool key)
+{
+    static const char *const words[] = {"true", "false", "yes", "no", "on", "off", "y", "n",
+                                        "null", "~"};
+    bool plain = *s && !strchr("-?:,[]{}#&*!|>'\"%@` ", s[0]) && !strstr(s, ": ") &&
+                 !strstr(s, " #") && s[strlen(s) - 1] != ':' && s[strlen(s) - 1] != ' ';
+    for (const char *p = s; plain && *p; p++)
+        if ((unsigned char)*p < 0x20 || (key && strchr(",[]{}", *p)))
+            plain = false;
+    for (size_t i = 0; plain && i < sizeof(words) / sizeof(words[0]); i++)
+        if (!strcasecmp(s, words[i]))
+            plain = false;
+    if (plain) {
+        (void)sm_buf_adds(b, s);
+        return;
+    }
+    (void)sm_buf_addc(b, '"');
+    for (const char *p = s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            (void)sm_buf_addf(b, "\\%c", *p);
+        else if ((unsigned char)*p < 0x20)
+            (void)sm_buf_addf(b, "\\x%02x", (unsigned char)*p);
+        else
+            (void)sm_buf_addc(b, *p);
+    }
+    (void)sm_buf_addc(b, '"');
+}
+
+int prj_source_write_columns(const struct prj_project *p, const struct prj_source *src,
+                             const struct prj_column *cols, size_t n, bool force,
+                             struct sm_err *err)
+{
+    struct ctx c = {.root = p->root, .file = src->file, .err = err};
+    char *abs = sm_path_join(p->root, src->file);
+    char *data = NULL;
+    size_t len = 0;
+    struct key_span ks;
+    struct sm_buf out = SM_BUF_INIT, block = SM_BUF_INIT;
+    int rc = sm_read_file(abs, &data, &len, err);
+    if (!rc)
+        rc = find_top_key(&c, data, len, "columns", &ks);
+    if (rc)
+        goto out;
+    if (ks.found && src->ncolumns && !force) {
+        rc = cfg_err(&c, ks.line,
+                     "'columns' is already declared: pass --force to replace it with the "
+                     "columns the files have");
+        goto out;
+    }
+    (void)sm_buf_adds(&block, "columns:\n");
+    for (size_t i = 0; i < n; i++) {
+        (void)sm_buf_adds(&block, "  ");
+        add_yaml_scalar(&block, cols[i].name, true);
+        (void)sm_buf_adds(&block, ": ");
+        add_yaml_scalar(&block, cols[i].type, false);
+        (void)sm_buf_addc(&block, '\n');
+    }
+    if (ks.found) {
+        /* from the start of the key's line to the end of the value's last line */
+        size_t from = ks.key_start, to = ks.value_end;
+        while (from > 0 && data[from - 1] != '\n')
+            from--;
+        while (to < len && data[to] != '\n')
+            to++;
+        if (to < len)
+            to++;
+        (void)sm_buf_add(&out, data, from);
+        (void)sm_buf_add(&out, block.buf, block.len);
+        (void)sm_buf_add(&out, data + to, len - to);
+    } else {
+        (void)sm_buf_add(&out, data, len);
+        if (len && data[len - 1] != '\n')
+            (void)sm_buf_addc(&out, '\n');
+        (void)sm_buf_add(&out, block.buf, block.len);
+    }
+    if ((rc = sm_write_file_atomic(abs, out.buf, out.len, err)))
+        goto out;
+    /* What was written must load, with exactly these columns. */
+    struct prj_project *check = NULL;
+    struct sm_err e = SM_ERR_INIT;
+    rc = prj_load(p->root, &check, &e);
+    const struct prj_source *cs = rc ? NULL : prj_find_source(check, src->name);
+    bool same = cs && cs->ncolumns == n;
+    for (size_t i = 0; same && i < n; i++)
+        same = !strcmp(cs->columns[i].name, cols[i].name) &&
+               !strcmp(cs->columns[i].type, cols[i].type);
+    prj_free(check);
+    if (rc || !same) {
+        int wrc = sm_write_file_atomic(abs, data, len, NULL);
+        rc = sm_err_set(err, SM_EINTERNAL,
+                        "%s: the columns written do not read back (%s); the file was put back%s",
+                        src->file, rc ? e.msg : "different columns",
+                        wrc ? ", or so it was tried: check it" : "");
+    }
+out:
+    sm_buf_release(&out);
+    sm_buf_release(&block);
+    free(data);
+    free(abs);
+    return rc;
 }

@@ -196,7 +196,21 @@ struct prj_project {
  * error is SM_ECONFIG (or SM_EIO/SM_ENOTFOUND) with "file:line: message". The
  * caller frees *out with prj_free(). */
 int prj_load(const char *dir, struct prj_project **out, struct sm_err *err) SM_MUST_USE;
+/* prj_load() that lets the CSV or TSV source named source (may be NULL)
+ * have no columns yet: for `smelt ingest --infer`, which writes them. */
+int prj_load_infer(const char *dir, const char *source, struct prj_project **out,
+                   struct sm_err *err) SM_MUST_USE;
 void prj_free(struct prj_project *p);
+
+/* Write cols (name and type of each, in order) as the `columns:` block of
+ * src's file, sources/<name>.yml, editing its text as little as possible:
+ * an existing block is replaced (only when force; otherwise SM_ECONFIG
+ * naming its line), else one is appended; comments and other keys stay as
+ * written. The file is replaced atomically and must load again, or it is
+ * put back as it was. */
+int prj_source_write_columns(const struct prj_project *p, const struct prj_source *src,
+                             const struct prj_column *cols, size_t n, bool force,
+                             struct sm_err *err) SM_MUST_USE;
 
 /* Value of name in kv (borrowed, as written), or NULL. */
 const char *prj_kvs_get(const struct prj_kvs *kv, const char *name);
