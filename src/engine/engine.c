@@ -30,6 +30,20 @@ struct eng_result {
     char **cells; /* row-major, nrows * ncols */
 };
 
+/* Track each query's progress for duckdb_query_progress() (our progress
+ * bars), soon after it starts, but never let DuckDB print a bar of its own.
+ * These are settings of a connection. */
+static void track_progress(duckdb_connection con)
+{
+    duckdb_result res;
+    if (duckdb_query(con,
+                     "SET enable_progress_bar = true; SET enable_progress_bar_print = false; "
+                     "SET progress_bar_time = 100",
+                     &res) == DuckDBError)
+        sm_debug("cannot track query progress: %s", sm_or(duckdb_result_error(&res), "?"));
+    duckdb_destroy_result(&res);
+}
+
 int eng_open(const struct eng_config *cfg, struct eng_db **out, struct sm_err *err)
 {
     duckdb_config conf;
@@ -65,6 +79,7 @@ int eng_open(const struct eng_config *cfg, struct eng_db **out, struct sm_err *e
         free(e);
         return sm_err_set(err, SM_EENGINE, "cannot connect to duckdb");
     }
+    track_progress(e->con);
     *out = e;
     return 0;
 }
@@ -688,8 +703,10 @@ static void *job_worker(void *arg)
     struct job_pool *pool = arg;
     duckdb_connection con;
     bool connected = duckdb_connect(pool->db->db, &con) != DuckDBError;
-    if (connected)
+    if (connected) {
+        track_progress(con);
         jobs_track(pool->db, con, true);
+    }
     for (;;) {
         pthread_mutex_lock(&pool->db->mu);
         size_t i = pool->next < pool->n ? pool->next++ : pool->n;

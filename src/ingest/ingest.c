@@ -20,6 +20,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <zlib.h>
@@ -150,38 +151,48 @@ static void count_bytes(void *ctx, int64_t n)
         atomic_fetch_add(&pg->done, n);
 }
 
-/* What land_file() lands: a file of the source, or (again) a landed one. */
+/* What land_copied() lands: a file of the source, or (again) a landed one. */
 struct to_land {
     const char *path;      /* where the bytes are read from */
     const char *name;      /* file name in the landing zone */
     const char *orig_path; /* recorded as where the file was found */
     int64_t mtime;
     bool again; /* --reprocess: land even if the bytes were landed before */
+    /* the copy in _incoming, made by copy_in() */
+    char *tmp;
+    char sha[SEC_SHA256_HEX];
+    int64_t size;
+    int rc;
+    struct sm_err err;
 };
 
-/* Copy (hashing on the way) into _incoming, then, unless the content is
- * known (and this is not a deliberate second landing), record the intent,
- * rename into a new batch folder, write the manifest, mark it landed. */
-static int land_file(struct st_db *st, const struct prj_project *p, const struct prj_source *src,
-                     const struct to_land *t, const char *incoming, struct ing_stats *out,
-                     struct sm_err *err)
+/* Copy t's file into _incoming, hashing it on the way. Touches no state:
+ * safe on any thread. */
+static void copy_in(struct to_land *t, const char *incoming, struct ing_progress *pg)
+{
+    char *rnd = sm_random_hex(8);
+    t->tmp = sm_asprintf("%s/%s", incoming, rnd);
+    free(rnd);
+    t->rc = sto_copy_file_progress(t->path, t->tmp, t->sha, &t->size, count_bytes, pg, &t->err);
+}
+
+/* With t copied in: unless its content is known (and this is not a
+ * deliberate second landing), record the intent, rename it into a new
+ * batch folder, write the manifest, mark it landed. The copy is gone
+ * afterwards either way. */
+static int land_copied(struct st_db *st, const struct prj_project *p, const struct prj_source *src,
+                       struct to_land *t, struct ing_stats *out, struct sm_err *err)
 {
     struct st_landed found = {0};
     bool hit = false;
-    char *rnd = sm_random_hex(8);
-    char *tmp = sm_asprintf("%s/%s", incoming, rnd);
-    free(rnd);
-    char sha[SEC_SHA256_HEX];
-    int64_t size = 0;
-    int rc = sto_copy_file_progress(t->path, tmp, sha, &size, count_bytes, out->progress, err);
-    if (rc)
-        goto out;
-    rc = st_landed_find_hash(st, src->name, sha, &found, &hit, err);
+    int rc = t->rc ? sm_err_set(err, t->rc, "%s", t->err.msg) : 0;
+    if (!rc)
+        rc = st_landed_find_hash(st, src->name, t->sha, &found, &hit, err);
     int64_t first = hit ? found.id : 0;
     st_landed_release(&found);
     if (rc || (hit && !t->again)) {
-        unlink(tmp);
-        goto out;
+        unlink(t->tmp);
+        return rc;
     }
     int64_t now = sm_now_ms();
     char received[40];
@@ -194,9 +205,9 @@ static int land_file(struct st_db *st, const struct prj_project *p, const struct
     struct st_landed l = {0};
     l.source = src->name;
     l.orig_path = (char *)t->orig_path;
-    l.size = size;
+    l.size = t->size;
     l.mtime = t->mtime;
-    l.sha256 = sha;
+    l.sha256 = t->sha;
     l.batch_id = ing_batch_id_new(now);
     l.reprocess_of = first;
     char *dir = sm_asprintf("%s/landing/%s/%s/%s", p->lake, src->name, day, l.batch_id);
@@ -206,7 +217,7 @@ static int land_file(struct st_db *st, const struct prj_project *p, const struct
     rc = st_landed_begin(st, &l, err);
     if (!rc)
         rc = sm_mkdirs(dir, err);
-    if (!rc && rename(tmp, l.landing_path))
+    if (!rc && rename(t->tmp, l.landing_path))
         rc = sm_err_set(err, SM_EIO, "cannot move '%s' into the landing zone: %s", t->path,
                         strerror(errno));
     if (!rc)
@@ -215,31 +226,64 @@ static int land_file(struct st_db *st, const struct prj_project *p, const struct
         rc = st_landed_done(st, l.id, err);
     if (!rc) {
         out->files_landed++;
-        out->bytes_landed += size;
+        out->bytes_landed += t->size;
     }
-    unlink(tmp);
+    unlink(t->tmp);
     free(dir);
     free(l.landing_path);
     free(l.batch_id);
-out:
-    free(tmp);
     return rc;
 }
 
-static int land_one(struct st_db *st, const struct prj_project *p, const struct prj_source *src,
-                    const struct sto_entry *e, const char *incoming, struct ing_stats *out,
-                    struct sm_err *err)
+static void to_land_release(struct to_land *t)
 {
-    struct st_landed found = {0};
-    bool hit = false;
-    SM_TRY(st_landed_find_stat(st, src->name, e->path, e->size, e->mtime, &found, &hit, err));
-    st_landed_release(&found);
-    if (hit) {
-        count_bytes(out->progress, e->size);
-        return 0;
+    free(t->tmp);
+    t->tmp = NULL;
+}
+
+struct copy_pool {
+    struct to_land *t;
+    size_t n;
+    const char *incoming;
+    struct ing_progress *pg;
+    pthread_mutex_t mu;
+    size_t next;
+};
+
+static void *copy_worker(void *arg)
+{
+    struct copy_pool *pool = arg;
+    for (;;) {
+        pthread_mutex_lock(&pool->mu);
+        size_t i = pool->next < pool->n ? pool->next++ : pool->n;
+        pthread_mutex_unlock(&pool->mu);
+        if (i == pool->n)
+            return NULL;
+        copy_in(&pool->t[i], pool->incoming, pool->pg);
     }
-    struct to_land t = {.path = e->path, .name = e->name, .orig_path = e->path, .mtime = e->mtime};
-    return land_file(st, p, src, &t, incoming, out, err);
+}
+
+/* Copy the files in on as many threads as the project's threads: one file
+ * is hashed and written while another waits for the disk. */
+static void copy_all(const struct prj_project *p, struct to_land *t, size_t n, const char *incoming,
+                     struct ing_progress *pg)
+{
+    struct copy_pool pool = {.t = t, .n = n, .incoming = incoming, .pg = pg};
+    pthread_mutex_init(&pool.mu, NULL);
+    long want = p->threads > 0 ? p->threads : sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nt = want < 1 ? 1 : (size_t)want;
+    if (nt > n)
+        nt = n;
+    pthread_t *th = sm_calloc(nt ? nt : 1, sizeof(*th));
+    size_t started = 0;
+    while (started < nt && !pthread_create(&th[started], NULL, copy_worker, &pool))
+        started++;
+    if (!started)
+        copy_worker(&pool);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    free(th);
+    pthread_mutex_destroy(&pool.mu);
 }
 
 /* The landing zone's working folder of src, emptied: it holds only copies
@@ -282,14 +326,41 @@ int ing_land(struct st_db *st, const struct prj_project *p, const struct prj_sou
         atomic_store(&out->progress->total, total);
     }
     char *incoming = NULL;
+    struct to_land *todo = sm_calloc(n ? n : 1, sizeof(*todo));
+    size_t ntodo = 0;
     rc = reset_incoming(p, src, &incoming, err);
     if (!rc)
         rc = heal_pending(st, src, err);
     out->files_seen += (int64_t)n;
-    for (size_t i = 0; i < n && !rc; i++)
-        rc = land_one(st, p, src, &ents[i], incoming, out, err);
+    /* A file whose path, size and mtime were landed before is skipped
+     * unread; the others are copied in (in parallel), then recorded one by
+     * one in listing order. */
+    for (size_t i = 0; i < n && !rc; i++) {
+        struct st_landed found = {0};
+        bool hit = false;
+        rc = st_landed_find_stat(st, src->name, ents[i].path, ents[i].size, ents[i].mtime, &found,
+                                 &hit, err);
+        st_landed_release(&found);
+        if (hit)
+            count_bytes(out->progress, ents[i].size);
+        else if (!rc)
+            todo[ntodo++] = (struct to_land){.path = ents[i].path,
+                                             .name = ents[i].name,
+                                             .orig_path = ents[i].path,
+                                             .mtime = ents[i].mtime};
+    }
+    if (!rc)
+        copy_all(p, todo, ntodo, incoming, out->progress);
+    for (size_t i = 0; i < ntodo; i++) {
+        if (!rc)
+            rc = land_copied(st, p, src, &todo[i], out, err);
+        else if (todo[i].tmp)
+            unlink(todo[i].tmp);
+        to_land_release(&todo[i]);
+    }
     if (rc)
         sm_err_prefix(err, rc, "source '%s'", src->name);
+    free(todo);
     free(incoming);
     sto_entries_free(ents, n);
     return rc;
@@ -386,7 +457,9 @@ int ing_reprocess(struct st_db *st, const struct prj_project *p, const struct pr
                         .mtime = was ? was->mtime : (int64_t)sb.st_mtime,
                         .again = true};
     out->files_seen++;
-    rc = land_file(st, p, src, &t, incoming, out, err);
+    copy_in(&t, incoming, out->progress);
+    rc = land_copied(st, p, src, &t, out, err);
+    to_land_release(&t);
 out:
     if (rc)
         sm_err_prefix(err, rc, "source '%s'", src->name);

@@ -211,17 +211,72 @@ void orc_run_release(struct orc_run *run)
     memset(run, 0, sizeof(*run));
 }
 
-/* A progress line on stderr while a task runs, fed by DuckDB's own query
- * progress (a terminal only; logs and CI stay quiet). */
+/* A progress line on stderr while a task runs (a terminal only; logs and
+ * CI stay quiet): bytes copied while a source lands, rows read while
+ * bronze loads (DuckDB's query progress applied to the rows the files
+ * should give), DuckDB's query progress for models. */
 struct progress {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool running, stop;
     struct eng_db *db;
+    struct ing_progress *ip; /* the task's landing or load, or NULL */
     char name[128];
     double t0;
 };
+
+/* "1.2M", "361.0 MB": n in a few characters. */
+static void human(char *buf, size_t len, double n, bool bytes)
+{
+    const char *const units[] = {"", "k", "M", "G", "T"};
+    int u = 0;
+    while (n >= 1000 && u < 4) {
+        n /= bytes ? 1024 : 1000;
+        u++;
+    }
+    if (bytes)
+        snprintf(buf, len, "%.1f %sB", n, u ? units[u] : "");
+    else
+        snprintf(buf, len, u ? "%.1f%s" : "%.0f%s", n, units[u]);
+}
+
+static void progress_draw(struct progress *pg)
+{
+    double pct = -1;
+    char amount[64] = "";
+    int64_t total = pg->ip ? atomic_load(&pg->ip->total) : 0;
+    bool bytes = pg->ip && atomic_load(&pg->ip->unit) == ING_PROGRESS_BYTES;
+    if (total > 0 && bytes) {
+        int64_t done = atomic_load(&pg->ip->done);
+        pct = 100.0 * (double)done / (double)total;
+        char d[24], t[24];
+        human(d, sizeof(d), (double)done, true);
+        human(t, sizeof(t), (double)total, true);
+        snprintf(amount, sizeof(amount), "  %s / %s", d, t);
+    } else {
+        pct = eng_progress(pg->db);
+        if (total > 0 && pct >= 0) {
+            char d[24], t[24];
+            human(d, sizeof(d), pct / 100.0 * (double)total, false);
+            human(t, sizeof(t), (double)total, false);
+            snprintf(amount, sizeof(amount), "  ~%s / %s rows", d, t);
+        }
+    }
+    if (pct > 100)
+        pct = 100;
+    char bar[31];
+    int fill = pct < 0 ? 0 : (int)(pct * 30 / 100);
+    for (int i = 0; i < 30; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[30] = 0;
+    if (pct >= 0)
+        fprintf(stderr, "\r\033[K  %-32s [%s] %3.0f%%%s  %5.1fs", pg->name, bar, pct, amount,
+                sm_now() - pg->t0);
+    else
+        fprintf(stderr, "\r\033[K  %-32s %5.1fs", pg->name, sm_now() - pg->t0);
+    fflush(stderr);
+}
 
 static void *progress_main(void *arg)
 {
@@ -238,26 +293,17 @@ static void *progress_main(void *arg)
         pthread_cond_timedwait(&pg->cv, &pg->mu, &ts);
         if (pg->stop)
             break;
-        double pct = eng_progress(pg->db);
-        char bar[31];
-        int fill = pct < 0 ? 0 : (int)(pct * 30 / 100);
-        for (int i = 0; i < 30; i++)
-            bar[i] = i < fill ? '#' : '.';
-        bar[30] = 0;
-        if (pct >= 0)
-            fprintf(stderr, "\r\033[K  %-32s [%s] %3.0f%%  %5.1fs", pg->name, bar, pct,
-                    sm_now() - pg->t0);
-        else
-            fprintf(stderr, "\r\033[K  %-32s %5.1fs", pg->name, sm_now() - pg->t0);
-        fflush(stderr);
+        progress_draw(pg);
     }
     pthread_mutex_unlock(&pg->mu);
     return NULL;
 }
 
-static void progress_start(struct progress *pg, struct eng_db *db, const char *name)
+static void progress_start(struct progress *pg, struct eng_db *db, struct ing_progress *ip,
+                           const char *name)
 {
     pg->db = db;
+    pg->ip = ip;
     snprintf(pg->name, sizeof(pg->name), "%s", name);
     pg->t0 = sm_now();
     pg->stop = false;
@@ -325,14 +371,15 @@ static void finish_task(struct runner *r, size_t i, enum orc_task_state s, doubl
         progress_stop(&r->pg);
 }
 
-static void start_task(struct runner *r, size_t i)
+/* ip: where the task reports its progress (landing, bronze), or NULL. */
+static void start_task(struct runner *r, size_t i, struct ing_progress *ip)
 {
     struct sm_err e = SM_ERR_INIT;
     r->run->tasks[i].state = ORC_RUNNING;
     if (st_task_set_state(r->st, r->task_ids[i], "running", &e))
         sm_warn("%s", e.msg);
     if (r->opt->progress)
-        progress_start(&r->pg, r->db, r->run->tasks[i].name);
+        progress_start(&r->pg, r->db, ip, r->run->tasks[i].name);
 }
 
 /* Attach zone.name at its latest version and record it in the catalog. */
@@ -379,7 +426,11 @@ static void landing_note(struct orc_task_result *lt, const struct ing_stats *s, 
 
 static void run_source(struct runner *r, const struct prj_source *src, size_t li, size_t bi)
 {
-    struct ing_stats s = {0};
+    struct ing_progress ip;
+    atomic_init(&ip.done, 0);
+    atomic_init(&ip.total, 0);
+    atomic_init(&ip.unit, ING_PROGRESS_BYTES);
+    struct ing_stats s = {.progress = &ip};
     struct sm_err e = SM_ERR_INIT;
     struct orc_task_result *lt = &r->run->tasks[li], *bt = &r->run->tasks[bi];
     bool rebuild = rebuilds(r->opt, src);
@@ -388,7 +439,7 @@ static void run_source(struct runner *r, const struct prj_source *src, size_t li
         /* The landing zone is the only input: the source is not read. */
         finish_task(r, li, ORC_SKIPPED, t0, "bronze is rebuilt from the landing zone");
     } else {
-        start_task(r, li);
+        start_task(r, li, &ip);
         int rc = 0;
         if (r->opt->nreprocess) {
             for (size_t i = 0; i < r->opt->nreprocess && !rc; i++)
@@ -409,9 +460,13 @@ static void run_source(struct runner *r, const struct prj_source *src, size_t li
 
     /* Bronze loads whatever is landed, even if this run's landing failed. */
     t0 = sm_now();
-    start_task(r, bi);
+    atomic_store(&ip.done, 0);
+    atomic_store(&ip.total, 0);
+    atomic_store(&ip.unit, ING_PROGRESS_ROWS);
+    start_task(r, bi, &ip);
     sm_err_clear(&e);
     memset(&s, 0, sizeof(s));
+    s.progress = &ip;
     struct ing_load_options lo = {.rebuild = rebuild};
     int rc = ing_load_bronze(r->db, r->st, r->p, src, r->ingested_at, &lo, &s, &e);
     if (!rc)
@@ -573,7 +628,7 @@ static void run_model(struct runner *r, size_t mi, size_t ti, const bool *failed
             return;
         }
     }
-    start_task(r, ti);
+    start_task(r, ti, NULL);
     char *inputs = NULL, *def = NULL, *fp = NULL, *prev_inputs = NULL, *prev_def = NULL;
     char *model = sm_asprintf("%s.%s", m->zone, m->name);
     char *app = sm_asprintf("smelt:%s", model);
