@@ -238,8 +238,13 @@ static int hop_select(struct tracer *t, const struct hop *h, bool url, struct sm
     bool quarantine = sm_starts_with(h->table, "quarantine.");
     (void)sm_buf_adds(b, b->len ? " UNION ALL SELECT " : "SELECT ");
     (void)sm_buf_add_sql_str(b, h->table);
-    (void)sm_buf_adds(b, " AS \"table\", concat_ws(', '");
-    for (size_t i = 0; i < (h->nkeys ? h->nkeys : s->ncolumns); i++) {
+    (void)sm_buf_adds(b, " AS \"table\", ");
+    if (quarantine && !h->nkeys)
+        (void)sm_buf_adds(b, "t.raw AS row");
+    else
+        (void)sm_buf_adds(b, "concat_ws(', ', CAST(NULL AS VARCHAR)");
+    for (size_t i = 0; !(quarantine && !h->nkeys) && i < (h->nkeys ? h->nkeys : s->ncolumns);
+         i++) {
         const char *c = h->nkeys ? h->keys[i] : s->columns[i].name;
         if (!h->nkeys && is_provenance(c))
             continue;
@@ -252,7 +257,9 @@ static int hop_select(struct tracer *t, const struct hop *h, bool url, struct sm
         sm_buf_release(&lit);
         sm_buf_release(&id);
     }
-    (void)sm_buf_adds(b, ") AS row, t._source_file");
+    if (!(quarantine && !h->nkeys))
+        (void)sm_buf_adds(b, ") AS row");
+    (void)sm_buf_adds(b, ", t._source_file");
     if (url)
         (void)sm_buf_adds(b, has_column(s, "_source_url") ? ", t._source_url"
                                                             : ", CAST(NULL AS VARCHAR)");
