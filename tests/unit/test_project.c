@@ -313,6 +313,53 @@ static void test_sorted_by_name(void **state)
     prj_free(p);
 }
 
+/* prj_source_write_columns(): names and types that mean something to YAML
+ * are quoted, so that each reads back as written; the rest of the file
+ * stays as it was, a block in the middle is replaced in place. */
+static void test_write_columns(void **state)
+{
+    const char *root = *state;
+    struct sm_err err = SM_ERR_INIT;
+    struct prj_project *p = NULL;
+    put(root, "smelt.yml", "name: w\n");
+    put(root, "sources/s.yml", "# head\nkind: files # inline\npath: in\nformat: ndjson\n"
+                               "columns:\n  old: INTEGER   # old one\n\n  gone: DATE\n"
+                               "# after\ndescription: x\n");
+    assert_int_equal(prj_load(root, &p, &err), 0);
+    struct prj_column cols[] = {
+        {.name = (char *)"a: b", .type = (char *)"VARCHAR"},
+        {.name = (char *)"yes", .type = (char *)"BOOLEAN"},
+        {.name = (char *)"#hash", .type = (char *)"DECIMAL(10,2)"},
+        {.name = (char *)"quote\"d", .type = (char *)"TIMESTAMP WITH TIME ZONE"},
+        {.name = (char *)"-dash", .type = (char *)"BIGINT"},
+    };
+    size_t n = sizeof(cols) / sizeof(cols[0]);
+    const struct prj_source *src = prj_find_source(p, "s");
+    assert_int_equal(prj_source_write_columns(p, src, cols, n, false, &err), SM_ECONFIG);
+    assert_non_null(strstr(err.msg, "sources/s.yml:5: 'columns' is already declared"));
+    sm_err_clear(&err);
+    assert_int_equal(prj_source_write_columns(p, src, cols, n, true, &err), 0);
+    prj_free(p);
+    p = NULL;
+    char *path = sm_path_join(root, "sources/s.yml"), *text = NULL;
+    size_t len = 0;
+    assert_int_equal(sm_read_file(path, &text, &len, NULL), 0);
+    assert_string_equal(text, "# head\nkind: files # inline\npath: in\nformat: ndjson\n"
+                              "columns:\n  \"a: b\": VARCHAR\n  \"yes\": BOOLEAN\n"
+                              "  \"#hash\": DECIMAL(10,2)\n  quote\"d: TIMESTAMP WITH TIME ZONE\n"
+                              "  \"-dash\": BIGINT\n# after\ndescription: x\n");
+    free(text);
+    free(path);
+    assert_int_equal(prj_load(root, &p, &err), 0);
+    src = prj_find_source(p, "s");
+    assert_int_equal(src->ncolumns, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(src->columns[i].name, cols[i].name);
+        assert_string_equal(src->columns[i].type, cols[i].type);
+    }
+    prj_free(p);
+}
+
 static void test_free_null(void **state)
 {
     (void)state;
@@ -878,6 +925,7 @@ int main(void)
         T(test_lake_url_and_null_values),
         T(test_sorted_by_name),
         T(test_free_null),
+        T(test_write_columns),
         T(test_missing_smelt_yml),
         T(test_yaml_syntax_error),
         T(test_yaml_tab_hint),

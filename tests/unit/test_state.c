@@ -92,6 +92,16 @@ static void raw_exec(const char *path, const char *sql)
     sqlite3_close(db);
 }
 
+/* raw_exec on a database that may not exist yet. */
+static void raw_exec_create(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
 static void assert_iso8601(const char *s)
 {
     assert_non_null(s);
@@ -567,6 +577,80 @@ static void test_landed_unique_hash(void **state)
     assert_non_null(strstr(err.msg, "NOT NULL"));
 }
 
+/* A file landed again on purpose: a second row with the same bytes, marked
+ * with the first one's id; content stays unique among the other rows. */
+static void test_landed_again(void **state)
+{
+    struct fixture *f = *state;
+    struct sm_err err = SM_ERR_INIT;
+    struct st_landed got;
+    bool found = false;
+
+    int64_t first = land(f->db, "orders", "/in/1.csv", "same", true);
+    struct st_landed again = landed("orders", "/in/1.csv", 100, 1700000000, "same");
+    again.reprocess_of = first;
+    assert_int_equal(st_landed_begin(f->db, &again, &err), 0);
+    assert_true(again.id > first);
+    assert_int_equal(st_landed_done(f->db, again.id, &err), 0);
+    /* a third landing without the mark is still refused */
+    struct st_landed dup = landed("orders", "/in/other.csv", 100, 1700000000, "same");
+    assert_int_equal(st_landed_begin(f->db, &dup, &err), SM_EDB);
+    sm_err_clear(&err);
+
+    /* by content, the first landing answers */
+    assert_int_equal(st_landed_find_hash(f->db, "orders", "same", &got, &found, &err), 0);
+    assert_true(found);
+    assert_int_equal(got.id, first);
+    assert_int_equal(got.reprocess_of, 0);
+    st_landed_release(&got);
+
+    struct st_landed *arr = NULL;
+    size_t n = 0;
+    assert_int_equal(st_landed_list(f->db, "orders", 0, &arr, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(arr[0].reprocess_of, 0);
+    assert_int_equal(arr[1].reprocess_of, first);
+    st_landed_free_array(arr, n);
+}
+
+/* Migration 5 rebuilds landed_files: a database of schema 4 keeps its rows,
+ * their ids and the AUTOINCREMENT counter (ids are never reused, even of a
+ * row that is gone). */
+static void test_migration_5(void **state)
+{
+    struct fixture *f = *state;
+    struct sm_err err = SM_ERR_INIT;
+    st_close(f->db);
+    f->db = NULL;
+    char *old = sm_path_join(f->dir, "v4.db");
+    raw_exec_create(old, "CREATE TABLE schema_migrations(version INTEGER PRIMARY KEY, applied_at TEXT);"
+                  "INSERT INTO schema_migrations VALUES (1, 'x'), (2, 'x'), (3, 'x'), (4, 'x');"
+                  "CREATE TABLE landed_files ("
+                  "  id INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL,"
+                  "  orig_path TEXT NOT NULL, size INTEGER, mtime INTEGER, sha256 TEXT NOT NULL,"
+                  "  batch_id TEXT NOT NULL, landing_path TEXT, status TEXT NOT NULL,"
+                  "  received_at TEXT, UNIQUE(source, sha256));"
+                  "CREATE INDEX landed_files_by_path ON landed_files(source, orig_path);"
+                  "INSERT INTO landed_files VALUES (1, 'orders', '/in/a.csv', 1, 2, 'aa', 'b1',"
+                  "  '/l/a.csv', 'landed', 't1'), (2, 'orders', '/in/b.csv', 3, 4, 'bb', 'b2',"
+                  "  '/l/b.csv', 'landed', 't2'), (3, 'orders', '/in/c.csv', 5, 6, 'cc', 'b3',"
+                  "  '/l/c.csv', 'landed', 't3');"
+                  "DELETE FROM landed_files WHERE id = 3;");
+    assert_int_equal(st_open(old, &f->db, &err), 0);
+    assert_true(st_schema_version(f->db) >= 5);
+    assert_int_equal(raw_int(old, "SELECT count(*) FROM landed_files WHERE reprocess_of IS NULL"), 2);
+    char *b = raw_text(old, "SELECT orig_path || ',' || sha256 || ',' || received_at FROM "
+                            "landed_files WHERE id = 2");
+    assert_string_equal(b, "/in/b.csv,bb,t2");
+    free(b);
+    /* id 3 was used once: the next one is 4 */
+    assert_int_equal(land(f->db, "orders", "/in/d.csv", "dd", true), 4);
+    /* the unique index came with the table */
+    struct st_landed dup = landed("orders", "/in/x.csv", 1, 1, "aa");
+    assert_int_equal(st_landed_begin(f->db, &dup, &err), SM_EDB);
+    free(old);
+}
+
 static void test_tables(void **state)
 {
     struct fixture *f = *state;
@@ -703,6 +787,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_find_stat_newest_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_landed_list_after_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_landed_unique_hash, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_landed_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migration_5, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tables, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_handles, setup, teardown),
     };
