@@ -729,15 +729,19 @@ static const struct key source_keys[] = {
      .type = KT_COLUMNS,
      .at = AT(prj_source, columns),
      .help = "column name → DuckDB type, in file order, or → `{type: ..., nullable: ...}`; "
-             "required when `format` is `csv`; for `rest`, the record fields to keep"},
+             "required when `format` is `csv` or `tsv` (`smelt ingest --infer SOURCE` writes "
+             "them from the files); for `rest`, the record fields to keep"},
     {.name = "schema_drift",
      .type = KT_CHOICE,
      .def = "evolve",
      .only = "files",
      .values = drift_values,
      .at = AT(prj_source, schema_drift),
-     .help = "what to do when files bring new columns: add them to the table (`evolve`), "
-             "stop the ingest (`fail`) or quarantine the file (`quarantine`)"},
+     .help = "what a file whose columns differ from the contract (a new "
+             "column, a declared one missing, a type changed) does: new columns are added to "
+             "bronze and missing ones are NULL (`evolve`), the bronze load stops naming the file "
+             "(`fail`), or the file is quarantined (`quarantine`); a changed type stops the load "
+             "unless `quarantine`"},
     {.name = "description",
      .type = KT_STR,
      .at = AT(prj_source, description),
