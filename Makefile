@@ -6,7 +6,7 @@
 #   make bench    run the benchmarks in bench/
 DUCKDB_DIR ?= deps/duckdb
 CC ?= cc
-PKGS := sqlite3 yaml-0.1 jansson libsodium zlib libcurl libarchive
+PKGS := sqlite3 yaml-0.1 jansson libsodium libcrypto zlib libcurl libarchive
 WARN := -Wall -Wextra -Werror -Wpedantic -Wstrict-prototypes -Wmissing-prototypes -Wvla \
         -Wwrite-strings -Wformat=2 -Wno-format-nonliteral
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -DSMELT_VERSION=\"0.1.0\" $(WARN) -Isrc -isystem $(DUCKDB_DIR) \

@@ -55,7 +55,7 @@
 
 #define SEC_SHA256_HEX 65 /* 64 hex digits + NUL */
 
-/* Opaque-sized state large enough for crypto_hash_sha256_state. */
+/* Opaque-sized state large enough for OpenSSL's SHA256_CTX. */
 struct sec_sha256 {
     _Alignas(16) unsigned char opaque[128];
 };
