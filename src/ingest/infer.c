@@ -32,7 +32,7 @@ static int readable_paths(const struct prj_source *src, const char *path, const 
         size_t nm = 0;
         char *dir = sm_asprintf("%s/a%zu", tmp, idx);
         int rc = sm_mkdirs(dir, err);
-        if (!rc && ing_archive_extract(path, dir, src, ing_member_fits, NULL, &ms, &nm, &e))
+        if (!rc && ing_archive_extract(path, dir, src, ing_member_fits, NULL, 1, &ms, &nm, &e))
             rc = sm_err_set(err, e.code, "'%s': %s", path, e.msg);
         free(dir);
         for (size_t i = 0; !rc && i < nm; i++) {

@@ -79,9 +79,11 @@ bool ing_member_fits(const struct prj_source *src, const char *name);
  * accept() rejects. *out (free with ing_members_free) lists them in archive
  * order. An archive that cannot be read to its end is SM_EPARSE and lists
  * nothing: it is then quarantined whole. Each member's ing_lines is set up
- * from proto (ing_lines_init). */
+ * from proto (ing_lines_init). A zip is extracted by up to nthreads threads
+ * at once, each reading the archive and inflating its share of the members
+ * (a zip's members are separate streams); other archives by one. */
 int ing_archive_extract(const char *path, const char *tmpdir, const struct prj_source *src,
-                        ing_member_accept_fn accept, const struct ing_lines *proto,
+                        ing_member_accept_fn accept, const struct ing_lines *proto, int nthreads,
                         struct ing_member **out, size_t *out_n, struct sm_err *err) SM_MUST_USE;
 void ing_members_free(struct ing_member *m, size_t n);
 

@@ -107,8 +107,7 @@ struct load {
     struct sm_map castable; /* "FROM\tTO" -> (void *)1 or (void *)2: cache */
     bool rej;               /* smelt_rej exists */
     bool by_line_staged;
-    char **written; /* data files written by jobs and not (yet) recorded */
-    size_t nwritten, writtenalloc;
+    int file_threads; /* threads one archive may be extracted with */
 };
 
 enum { HEAD_BYTES = 1 << 16, NDJSON_HEAD_LINES = 32 };
@@ -275,8 +274,8 @@ static int prepare_file(const struct load *ld, const struct st_landed *f, size_t
         size_t nm = 0;
         char *dir = sm_asprintf("%s/a%zu", ld->tmpdir, idx);
         int rc = sm_mkdirs(dir, err);
-        if (!rc && ing_archive_extract(f->landing_path, dir, ld->src, ing_member_fits, &proto, &ms,
-                                       &nm, &e))
+        if (!rc && ing_archive_extract(f->landing_path, dir, ld->src, ing_member_fits, &proto,
+                                       ld->file_threads, &ms, &nm, &e))
             rc = -1;
         free(dir);
         if (rc > 0)
@@ -373,6 +372,8 @@ static int prepare_all(struct load *ld, const struct st_landed *files, size_t nf
     struct prep_pool pool = {.ld = ld, .files = files, .n = nfiles, .out = pr};
     pthread_mutex_init(&pool.mu, NULL);
     size_t nt = (size_t)load_threads(ld->p);
+    /* fewer files than threads: the threads left over help with archives */
+    ld->file_threads = nfiles && nfiles < nt ? (int)(nt / nfiles) : 1;
     if (nt > nfiles)
         nt = nfiles;
     pthread_t *th = sm_calloc(nt ? nt : 1, sizeof(*th));
@@ -1232,8 +1233,10 @@ static int write_units(struct load *ld, const char *bloc, struct job **out, size
                                                &threads, NULL) &&
             eng_exec(ld->db, "SET threads = 1", NULL))
             sm_debug("cannot set DuckDB's threads to 1 for the jobs");
+        double tj = sm_now();
         if (!rc)
             (void)eng_run_jobs(ld->db, ej, nj, (int)nj);
+        sm_debug("bronze.%s: %zu jobs ran in %.3fs", ld->src->name, nj, sm_now() - tj);
         if (threads) {
             char *set = sm_asprintf("SET threads = %s", threads);
             if (eng_exec(ld->db, set, err))

@@ -20,6 +20,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <pthread.h>
 
 /* --- names ------------------------------------------------------------------ */
 
@@ -412,9 +413,12 @@ static int extract_member(struct archive *a, struct ing_member *m, const char *t
     return 0;
 }
 
-int ing_archive_extract(const char *path, const char *tmpdir, const struct prj_source *src,
-                        ing_member_accept_fn accept, const struct ing_lines *proto, struct ing_member **out,
-                        size_t *out_n, struct sm_err *err)
+/* One pass over the archive: every member is listed (and refused where it
+ * must be), but only members whose index is part modulo nparts are
+ * extracted; the others are skipped without being inflated. */
+static int extract_part(const char *path, const char *tmpdir, const struct prj_source *src,
+                        ing_member_accept_fn accept, const struct ing_lines *proto, size_t part,
+                        size_t nparts, struct ing_member **out, size_t *out_n, struct sm_err *err)
 {
     struct ing_member *ms = NULL;
     size_t n = 0, alloc = 0;
@@ -468,7 +472,7 @@ int ing_archive_extract(const char *path, const char *tmpdir, const struct prj_s
         } else if (!accept(src, nm)) {
             m->refused = sm_asprintf("the member's name does not look like a %s file",
                                      prj_format_name(src->format));
-        } else {
+        } else if ((n - 1) % nparts == part) {
             bool fatal = false;
             if (extract_member(a, m, tmpdir, seq, &fatal, &me)) {
                 if (fatal) {
@@ -479,6 +483,10 @@ int ing_archive_extract(const char *path, const char *tmpdir, const struct prj_s
                 }
                 m->refused = sm_strdup(me.msg);
             }
+        } else if (archive_read_data_skip(a) < ARCHIVE_WARN) {
+            rc = sm_err_set(err, SM_EPARSE, "corrupt or truncated archive at member '%s': %s",
+                            m->name, sm_or(archive_error_string(a), "unknown error"));
+            goto out;
         }
     }
 out:
@@ -493,4 +501,80 @@ out:
     *out = ms;
     *out_n = n;
     return 0;
+}
+
+struct part_job {
+    const char *path, *tmpdir;
+    const struct prj_source *src;
+    ing_member_accept_fn accept;
+    const struct ing_lines *proto;
+    size_t part, nparts;
+    struct ing_member *ms;
+    size_t n;
+    int rc;
+    struct sm_err err;
+};
+
+static void *part_worker(void *arg)
+{
+    struct part_job *j = arg;
+    j->rc = extract_part(j->path, j->tmpdir, j->src, j->accept, j->proto, j->part, j->nparts,
+                         &j->ms, &j->n, &j->err);
+    return NULL;
+}
+
+int ing_archive_extract(const char *path, const char *tmpdir, const struct prj_source *src,
+                        ing_member_accept_fn accept, const struct ing_lines *proto, int nthreads,
+                        struct ing_member **out, size_t *out_n, struct sm_err *err)
+{
+    size_t np = nthreads > 1 && sm_ends_with(path, ".zip") ? (size_t)nthreads : 1;
+    if (np == 1)
+        return extract_part(path, tmpdir, src, accept, proto, 0, 1, out, out_n, err);
+    struct part_job *jobs = sm_calloc(np, sizeof(*jobs));
+    pthread_t *th = sm_calloc(np, sizeof(*th));
+    bool *started = sm_calloc(np, sizeof(bool));
+    for (size_t k = 0; k < np; k++) {
+        jobs[k] = (struct part_job){.path = path, .tmpdir = tmpdir, .src = src, .accept = accept,
+                                    .proto = proto, .part = k, .nparts = np};
+        started[k] = k > 0 && !pthread_create(&th[k], NULL, part_worker, &jobs[k]);
+    }
+    part_worker(&jobs[0]);
+    for (size_t k = 1; k < np; k++) {
+        if (started[k])
+            pthread_join(th[k], NULL);
+        else
+            part_worker(&jobs[k]);
+    }
+    int rc = 0;
+    for (size_t k = 0; k < np && !rc; k++)
+        if (jobs[k].rc)
+            rc = sm_err_set(err, jobs[k].rc, "%s", jobs[k].err.msg);
+    for (size_t k = 1; k < np && !rc; k++)
+        if (jobs[k].n != jobs[0].n)
+            rc = sm_err_set(err, SM_EPARSE, "the archive's members changed while it was read");
+    if (!rc) {
+        /* member i as extracted by the part it fell to */
+        for (size_t i = 0; i < jobs[0].n; i++) {
+            size_t k = i % np;
+            if (k == 0)
+                continue;
+            struct ing_member tmp = jobs[0].ms[i];
+            jobs[0].ms[i] = jobs[k].ms[i];
+            jobs[k].ms[i] = tmp;
+        }
+        *out = jobs[0].ms;
+        *out_n = jobs[0].n;
+        jobs[0].ms = NULL;
+        jobs[0].n = 0;
+    }
+    for (size_t k = 0; k < np; k++) {
+        for (size_t i = 0; rc && i < jobs[k].n; i++)
+            if (jobs[k].ms[i].path)
+                unlink(jobs[k].ms[i].path);
+        ing_members_free(jobs[k].ms, jobs[k].n);
+    }
+    free(jobs);
+    free(th);
+    free(started);
+    return rc;
 }
