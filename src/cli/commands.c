@@ -213,7 +213,7 @@ int cli_run_tasks(struct cli_ctx *ctx, struct orc_options *opt, enum cli_format 
     }
     /* Progress lines only when a person is watching and reading a table. */
     fmt = cli_resolve_format(fmt);
-    opt->progress = fmt == CLI_FMT_TABLE && isatty(STDERR_FILENO);
+    opt->progress = fmt == CLI_FMT_TABLE && sm_stdout_is_tty() && isatty(STDERR_FILENO);
     if (orc_run(p, plan, db, opt, &run, &err)) {
         code = cli_fail(&err);
         goto out;

@@ -47,8 +47,7 @@ static int infer(struct cli_ctx *ctx, const char *name, bool force, enum cli_for
         code = CLI_EXIT_USAGE;
         goto out;
     }
-    if (orc_open_engine(p, &db, &err) ||
-        ing_infer_columns(db, p, src, &cols, &n, &nfiles, &err) ||
+    if (orc_open_engine(p, &db, &err) || ing_infer_columns(db, p, src, &cols, &n, &nfiles, &err) ||
         prj_source_write_columns(p, src, cols, n, force, &err)) {
         code = cli_fail(&err);
         goto out;

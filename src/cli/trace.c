@@ -28,11 +28,11 @@ enum { MAX_HOPS = 8 };
 
 /* A table reached, with the condition its traced rows meet. */
 struct hop {
-    char *table;     /* "bronze.orders" */
-    char *where;     /* SQL condition on its columns */
-    char **keys;     /* the columns identifying the traced rows ("row"), or NULL: all */
+    char *table; /* "bronze.orders" */
+    char *where; /* SQL condition on its columns */
+    char **keys; /* the columns identifying the traced rows ("row"), or NULL: all */
     size_t nkeys;
-    char *via;       /* how it was reached: "silver.orders (order_id, line_no)" */
+    char *via; /* how it was reached: "silver.orders (order_id, line_no)" */
 };
 
 struct tracer {
@@ -84,8 +84,8 @@ static void note(struct tracer *t, const char *fmt, ...)
 
 /* Follow table's rows meeting where to bronze, adding a hop for every raw
  * table reached. keys: the columns that identify them (NULL at the top). */
-static int follow(struct tracer *t, const char *table, const char *where, char **keys,
-                  size_t nkeys, const char *via, int depth, struct sm_err *err)
+static int follow(struct tracer *t, const char *table, const char *where, char **keys, size_t nkeys,
+                  const char *via, int depth, struct sm_err *err)
 {
     if (is_raw_zone(table)) {
         SM_ALLOC_GROW(t->hops, t->nhops + 1, t->alloc);
@@ -105,8 +105,9 @@ static int follow(struct tracer *t, const char *table, const char *where, char *
     const struct prj_model *m = prj_find_model(t->p, zone, dot + 1);
     free(zone);
     if (!m) {
-        note(t, "%s is not a model of this project (a registered external table?): it has no "
-                "provenance to follow",
+        note(t,
+             "%s is not a model of this project (a registered external table?): it has no "
+             "provenance to follow",
              table);
         return 0;
     }
@@ -115,8 +116,9 @@ static int follow(struct tracer *t, const char *table, const char *where, char *
         return 0;
     }
     if (!m->unique_key) {
-        note(t, "%s cannot be traced: its model has no unique_key, so its rows cannot be matched "
-                "to its inputs' (%s); set unique_key in %s, or trace its inputs directly",
+        note(t,
+             "%s cannot be traced: its model has no unique_key, so its rows cannot be matched "
+             "to its inputs' (%s); set unique_key in %s, or trace its inputs directly",
              table, m->sql_file, m->yml_file ? m->yml_file : "a .yml beside the model");
         return 0;
     }
@@ -243,8 +245,7 @@ static int hop_select(struct tracer *t, const struct hop *h, bool url, struct sm
         (void)sm_buf_adds(b, "t.raw AS row");
     else
         (void)sm_buf_adds(b, "concat_ws(', ', CAST(NULL AS VARCHAR)");
-    for (size_t i = 0; !(quarantine && !h->nkeys) && i < (h->nkeys ? h->nkeys : s->ncolumns);
-         i++) {
+    for (size_t i = 0; !(quarantine && !h->nkeys) && i < (h->nkeys ? h->nkeys : s->ncolumns); i++) {
         const char *c = h->nkeys ? h->keys[i] : s->columns[i].name;
         if (!h->nkeys && is_provenance(c))
             continue;
@@ -262,7 +263,7 @@ static int hop_select(struct tracer *t, const struct hop *h, bool url, struct sm
     (void)sm_buf_adds(b, ", t._source_file");
     if (url)
         (void)sm_buf_adds(b, has_column(s, "_source_url") ? ", t._source_url"
-                                                            : ", CAST(NULL AS VARCHAR)");
+                                                          : ", CAST(NULL AS VARCHAR)");
     (void)sm_buf_addf(b,
                       ", CAST(t.%s AS BIGINT) AS _source_line, t._batch_id, t.%s AS "
                       "_ingested_at, l.received_at, l.sha256",
@@ -365,8 +366,7 @@ int cmd_trace(int argc, char **argv, struct cli_ctx *ctx)
         fprintf(stderr, "smelt: note: no .smelt/state.db: received_at and sha256 are unknown\n");
     for (size_t i = 0; i < t.nhops; i++)
         if (t.hops[i].via)
-            fprintf(stderr, "smelt: note: %s reached through %s\n", t.hops[i].table,
-                    t.hops[i].via);
+            fprintf(stderr, "smelt: note: %s reached through %s\n", t.hops[i].table, t.hops[i].via);
     if (t.notes.len)
         fprintf(stderr, "%s", t.notes.buf);
     if (!r || !eng_result_nrows(r)) {

@@ -115,9 +115,10 @@ int ing_infer_columns(struct eng_db *db, const struct prj_project *p, const stru
         goto out;
     }
     (void)sm_buf_adds(&q, "DESCRIBE SELECT * FROM ");
-    (void)sm_buf_adds(&q, src->format == PRJ_FMT_PARQUET                            ? "read_parquet(["
-                          : src->format == PRJ_FMT_CSV || src->format == PRJ_FMT_TSV ? "read_csv(["
-                                                                                     : "read_json([");
+    (void)sm_buf_adds(&q, src->format == PRJ_FMT_PARQUET ? "read_parquet(["
+                          : src->format == PRJ_FMT_CSV || src->format == PRJ_FMT_TSV
+                              ? "read_csv(["
+                              : "read_json([");
     for (size_t i = 0; i < paths.n; i++) {
         if (i)
             (void)sm_buf_adds(&q, ", ");

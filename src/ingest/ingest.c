@@ -289,8 +289,8 @@ static void copy_all(const struct prj_project *p, struct to_land *t, size_t n, c
 /* The landing zone's working folder of src, emptied: it holds only copies
  * in flight, and the project lock means none is in flight now, so anything
  * there is a crashed run's leftover. */
-static int reset_incoming(const struct prj_project *p, const struct prj_source *src,
-                          char **out, struct sm_err *err)
+static int reset_incoming(const struct prj_project *p, const struct prj_source *src, char **out,
+                          struct sm_err *err)
 {
     char *incoming = sm_asprintf("%s/landing/%s/_incoming", p->lake, src->name);
     int rc = sm_rmtree(incoming, err);
@@ -553,4 +553,3 @@ int ing_check_gzip_lines(const char *path, struct ing_lines *lines, struct sm_er
     close(fd);
     return rc;
 }
-

@@ -31,8 +31,8 @@ bool ing_is_archive(const char *name);
 struct ing_lines {
     bool ws_blank;  /* in: lines of only spaces, tabs and CRs are blank (NDJSON);
                        otherwise only "" and "\r" are */
-    size_t head_lines; /* in: keep the text of the first head_lines lines ... */
-    size_t head_max;   /* in: ... but at most head_max bytes of whole lines */
+    size_t head_lines;  /* in: keep the text of the first head_lines lines ... */
+    size_t head_max;    /* in: ... but at most head_max bytes of whole lines */
     struct sm_buf head; /* the kept lines, each ending in '\n' */
     bool head_done;
     int64_t nlines; /* lines seen, a last line without '\n' included */
@@ -95,8 +95,8 @@ struct tbl_snapshot;
 /* The _ingested_at and _quarantined_at a load gives each batch: the run's
  * time, or, when bronze is rebuilt, the time the table had for the batch. */
 struct ing_times {
-    const char *run;          /* "YYYY-MM-DD HH:MM:SS.fff" */
-    struct sm_map ingested;   /* batch_id -> time (owned strings) */
+    const char *run;        /* "YYYY-MM-DD HH:MM:SS.fff" */
+    struct sm_map ingested; /* batch_id -> time (owned strings) */
     struct sm_map quarantined;
 };
 const char *ing_times_ingested(const struct ing_times *t, const char *batch_id);

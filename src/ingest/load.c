@@ -332,8 +332,8 @@ static int prepare_file(const struct load *ld, const struct st_landed *f, size_t
                 "UNREADABLE FILE");
         return 0;
     }
-    struct unit *u = prepared_unit(pr, f, tmp ? tmp : sm_strdup(f->landing_path), sm_strdup(rel),
-                                   tmp != NULL);
+    struct unit *u =
+        prepared_unit(pr, f, tmp ? tmp : sm_strdup(f->landing_path), sm_strdup(rel), tmp != NULL);
     u->lines = li;
     u->have_lines = lines;
     return 0;
@@ -448,8 +448,8 @@ static void add_csv_options(struct sm_buf *b, const struct prj_source *src)
 }
 
 /* The columns unit u is read with (see struct unit). */
-static void unit_columns(const struct load *ld, const struct unit *u,
-                         const struct prj_column **out, size_t *n)
+static void unit_columns(const struct load *ld, const struct unit *u, const struct prj_column **out,
+                         size_t *n)
 {
     *out = u->cols ? u->cols : ld->src->columns;
     *n = u->cols ? u->ncols : ld->src->ncolumns;
@@ -481,8 +481,9 @@ static void add_reader(struct sm_buf *b, const struct load *ld, const struct uni
             (void)sm_buf_adds(b, ", compression='none'");
         if (u->relaxed)
             (void)sm_buf_adds(b, ", strict_mode=false");
-        (void)sm_buf_addf(b, ", store_rejects=true, rejects_table='smelt_rejects%s', "
-                             "rejects_scan='smelt_reject_scans%s')",
+        (void)sm_buf_addf(b,
+                          ", store_rejects=true, rejects_table='smelt_rejects%s', "
+                          "rejects_scan='smelt_reject_scans%s')",
                           rej, rej);
         break;
     case PRJ_FMT_NDJSON:
@@ -597,8 +598,8 @@ static void add_projection(struct sm_buf *b, const struct load *ld, const struct
 /* SELECT the bronze rows of unit u: its columns as bronze has them, then
  * _batch_id, _source_file, _ingested_at and _source_line, numbered in the
  * scan when numbered (line-oriented formats). */
-static void add_unit_select(struct sm_buf *b, const struct load *ld, struct unit *u,
-                            bool numbered, const char *rej)
+static void add_unit_select(struct sm_buf *b, const struct load *ld, struct unit *u, bool numbered,
+                            const char *rej)
 {
     (void)sm_buf_adds(b, "SELECT ");
     for (size_t i = 0; i < ld->nout; i++) {
@@ -629,8 +630,8 @@ static void add_unit_select(struct sm_buf *b, const struct load *ld, struct unit
 
 /* What DuckDB finds in unit u on its own: column names and types (CSV: the
  * header's names, types sniffed). */
-static int describe_unit(struct load *ld, const struct unit *u, struct prj_column **out,
-                         size_t *n, size_t *alloc, struct sm_err *err)
+static int describe_unit(struct load *ld, const struct unit *u, struct prj_column **out, size_t *n,
+                         size_t *alloc, struct sm_err *err)
 {
     const struct prj_source *src = ld->src;
     struct sm_buf q = SM_BUF_INIT;
@@ -878,8 +879,9 @@ static int apply_drift(struct load *ld, struct unit *u, struct prj_column *found
     drift_text(&d, &what);
     if (!strcmp(policy, "quarantine")) {
         struct sm_buf why = SM_BUF_INIT;
-        (void)sm_buf_addf(&why, "schema drift: %s (against the columns %s); set aside by "
-                                "'schema_drift: quarantine' in %s",
+        (void)sm_buf_addf(&why,
+                          "schema drift: %s (against the columns %s); set aside by "
+                          "'schema_drift: quarantine' in %s",
                           what.buf, src->ncolumns ? "declared" : "of bronze", src->file);
         bad_add(&ld->bad, &ld->nbad, &ld->badalloc, sm_strdup(u->source_file), u->file->batch_id,
                 why.buf, "SCHEMA DRIFT");
@@ -907,8 +909,8 @@ static int apply_drift(struct load *ld, struct unit *u, struct prj_column *found
             ld->stats->columns_added++;
         }
         if (d.nadded)
-            sm_info("'%s': %s; bronze.%s gets %s (schema_drift: evolve)", u->source_file,
-                    what.buf, src->name, d.nadded == 1 ? "it" : "them");
+            sm_info("'%s': %s; bronze.%s gets %s (schema_drift: evolve)", u->source_file, what.buf,
+                    src->name, d.nadded == 1 ? "it" : "them");
     }
     sm_buf_release(&what);
 out:
@@ -922,8 +924,7 @@ static void init_out(struct load *ld)
 {
     const struct prj_source *src = ld->src;
     for (size_t i = 0; i < src->ncolumns; i++)
-        add_column(&ld->out, &ld->nout, &ld->outalloc, src->columns[i].name,
-                   src->columns[i].type);
+        add_column(&ld->out, &ld->nout, &ld->outalloc, src->columns[i].name, src->columns[i].type);
     for (size_t i = 0; ld->bsnap && i < ld->bsnap->ncolumns; i++) {
         const struct tbl_column *c = &ld->bsnap->columns[i];
         if (provenance_col(c->name) || find_column(ld->out, ld->nout, c->name))
@@ -1063,7 +1064,7 @@ struct job {
     size_t n, alloc;
     int64_t weight;
     struct tbl_write *w;
-    char *rej_path; /* CSV: its rejected lines, or NULL */
+    char *rej_path;           /* CSV: its rejected lines, or NULL */
     const char *sql[2];       /* the COPY of rows; (CSV) the COPY of rejected lines */
     struct eng_result *stats; /* the rows COPY's result: the file it wrote */
     int64_t nrej;             /* rejected lines written to rej_path */
@@ -1229,8 +1230,8 @@ static int write_units(struct load *ld, const char *bloc, struct job **out, size
          * row_number() keeps it on one): DuckDB's worker threads would only
          * contend with the other jobs for the cores. */
         char *threads = NULL;
-        if (!rc && nj > 1 && !eng_query_scalar(ld->db, "SELECT current_setting('threads')",
-                                               &threads, NULL) &&
+        if (!rc && nj > 1 &&
+            !eng_query_scalar(ld->db, "SELECT current_setting('threads')", &threads, NULL) &&
             eng_exec(ld->db, "SET threads = 1", NULL))
             sm_debug("cannot set DuckDB's threads to 1 for the jobs");
         double tj = sm_now();
@@ -1262,8 +1263,8 @@ static int write_units(struct load *ld, const char *bloc, struct job **out, size
                 rc = sm_err_set(err, ej[k].rc, "%s", ej[k].err.msg);
                 break;
             }
-            sm_debug("a job of bronze.%s failed, trying its files one by one: %s",
-                     ld->src->name, ej[k].err.msg);
+            sm_debug("a job of bronze.%s failed, trying its files one by one: %s", ld->src->name,
+                     ej[k].err.msg);
             rc = split_unreadable(ld, j, err);
             for (size_t i = 0; i < j->n && !rc; i++)
                 if (!j->u[i]->by_line && !j->u[i]->gone)
@@ -1473,8 +1474,9 @@ static int nd_type(struct load *ld, struct sm_err *err)
     }
     (void)sm_buf_adds(&q, " FROM smelt_ndj; CREATE OR REPLACE TEMP TABLE smelt_ndx AS SELECT *");
     for (size_t i = 0; i < ncols; i++)
-        (void)sm_buf_addf(&q, ", (j%zu IS NOT NULL AND json_type(j%zu) <> 'NULL' AND v%zu IS NULL) "
-                              "AS bad%zu",
+        (void)sm_buf_addf(&q,
+                          ", (j%zu IS NOT NULL AND json_type(j%zu) <> 'NULL' AND v%zu IS NULL) "
+                          "AS bad%zu",
                           i, i, i, i);
     (void)sm_buf_adds(&q, " FROM smelt_ndt");
     int rc = eng_exec(ld->db, q.buf, err);
@@ -1624,9 +1626,9 @@ static int count_bad_lines(const struct load *ld, int64_t *out, struct sm_err *e
     int64_t n = 0;
     *out = 0;
     if (ld->rej) {
-        SM_TRY(eng_query_i64(ld->db,
-                             "SELECT count(*) FROM (SELECT DISTINCT file_path, line FROM smelt_rej)",
-                             &n, err));
+        SM_TRY(eng_query_i64(
+            ld->db, "SELECT count(*) FROM (SELECT DISTINCT file_path, line FROM smelt_rej)", &n,
+            err));
         *out += n;
     }
     if (ld->by_line_staged) {
@@ -1644,8 +1646,8 @@ static int count_bad_lines(const struct load *ld, int64_t *out, struct sm_err *e
 static void load_release(struct load *ld)
 {
     static const char *const tmp[] = {
-        "smelt_rej",     "smelt_units",     "smelt_ndlines",      "smelt_ndgaps",
-        "smelt_ndv",     "smelt_ndj",       "smelt_ndt",          "smelt_ndx",
+        "smelt_rej",     "smelt_units",        "smelt_ndlines",   "smelt_ndgaps",
+        "smelt_ndv",     "smelt_ndj",          "smelt_ndt",       "smelt_ndx",
         "smelt_rejects", "smelt_reject_scans", "smelt_ndrejects", "smelt_ndreject_scans",
         "smelt_probe"};
     for (size_t i = 0; i < sizeof(tmp) / sizeof(tmp[0]); i++) {
@@ -1882,10 +1884,15 @@ int ing_load_bronze(struct eng_db *db, struct st_db *st, const struct prj_projec
     size_t nfiles = 0;
     struct tbl_commit *bc = NULL, *qc = NULL;
     struct sm_buf q = SM_BUF_INIT;
-    struct ing_times times = {.run = ingested_at, .ingested = SM_MAP_INIT,
-                              .quarantined = SM_MAP_INIT};
-    struct load ld = {.db = db, .p = p, .src = src, .times = &times, .stats = out,
-                      .skip = strlen(p->lake) + 2, .castable = SM_MAP_INIT};
+    struct ing_times times = {
+        .run = ingested_at, .ingested = SM_MAP_INIT, .quarantined = SM_MAP_INIT};
+    struct load ld = {.db = db,
+                      .p = p,
+                      .src = src,
+                      .times = &times,
+                      .stats = out,
+                      .skip = strlen(p->lake) + 2,
+                      .castable = SM_MAP_INIT};
     bool rest = !strcmp(src->kind, "rest"), rest_staged = false;
     int rc = open_snapshot(bloc, &bsnap, err);
     if (!rc)

@@ -1303,12 +1303,13 @@ int ing_rest_stage(struct eng_db *db, const struct prj_project *p, const struct 
     sm_buf_reset(&q);
     (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE ");
     add_tmp(&q, src, "recs");
-    (void)sm_buf_adds(&q, " AS SELECT row_number() OVER (ORDER BY p.page_id, x.i) AS _n, p.path, "
-                          "p.url, p.batch_id, p.ing_at, p.q_at, CAST(x.i AS BIGINT) AS _rec, x.r FROM (SELECT "
-                          "filename, generate_subscripts(l, 1) AS i, unnest(l) AS r FROM (SELECT "
-                          "filename, CASE json_type(v) WHEN 'ARRAY' THEN CAST(json_extract(v, "
-                          "'$[*]') AS JSON[]) WHEN 'OBJECT' THEN [v] ELSE CAST([] AS JSON[]) END "
-                          "AS l FROM (SELECT filename, json_extract(content, ");
+    (void)sm_buf_adds(
+        &q, " AS SELECT row_number() OVER (ORDER BY p.page_id, x.i) AS _n, p.path, "
+            "p.url, p.batch_id, p.ing_at, p.q_at, CAST(x.i AS BIGINT) AS _rec, x.r FROM (SELECT "
+            "filename, generate_subscripts(l, 1) AS i, unnest(l) AS r FROM (SELECT "
+            "filename, CASE json_type(v) WHEN 'ARRAY' THEN CAST(json_extract(v, "
+            "'$[*]') AS JSON[]) WHEN 'OBJECT' THEN [v] ELSE CAST([] AS JSON[]) END "
+            "AS l FROM (SELECT filename, json_extract(content, ");
     add_json_path(&q, sm_or(src->rest.records, ""));
     (void)sm_buf_adds(&q, ") AS v FROM read_text([");
     for (size_t i = 0; i < n; i++) {

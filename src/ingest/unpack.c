@@ -534,8 +534,13 @@ int ing_archive_extract(const char *path, const char *tmpdir, const struct prj_s
     pthread_t *th = sm_calloc(np, sizeof(*th));
     bool *started = sm_calloc(np, sizeof(bool));
     for (size_t k = 0; k < np; k++) {
-        jobs[k] = (struct part_job){.path = path, .tmpdir = tmpdir, .src = src, .accept = accept,
-                                    .proto = proto, .part = k, .nparts = np};
+        jobs[k] = (struct part_job){.path = path,
+                                    .tmpdir = tmpdir,
+                                    .src = src,
+                                    .accept = accept,
+                                    .proto = proto,
+                                    .part = k,
+                                    .nparts = np};
         started[k] = k > 0 && !pthread_create(&th[k], NULL, part_worker, &jobs[k]);
     }
     part_worker(&jobs[0]);

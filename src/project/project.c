@@ -2224,8 +2224,8 @@ static int find_top_key(struct ctx *c, const char *data, size_t len, const char 
  * something to YAML, else double-quoted. */
 static void add_yaml_scalar(struct sm_buf *b, const char *s, bool key)
 {
-    static const char *const words[] = {"true", "false", "yes", "no", "on", "off", "y", "n",
-                                        "null", "~"};
+    static const char *const words[] = {"true", "false", "yes", "no",   "on",
+                                        "off",  "y",     "n",   "null", "~"};
     bool plain = *s && !strchr("-?:,[]{}#&*!|>'\"%@` ", s[0]) && !strstr(s, ": ") &&
                  !strstr(s, " #") && s[strlen(s) - 1] != ':' && s[strlen(s) - 1] != ' ';
     for (const char *p = s; plain && *p; p++)

@@ -11,8 +11,7 @@
 #include <sys/stat.h>
 
 static int hash_or_copy(const char *src, int out_fd, const char *dst, char sha[SEC_SHA256_HEX],
-                        int64_t *out_size, sto_progress_fn on_bytes, void *ctx,
-                        struct sm_err *err)
+                        int64_t *out_size, sto_progress_fn on_bytes, void *ctx, struct sm_err *err)
 {
     int fd = open(src, O_RDONLY | O_CLOEXEC);
     if (fd < 0)

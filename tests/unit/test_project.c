@@ -322,9 +322,10 @@ static void test_write_columns(void **state)
     struct sm_err err = SM_ERR_INIT;
     struct prj_project *p = NULL;
     put(root, "smelt.yml", "name: w\n");
-    put(root, "sources/s.yml", "# head\nkind: files # inline\npath: in\nformat: ndjson\n"
-                               "columns:\n  old: INTEGER   # old one\n\n  gone: DATE\n"
-                               "# after\ndescription: x\n");
+    put(root, "sources/s.yml",
+        "# head\nkind: files # inline\npath: in\nformat: ndjson\n"
+        "columns:\n  old: INTEGER   # old one\n\n  gone: DATE\n"
+        "# after\ndescription: x\n");
     assert_int_equal(prj_load(root, &p, &err), 0);
     struct prj_column cols[] = {
         {.name = (char *)"a: b", .type = (char *)"VARCHAR"},

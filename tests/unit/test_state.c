@@ -623,22 +623,24 @@ static void test_migration_5(void **state)
     st_close(f->db);
     f->db = NULL;
     char *old = sm_path_join(f->dir, "v4.db");
-    raw_exec_create(old, "CREATE TABLE schema_migrations(version INTEGER PRIMARY KEY, applied_at TEXT);"
-                  "INSERT INTO schema_migrations VALUES (1, 'x'), (2, 'x'), (3, 'x'), (4, 'x');"
-                  "CREATE TABLE landed_files ("
-                  "  id INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL,"
-                  "  orig_path TEXT NOT NULL, size INTEGER, mtime INTEGER, sha256 TEXT NOT NULL,"
-                  "  batch_id TEXT NOT NULL, landing_path TEXT, status TEXT NOT NULL,"
-                  "  received_at TEXT, UNIQUE(source, sha256));"
-                  "CREATE INDEX landed_files_by_path ON landed_files(source, orig_path);"
-                  "INSERT INTO landed_files VALUES (1, 'orders', '/in/a.csv', 1, 2, 'aa', 'b1',"
-                  "  '/l/a.csv', 'landed', 't1'), (2, 'orders', '/in/b.csv', 3, 4, 'bb', 'b2',"
-                  "  '/l/b.csv', 'landed', 't2'), (3, 'orders', '/in/c.csv', 5, 6, 'cc', 'b3',"
-                  "  '/l/c.csv', 'landed', 't3');"
-                  "DELETE FROM landed_files WHERE id = 3;");
+    raw_exec_create(old,
+                    "CREATE TABLE schema_migrations(version INTEGER PRIMARY KEY, applied_at TEXT);"
+                    "INSERT INTO schema_migrations VALUES (1, 'x'), (2, 'x'), (3, 'x'), (4, 'x');"
+                    "CREATE TABLE landed_files ("
+                    "  id INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL,"
+                    "  orig_path TEXT NOT NULL, size INTEGER, mtime INTEGER, sha256 TEXT NOT NULL,"
+                    "  batch_id TEXT NOT NULL, landing_path TEXT, status TEXT NOT NULL,"
+                    "  received_at TEXT, UNIQUE(source, sha256));"
+                    "CREATE INDEX landed_files_by_path ON landed_files(source, orig_path);"
+                    "INSERT INTO landed_files VALUES (1, 'orders', '/in/a.csv', 1, 2, 'aa', 'b1',"
+                    "  '/l/a.csv', 'landed', 't1'), (2, 'orders', '/in/b.csv', 3, 4, 'bb', 'b2',"
+                    "  '/l/b.csv', 'landed', 't2'), (3, 'orders', '/in/c.csv', 5, 6, 'cc', 'b3',"
+                    "  '/l/c.csv', 'landed', 't3');"
+                    "DELETE FROM landed_files WHERE id = 3;");
     assert_int_equal(st_open(old, &f->db, &err), 0);
     assert_true(st_schema_version(f->db) >= 5);
-    assert_int_equal(raw_int(old, "SELECT count(*) FROM landed_files WHERE reprocess_of IS NULL"), 2);
+    assert_int_equal(raw_int(old, "SELECT count(*) FROM landed_files WHERE reprocess_of IS NULL"),
+                     2);
     char *b = raw_text(old, "SELECT orig_path || ',' || sha256 || ',' || received_at FROM "
                             "landed_files WHERE id = 2");
     assert_string_equal(b, "/in/b.csv,bb,t2");
