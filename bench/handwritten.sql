@@ -42,6 +42,22 @@ COPY (
                   rejects_scan = 'rej_orders_scans')
 ) TO '@OUT@/bronze/orders.parquet' (FORMAT parquet);
 COPY (
+    SELECT order_id, line_no, order_ts, updated_at, status, customer_id, store_id,
+           product_id, quantity, unit_price,
+           split_part(filename, '/', -2) AS _batch_id, filename AS _source_file,
+           TIMESTAMP '@INGESTED_AT@' AS _ingested_at
+    FROM read_csv([@POS_FILES@], filename = true,
+                  columns = {'order_id': 'BIGINT', 'line_no': 'INTEGER',
+                             'order_ts': 'TIMESTAMP', 'updated_at': 'TIMESTAMP',
+                             'status': 'VARCHAR', 'customer_id': 'BIGINT',
+                             'store_id': 'INTEGER', 'product_id': 'INTEGER',
+                             'quantity': 'INTEGER', 'unit_price': 'DECIMAL(10,2)'},
+                  header = true, auto_detect = false, delim = ',',
+                  timestampformat = '%Y-%m-%d %H:%M:%S',
+                  store_rejects = true, rejects_table = 'rej_pos',
+                  rejects_scan = 'rej_pos_scans')
+) TO '@OUT@/bronze/orders_pos.parquet' (FORMAT parquet);
+COPY (
     SELECT customer_id, name, email, city, signup_date, updated_at,
            split_part(filename, '/', -2) AS _batch_id, filename AS _source_file,
            TIMESTAMP '@INGESTED_AT@' AS _ingested_at
@@ -83,6 +99,11 @@ COPY (
     SELECT s.file_path, CAST(e.line AS BIGINT), e.column_name, CAST(e.error_type AS VARCHAR),
            e.csv_line, e.error_message, split_part(s.file_path, '/', -2),
            TIMESTAMP '@INGESTED_AT@'
+    FROM rej_pos e JOIN rej_pos_scans s USING (scan_id, file_id)
+    UNION ALL
+    SELECT s.file_path, CAST(e.line AS BIGINT), e.column_name, CAST(e.error_type AS VARCHAR),
+           e.csv_line, e.error_message, split_part(s.file_path, '/', -2),
+           TIMESTAMP '@INGESTED_AT@'
     FROM rej_products e JOIN rej_products_scans s USING (scan_id, file_id)
     UNION ALL
     SELECT s.file_path, CAST(e.line AS BIGINT), e.column_name, CAST(e.error_type AS VARCHAR),
@@ -91,6 +112,7 @@ COPY (
     FROM rej_stores e JOIN rej_stores_scans s USING (scan_id, file_id)
 ) TO '@OUT@/quarantine/rejects.parquet' (FORMAT parquet);
 CREATE VIEW bronze.orders AS SELECT * FROM read_parquet('@OUT@/bronze/orders.parquet');
+CREATE VIEW bronze.orders_pos AS SELECT * FROM read_parquet('@OUT@/bronze/orders_pos.parquet');
 CREATE VIEW bronze.customers AS SELECT * FROM read_parquet('@OUT@/bronze/customers.parquet');
 CREATE VIEW bronze.products AS SELECT * FROM read_parquet('@OUT@/bronze/products.parquet');
 CREATE VIEW bronze.stores AS SELECT * FROM read_parquet('@OUT@/bronze/stores.parquet');
@@ -113,6 +135,21 @@ CREATE VIEW bronze.orders AS
                   timestampformat = '%Y-%m-%d %H:%M:%S',
                   store_rejects = true, rejects_table = 'rej_orders',
                   rejects_scan = 'rej_orders_scans');
+CREATE VIEW bronze.orders_pos AS
+    SELECT order_id, line_no, order_ts, updated_at, status, customer_id, store_id,
+           product_id, quantity, unit_price,
+           split_part(filename, '/', -2) AS _batch_id, filename AS _source_file,
+           TIMESTAMP '@INGESTED_AT@' AS _ingested_at
+    FROM read_csv([@POS_FILES@], filename = true,
+                  columns = {'order_id': 'BIGINT', 'line_no': 'INTEGER',
+                             'order_ts': 'TIMESTAMP', 'updated_at': 'TIMESTAMP',
+                             'status': 'VARCHAR', 'customer_id': 'BIGINT',
+                             'store_id': 'INTEGER', 'product_id': 'INTEGER',
+                             'quantity': 'INTEGER', 'unit_price': 'DECIMAL(10,2)'},
+                  header = true, auto_detect = false, delim = ',',
+                  timestampformat = '%Y-%m-%d %H:%M:%S',
+                  store_rejects = true, rejects_table = 'rej_pos',
+                  rejects_scan = 'rej_pos_scans');
 CREATE VIEW bronze.customers AS
     SELECT customer_id, name, email, city, signup_date, updated_at,
            TIMESTAMP '@INGESTED_AT@' AS _ingested_at
@@ -145,7 +182,7 @@ COPY (
     SELECT order_id, line_no, order_ts, CAST(order_ts AS DATE) AS order_date, updated_at,
            status, customer_id, store_id, product_id, quantity, unit_price,
            quantity * unit_price AS line_amount
-    FROM bronze.orders
+    FROM (SELECT * FROM bronze.orders UNION ALL BY NAME SELECT * FROM bronze.orders_pos)
     QUALIFY row_number() OVER (PARTITION BY order_id, line_no
                                ORDER BY updated_at DESC, _ingested_at DESC) = 1
         AND quantity > 0

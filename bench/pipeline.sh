@@ -51,7 +51,7 @@ fi
 case $OUT in
 *"'"*) die "OUT must not contain a single quote: '$OUT'" ;;
 esac
-for tool in gzip awk sort cmp; do
+for tool in gzip unzip awk sort cmp; do
     command -v "$tool" >/dev/null || die "'$tool' is needed"
 done
 
@@ -134,6 +134,17 @@ done
 ORDERS_SQL="" # their paths as a SQL list: 'a', 'b', ...
 for f in "${READABLE[@]}"; do ORDERS_SQL+="${ORDERS_SQL:+, }'$ORDERS_DIR/$f'"; done
 
+# The point-of-sale feed: one zip of daily CSVs, which DuckDB cannot open; (b)
+# reads its members unpacked beforehand (not timed).
+POS_DIR=$OUT/pos
+rm -rf "$POS_DIR" && mkdir -p "$POS_DIR"
+for z in "$PROJ"/incoming/orders_pos/*.zip; do
+    [ -e "$z" ] && unzip -q -o "$z" -d "$POS_DIR"
+done
+POS_SQL=""
+for f in "$POS_DIR"/*.csv; do [ -e "$f" ] && POS_SQL+="${POS_SQL:+, }'$f'"; done
+[ -n "$POS_SQL" ] || die "no point-of-sale CSV in $PROJ/incoming/orders_pos"
+
 # The extra day. `smelt init --days DAYS+1` with the same rows and seed spreads
 # the rows over one more day (and re-derives late updates, customers and the
 # truncated day), so its first DAYS files normally differ from the project's.
@@ -204,7 +215,7 @@ build_sql() {
     shift
     awk -v want=" $* " '/^-- @@ / { on = index(want, " " $3 " ") > 0; next } on' "$TEMPLATE" |
         awk -v out="$dir" -v thr="$THREADS" -v mem="$MEMORY_LIMIT" -v ing="$INGESTED_AT" \
-            -v orders="$ORDERS_SQL" -v cust="$PROJ/incoming/customers/customers.ndjson" \
+            -v orders="$ORDERS_SQL" -v pos="$POS_SQL" -v cust="$PROJ/incoming/customers/customers.ndjson" \
             -v prod="$PROJ/incoming/products/products.csv" -v stor="$PROJ/incoming/stores/stores.csv" '
         function sub_all(s, k, v,    i, r) {
             r = ""
@@ -215,6 +226,7 @@ build_sql() {
             $0 = sub_all($0, "@OUT@", out); $0 = sub_all($0, "@THREADS@", thr)
             $0 = sub_all($0, "@MEMORY_LIMIT@", mem); $0 = sub_all($0, "@INGESTED_AT@", ing)
             $0 = sub_all($0, "@ORDERS_FILES@", orders); $0 = sub_all($0, "@CUSTOMERS_FILE@", cust)
+            $0 = sub_all($0, "@POS_FILES@", pos)
             $0 = sub_all($0, "@PRODUCTS_FILE@", prod); $0 = sub_all($0, "@STORES_FILE@", stor)
             print
         }'
@@ -296,6 +308,7 @@ SO="order_id, line_no, order_ts, CAST(order_date AS DATE), updated_at, status, c
 GD="CAST(day AS DATE), store_id, store_name, region, revenue, orders, units"
 checks=(
     "$(cmp_sql bronze.orders "$(pq "$L/bronze/orders/*.parquet" "$BO")" "$(pq "$H/bronze/orders.parquet" "$BO")")"
+    "$(cmp_sql bronze.orders_pos "$(pq "$L/bronze/orders_pos/*.parquet" "$BO")" "$(pq "$H/bronze/orders_pos.parquet" "$BO")")"
     "$(cmp_sql bronze.customers "$(pq "$L/bronze/customers/*.parquet" "customer_id, name, email, city, signup_date, updated_at")" "$(pq "$H/bronze/customers.parquet" "customer_id, name, email, city, signup_date, updated_at")")"
     "$(cmp_sql silver.orders "$(pq "$L/silver/orders/*/*.parquet" "$SO")" "$(pq "$H/silver/orders/*/*.parquet" "$SO")")"
     "$(cmp_sql silver.customers "$(pq "$L/silver/customers/*.parquet" "*")" "$(pq "$H/silver/customers.parquet" "*")")"
@@ -313,7 +326,7 @@ if awk -F, 'NR > 1 && ($4 != 0 || $2 != $3) { bad = 1 } END { exit !bad }' "$LOG
     cat "$LOGS/compare.csv" >&2
     exit 1
 fi
-echo "   all 9 tables equal ($(awk -F, '$1 == "silver.orders" { print $2 }' "$LOGS/compare.csv") silver.orders rows)"
+echo "   all 10 tables equal ($(awk -F, '$1 == "silver.orders" { print $2 }' "$LOGS/compare.csv") silver.orders rows)"
 
 # --- c. no-change rerun --------------------------------------------------------
 echo "-- (c) smelt run, nothing new, $REPEAT times ..."

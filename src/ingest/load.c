@@ -523,32 +523,52 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* How many of thr[lo..hi) (ascending) are below the SQL value k: a binary
+ * search written as nested CASEs, a few comparisons per row whatever the
+ * number of thresholds. */
+static void add_count_below(struct sm_buf *b, const int64_t *thr, size_t lo, size_t hi,
+                            const char *k)
+{
+    if (lo == hi) {
+        (void)sm_buf_addf(b, "%zu", lo);
+        return;
+    }
+    size_t mid = lo + (hi - lo) / 2;
+    (void)sm_buf_addf(b, "CASE WHEN %s > %lld THEN ", k, (long long)thr[mid]);
+    add_count_below(b, thr, mid + 1, hi, k);
+    (void)sm_buf_adds(b, " ELSE ");
+    add_count_below(b, thr, lo, mid, k);
+    (void)sm_buf_adds(b, " END");
+}
+
 /*
  * The line of a unit's k-th row (k from 1, in the SQL expression k): the
  * row is on line k + H (header lines) plus one for every gap line before
  * it. With the gap lines past the header n_1 < n_2 < ..., the k-th row
  * comes after gap i exactly when n_i - H - i < k, so
- *     line = k + H + #{ i : thr_i < k },  thr_i = n_i - H - i.
+ *     line = k + H + #{ i : thr_i < k },  thr_i = n_i - H - i
+ * (thr_i never decreases: n_i grows by 1 at least).
  */
 static void add_line_expr(struct sm_buf *b, const struct load *ld, struct unit *u, const char *k)
 {
     int64_t h = header_lines(ld->src);
+    int64_t *thr = sm_calloc(u->ngaps ? u->ngaps : 1, sizeof(*thr));
+    size_t n = 0;
     if (u->ngaps)
         qsort(u->gaps, u->ngaps, sizeof(*u->gaps), cmp_i64);
-    (void)sm_buf_addf(b, "CAST(%s + %lld", k, (long long)h);
-    size_t rank = 0;
-    int64_t prev = -1;
     for (size_t i = 0; i < u->ngaps; i++) {
-        if (u->gaps[i] <= h || u->gaps[i] == prev)
+        if (u->gaps[i] <= h || (i && u->gaps[i] == u->gaps[i - 1]))
             continue;
-        prev = u->gaps[i];
-        rank++;
-        (void)sm_buf_addf(b, "%s%lld", rank == 1 ? " + len(list_filter([" : ", ",
-                          (long long)(u->gaps[i] - h - (int64_t)rank));
+        thr[n] = u->gaps[i] - h - (int64_t)(n + 1);
+        n++;
     }
-    if (rank)
-        (void)sm_buf_addf(b, "], t -> t < %s))", k);
+    (void)sm_buf_addf(b, "CAST(%s + %lld", k, (long long)h);
+    if (n) {
+        (void)sm_buf_adds(b, " + ");
+        add_count_below(b, thr, 0, n, k);
+    }
     (void)sm_buf_adds(b, " AS BIGINT)");
+    free(thr);
 }
 
 static void gap_add(struct unit *u, int64_t line)
@@ -1331,48 +1351,63 @@ static int reject_gaps(struct load *ld, struct sm_err *err)
     return rc;
 }
 
-/* Job j's units had rejected lines, so the lines its file holds are off
- * by the rejected lines before each row. Rewrite the file with the right
- * ones: a unit's k-th row is the k-th of its rows in the file (a job
- * writes each unit's rows in order). */
-static int fix_lines(struct load *ld, struct job *j, const char *bloc, struct tbl_commit *bc,
-                     int64_t *rows, struct sm_err *err)
+/* Jobs whose units had rejected lines hold lines that are off by the
+ * rejected lines before each row. Their files are rewritten, all in one
+ * new file, with the right ones: a unit's k-th row is the k-th of its rows
+ * in its job's file (a job writes each unit's rows in order), and its line
+ * is what add_line_expr() says, now with the rejected lines among the
+ * gaps. */
+static int fix_lines(struct load *ld, struct job *jobs, size_t nj, const char *bloc,
+                     struct tbl_commit *bc, int64_t *rows, struct sm_err *err)
 {
-    const char *path = tbl_write_path(j->w);
-    struct sm_buf q = SM_BUF_INIT;
-    struct eng_result *r = NULL;
-    struct sm_map start = SM_MAP_INIT;
-    (void)sm_buf_adds(&q, "SELECT _source_file, min(file_row_number) FROM read_parquet(");
-    (void)sm_buf_add_sql_str(&q, path);
-    (void)sm_buf_adds(&q, ", file_row_number=true) GROUP BY 1");
-    int rc = eng_query(ld->db, q.buf, &r, err);
-    for (size_t i = 0; !rc && i < eng_result_nrows(r); i++)
-        if (eng_result_str(r, 0, i))
-            sm_map_put(&start, eng_result_str(r, 0, i), (void *)eng_result_str(r, 1, i));
-    sm_buf_reset(&q);
-    (void)sm_buf_adds(&q, "SELECT f.* EXCLUDE (file_row_number) REPLACE (CASE f._source_file");
-    for (size_t i = 0; !rc && i < j->n; i++) {
-        struct unit *u = j->u[i];
-        const char *first = sm_map_get(&start, u->source_file);
-        if (!first || !u->have_lines)
+    struct sm_buf q = SM_BUF_INIT, files = SM_BUF_INIT;
+    size_t nfiles = 0;
+    for (size_t k = 0; k < nj; k++) {
+        if (jobs[k].failed || !jobs[k].nrej)
             continue;
-        char *k = sm_asprintf("(f.file_row_number - %s + 1)", first);
-        (void)sm_buf_adds(&q, " WHEN ");
-        (void)sm_buf_add_sql_str(&q, u->source_file);
-        (void)sm_buf_adds(&q, " THEN ");
-        add_line_expr(&q, ld, u, k);
-        free(k);
+        (void)sm_buf_adds(&files, nfiles++ ? ", " : "[");
+        (void)sm_buf_add_sql_str(&files, tbl_write_path(jobs[k].w));
     }
-    (void)sm_buf_adds(&q, " END AS _source_line) FROM read_parquet(");
-    (void)sm_buf_add_sql_str(&q, path);
-    (void)sm_buf_adds(&q, ", file_row_number=true) f");
+    *rows = 0;
+    if (!nfiles) {
+        sm_buf_release(&files);
+        return 0;
+    }
+    (void)sm_buf_adds(&files, "]");
+    /* where each unit's rows start in its job's file */
+    (void)sm_buf_addf(&q,
+                      "CREATE OR REPLACE TEMP TABLE smelt_fix AS SELECT filename, _source_file AS "
+                      "source_file, min(file_row_number) AS start FROM read_parquet(%s, "
+                      "file_row_number=true, filename=true) GROUP BY ALL",
+                      files.buf);
+    int rc = eng_exec(ld->db, q.buf, err);
+    sm_buf_reset(&q);
+    (void)sm_buf_adds(&q, "SELECT * EXCLUDE (file_row_number, filename, smelt_k) REPLACE (CASE "
+                          "_source_file");
+    for (size_t k = 0; k < nj; k++) {
+        for (size_t i = 0; !jobs[k].failed && jobs[k].nrej && i < jobs[k].n; i++) {
+            struct unit *u = jobs[k].u[i];
+            if (!u->have_lines)
+                continue;
+            (void)sm_buf_adds(&q, " WHEN ");
+            (void)sm_buf_add_sql_str(&q, u->source_file);
+            (void)sm_buf_adds(&q, " THEN ");
+            add_line_expr(&q, ld, u, "smelt_k");
+        }
+    }
+    (void)sm_buf_addf(&q,
+                      " END AS _source_line) FROM (SELECT p.*, p.file_row_number - x.start + 1 AS "
+                      "smelt_k FROM read_parquet(%s, file_row_number=true, filename=true) p JOIN "
+                      "smelt_fix x ON p.filename = x.filename AND p._source_file = "
+                      "x.source_file)",
+                      files.buf);
     if (!rc)
         rc = tbl_write_select(ld->db, bloc, q.buf, NULL, bc, rows, err);
-    if (!rc)
-        unlink(path);
-    eng_result_free(r);
-    sm_map_release(&start);
+    for (size_t k = 0; !rc && k < nj; k++)
+        if (!jobs[k].failed && jobs[k].nrej)
+            unlink(tbl_write_path(jobs[k].w));
     sm_buf_release(&q);
+    sm_buf_release(&files);
     return rc;
 }
 
@@ -1649,7 +1684,7 @@ static void load_release(struct load *ld)
         "smelt_rej",     "smelt_units",        "smelt_ndlines",   "smelt_ndgaps",
         "smelt_ndv",     "smelt_ndj",          "smelt_ndt",       "smelt_ndx",
         "smelt_rejects", "smelt_reject_scans", "smelt_ndrejects", "smelt_ndreject_scans",
-        "smelt_probe"};
+        "smelt_probe",   "smelt_fix"};
     for (size_t i = 0; i < sizeof(tmp) / sizeof(tmp[0]); i++) {
         char *q = sm_asprintf("DROP TABLE IF EXISTS %s", tmp[i]);
         if (eng_exec(ld->db, q, NULL))
@@ -1735,18 +1770,23 @@ static int files_write(struct load *ld, const struct st_landed *files, size_t nf
     }
     if (!rc)
         rc = reject_gaps(ld, err);
+    t0 = sm_now();
     for (size_t k = 0; k < nj && !rc; k++) {
         struct job *j = &jobs[k];
         int64_t n = 0;
-        if (j->failed)
+        if (j->failed || j->nrej)
             continue;
-        if (j->nrej)
-            rc = fix_lines(ld, j, bloc, bc, &n, err);
-        else
-            rc = tbl_write_record(j->w, bc, j->stats, &n, err);
-        j->recorded = !rc && !j->nrej;
+        rc = tbl_write_record(j->w, bc, j->stats, &n, err);
+        j->recorded = !rc;
         rows += n;
     }
+    if (!rc) {
+        int64_t n = 0;
+        rc = fix_lines(ld, jobs, nj, bloc, bc, &n, err);
+        rows += n;
+    }
+    sm_debug("bronze.%s: files recorded (rejected lines fixed) in %.3fs", ld->src->name,
+             sm_now() - t0);
     if (!rc && !tbl_commit_files_added(bc)) {
         /* nothing readable (or no rows): the table still gets its schema */
         sm_buf_reset(&q);

@@ -106,4 +106,15 @@ check_eq "ingest --rebuild-bronze orders: the tables are still what they were" "
 "$SMELT" -C shop run --rebuild-bronze nope > /dev/null 2> rb3.err
 check_eq "run --rebuild-bronze with an unknown source: exit 2" 2 "$?"
 
+# a landed page of the REST source loaded again, without the API
+page=$(sqlite3 shop/.smelt/state.db "SELECT landing_path FROM landed_files WHERE source = 'items' ORDER BY id LIMIT 1")
+nrec=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["data"]["items"]))' "$page")
+ni=$(q shop 'SELECT count(*) FROM bronze.items')
+"$SMELT" -C shop ingest items --reprocess "$page" --format csv > rp.out 2> rp.err
+check_eq "reprocess of a landed REST page: exits 0 with the API down" 0 "$?"
+check_eq "reprocess of a landed REST page: its $nrec records are in bronze once more" "$((ni + nrec))" \
+    "$(q shop 'SELECT count(*) FROM bronze.items')"
+check_eq "reprocess of a landed REST page: they keep the page's URL" 1 \
+    "$(q shop "SELECT count(DISTINCT _source_url) FROM bronze.items WHERE _batch_id = (SELECT max(_batch_id) FROM bronze.items)")"
+
 done_testing
