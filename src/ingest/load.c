@@ -17,7 +17,11 @@
  *     bronze table's. schema_drift decides what a difference does: evolve
  *     adds new columns (a missing one is NULL), fail stops the load naming
  *     the file and columns, quarantine sets the file aside.
- *  3. write — the units are shared out among as many jobs as threads. A
+ *  3. write — a load of fewer units than threads, some of which DuckDB
+ *     can read on several threads (uncompressed), is staged: read into a
+ *     temporary table in scan order on every thread, then written with the
+ *     lines, the rejected ones known by then. Otherwise the units are
+ *     shared out among as many jobs as threads. A
  *     job is one COPY on a DuckDB connection of its own that reads its
  *     units one after the other and numbers each unit's rows with
  *     row_number() OVER (), which DuckDB computes in scan order, so the
@@ -1305,6 +1309,144 @@ static int write_units(struct load *ld, const char *bloc, struct job **out, size
     return rc;
 }
 
+/* Rejected lines are gaps in the numbering of their unit's rows. */
+static int reject_gaps(struct load *ld, struct sm_err *err)
+{
+    struct sm_map by_path = SM_MAP_INIT;
+    struct eng_result *r = NULL;
+    for (size_t i = 0; i < ld->nu; i++)
+        sm_map_put(&by_path, ld->u[i].read_path, &ld->u[i]);
+    int rc = eng_query(ld->db, "SELECT file_path, line FROM smelt_rej GROUP BY ALL", &r, err);
+    for (size_t i = 0; !rc && i < eng_result_nrows(r); i++) {
+        const char *f = eng_result_str(r, 0, i), *v = eng_result_str(r, 1, i);
+        struct unit *u = f ? sm_map_get(&by_path, f) : NULL;
+        int64_t line;
+        if (u && v && !sm_parse_i64(v, &line))
+            gap_add(u, line);
+    }
+    eng_result_free(r);
+    sm_map_release(&by_path);
+    return rc;
+}
+
+/* Few big units that DuckDB can read on several threads each
+ * (uncompressed) and more threads than units: a job would read each on one
+ * thread, so staging them pays (stage_write). */
+static bool stage_pays(const struct load *ld)
+{
+    size_t n = 0;
+    int64_t w = 0;
+    bool splittable = false;
+    for (size_t i = 0; i < ld->nu; i++) {
+        const struct unit *u = &ld->u[i];
+        if (u->by_line || u->gone)
+            continue;
+        n++;
+        w += unit_weight(u);
+        splittable |= u->plain || ing_comp_of(u->read_path, NULL) == ING_COMP_NONE;
+    }
+    return n && n < (size_t)load_threads(ld->p) && splittable && w >= JOB_MIN_WEIGHT;
+}
+
+/* The load in two passes on the main connection, each on every thread:
+ * the units' columns read into a temporary table that keeps the rows in
+ * scan order (rowid), with the unit's number (smelt_u) and nothing else,
+ * then written with their provenance and lines, the rejected lines known
+ * by then. *out_done false (and 0) when some unit cannot be read whole:
+ * the jobs take over, which try the units one by one. */
+static int stage_write(struct load *ld, const char *bloc, struct tbl_commit *bc, int64_t *rows,
+                       bool *out_done, struct sm_err *err)
+{
+    struct sm_buf q = SM_BUF_INIT;
+    struct eng_result *r = NULL;
+    struct sm_err e = SM_ERR_INIT;
+    int64_t *first = sm_calloc(ld->nu ? ld->nu : 1, sizeof(*first));
+    *out_done = false;
+    (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE smelt_stage AS ");
+    size_t n = 0;
+    for (size_t i = 0; i < ld->nu; i++) {
+        struct unit *u = &ld->u[i];
+        if (u->by_line || u->gone)
+            continue;
+        (void)sm_buf_adds(&q, n++ ? " UNION ALL SELECT " : "SELECT ");
+        for (size_t c = 0; c < ld->nout; c++) {
+            add_projection(&q, ld, u, &ld->out[c]);
+            (void)sm_buf_adds(&q, ", ");
+        }
+        (void)sm_buf_addf(&q, "%zu AS smelt_u FROM ", i);
+        add_reader(&q, ld, u, "_s");
+    }
+    int rc = eng_exec(ld->db, q.buf, &e);
+    if (rc) {
+        sm_debug("bronze.%s: staging failed, the jobs take over: %s", ld->src->name, e.msg);
+        rc = rc == SM_ECANCELLED ? sm_err_set(err, rc, "%s", e.msg) : 0;
+        goto out;
+    }
+    sm_buf_reset(&q);
+    if (csv_like(ld->src))
+        (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE smelt_rej AS SELECT s.file_path, "
+                              "CAST(e.line AS BIGINT) AS line, e.column_name, CAST(e.error_type AS "
+                              "VARCHAR) AS error_type, e.csv_line AS raw, e.error_message AS error "
+                              "FROM smelt_rejects_s e JOIN smelt_reject_scans_s s USING (scan_id, "
+                              "file_id)");
+    else
+        (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE smelt_rej (file_path VARCHAR, line "
+                              "BIGINT, column_name VARCHAR, error_type VARCHAR, raw VARCHAR, "
+                              "error VARCHAR)");
+    rc = eng_exec(ld->db, q.buf, err);
+    ld->rej = !rc;
+    if (!rc)
+        rc = reject_gaps(ld, err);
+    if (!rc)
+        rc = eng_query(ld->db, "SELECT smelt_u, min(rowid) FROM smelt_stage GROUP BY 1", &r, err);
+    for (size_t i = 0; !rc && i < eng_result_nrows(r); i++) {
+        int64_t k = 0, v = 0;
+        if (!sm_parse_i64(sm_or(eng_result_str(r, 0, i), ""), &k) &&
+            !sm_parse_i64(sm_or(eng_result_str(r, 1, i), ""), &v) && k >= 0 &&
+            (size_t)k < ld->nu)
+            first[k] = v;
+    }
+    /* provenance by unit number: a short CASE, as there are few units */
+    static const char *const prov[] = {"_batch_id", "_source_file", "_ingested_at",
+                                       "_source_line"};
+    sm_buf_reset(&q);
+    (void)sm_buf_adds(&q, "SELECT * EXCLUDE (smelt_u)");
+    for (size_t p = 0; p < sizeof(prov) / sizeof(prov[0]); p++) {
+        (void)sm_buf_adds(&q, ", CASE smelt_u");
+        for (size_t i = 0; i < ld->nu; i++) {
+            struct unit *u = &ld->u[i];
+            if (u->by_line || u->gone)
+                continue;
+            (void)sm_buf_addf(&q, " WHEN %zu THEN ", i);
+            if (p == 0) {
+                (void)sm_buf_add_sql_str(&q, u->file->batch_id);
+            } else if (p == 1) {
+                (void)sm_buf_add_sql_str(&q, u->source_file);
+            } else if (p == 2) {
+                add_ts(&q, ing_times_ingested(ld->times, u->file->batch_id));
+            } else if (u->have_lines) {
+                char *k = sm_asprintf("(rowid - %lld + 1)", (long long)first[i]);
+                add_line_expr(&q, ld, u, k);
+                free(k);
+            } else {
+                (void)sm_buf_adds(&q, "CAST(NULL AS BIGINT)");
+            }
+        }
+        (void)sm_buf_addf(&q, " END AS %s", prov[p]);
+    }
+    (void)sm_buf_adds(&q, " FROM smelt_stage");
+    if (!rc)
+        rc = tbl_write_select(ld->db, bloc, q.buf, NULL, bc, rows, err);
+    if (!rc && eng_exec(ld->db, "DROP TABLE smelt_stage", NULL))
+        sm_debug("cannot drop the temporary table 'smelt_stage'");
+    *out_done = !rc;
+out:
+    eng_result_free(r);
+    free(first);
+    sm_buf_release(&q);
+    return rc;
+}
+
 /* smelt_rej(file_path, line, column_name, error_type, raw, error): every
  * rejected line of the jobs that were written. */
 static int collect_rejects(struct load *ld, const struct job *jobs, size_t nj, struct sm_err *err)
@@ -1328,26 +1470,6 @@ static int collect_rejects(struct load *ld, const struct job *jobs, size_t nj, s
     int rc = eng_exec(ld->db, q.buf, err);
     sm_buf_release(&q);
     ld->rej = !rc;
-    return rc;
-}
-
-/* Rejected lines are gaps in the numbering of their unit's rows. */
-static int reject_gaps(struct load *ld, struct sm_err *err)
-{
-    struct sm_map by_path = SM_MAP_INIT;
-    struct eng_result *r = NULL;
-    for (size_t i = 0; i < ld->nu; i++)
-        sm_map_put(&by_path, ld->u[i].read_path, &ld->u[i]);
-    int rc = eng_query(ld->db, "SELECT file_path, line FROM smelt_rej GROUP BY ALL", &r, err);
-    for (size_t i = 0; !rc && i < eng_result_nrows(r); i++) {
-        const char *f = eng_result_str(r, 0, i), *v = eng_result_str(r, 1, i);
-        struct unit *u = f ? sm_map_get(&by_path, f) : NULL;
-        int64_t line;
-        if (u && v && !sm_parse_i64(v, &line))
-            gap_add(u, line);
-    }
-    eng_result_free(r);
-    sm_map_release(&by_path);
     return rc;
 }
 
@@ -1684,7 +1806,8 @@ static void load_release(struct load *ld)
         "smelt_rej",     "smelt_units",        "smelt_ndlines",   "smelt_ndgaps",
         "smelt_ndv",     "smelt_ndj",          "smelt_ndt",       "smelt_ndx",
         "smelt_rejects", "smelt_reject_scans", "smelt_ndrejects", "smelt_ndreject_scans",
-        "smelt_probe",   "smelt_fix"};
+        "smelt_probe",   "smelt_fix",          "smelt_stage",     "smelt_rejects_s",
+        "smelt_reject_scans_s"};
     for (size_t i = 0; i < sizeof(tmp) / sizeof(tmp[0]); i++) {
         char *q = sm_asprintf("DROP TABLE IF EXISTS %s", tmp[i]);
         if (eng_exec(ld->db, q, NULL))
@@ -1752,10 +1875,18 @@ static int files_write(struct load *ld, const struct st_landed *files, size_t nf
     for (size_t i = 0; i < ld->nu; i++)
         add_blank_gaps(ld, &ld->u[i]);
     t0 = sm_now();
-    rc = write_units(ld, bloc, &jobs, &nj, err);
-    sm_debug("bronze.%s: %zu jobs written in %.3fs", ld->src->name, nj, sm_now() - t0);
-    if (!rc)
-        rc = collect_rejects(ld, jobs, nj, err);
+    bool staged = false;
+    if (stage_pays(ld)) {
+        rc = stage_write(ld, bloc, bc, &rows, &staged, err);
+        sm_debug("bronze.%s: %s in %.3fs", ld->src->name,
+                 staged ? "staged and written" : "staging failed", sm_now() - t0);
+    }
+    if (!rc && !staged) {
+        rc = write_units(ld, bloc, &jobs, &nj, err);
+        sm_debug("bronze.%s: %zu jobs written in %.3fs", ld->src->name, nj, sm_now() - t0);
+        if (!rc)
+            rc = collect_rejects(ld, jobs, nj, err);
+    }
     if (!rc)
         rc = units_table(ld, err);
     if (!rc)
@@ -1768,7 +1899,7 @@ static int files_write(struct load *ld, const struct st_landed *files, size_t nf
         rc = tbl_write_select(ld->db, bloc, q.buf, NULL, bc, &n, err);
         rows += n;
     }
-    if (!rc)
+    if (!rc && !staged)
         rc = reject_gaps(ld, err);
     t0 = sm_now();
     for (size_t k = 0; k < nj && !rc; k++) {
