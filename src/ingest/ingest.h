@@ -6,7 +6,12 @@
  *
  *     struct ing_stats s = {0};
  *     ing_land(st, project, source, &s, &err);          // landing zone
- *     ing_load_bronze(db, st, project, source, ts, &s, &err);   // bronze + quarantine
+ *     ing_load_bronze(db, st, project, source, ts, NULL, &s, &err);  // bronze + quarantine
+ *
+ *     struct ing_load_options rb = {.rebuild = true};    // bronze again, from landing alone
+ *     ing_load_bronze(db, st, project, source, ts, &rb, &s, &err);
+ *     ing_reprocess(st, project, source, "incoming/x/a.csv", &s, &err);  // land a file again
+ *     ing_infer_columns(db, project, source, &cols, &n, &nfiles, &err);  // --infer
  *
  * Landing protocol (crash-safe, see docs/lake.md):
  *   copy+hash to lake/landing/<src>/_incoming/<rand> ->
@@ -17,7 +22,8 @@
  *
  * Bronze loads landed files in id order; the bronze commit carries a Delta
  * txn action (appId "smelt:bronze.<src>", version = highest landed-file id
- * loaded), so a load that committed is never applied twice.
+ * loaded), so a load that committed is never applied twice. How a load
+ * reads, checks the schema and numbers lines is in load.c.
  */
 #ifndef SM_INGEST_H
 #define SM_INGEST_H

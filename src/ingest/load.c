@@ -109,6 +109,7 @@ struct load {
     struct prj_column *out;
     size_t nout, outalloc, fixed;
     struct sm_map castable; /* "FROM\tTO" -> (void *)1 or (void *)2: cache */
+    bool rebuild;           /* bronze is replaced, not appended to */
     bool rej;               /* smelt_rej exists */
     bool by_line_staged;
     int file_threads; /* threads one archive may be extracted with */
@@ -943,13 +944,16 @@ out:
 }
 
 /* The contract before any unit is looked at: the declared columns, then
- * the other columns bronze has. */
+ * the other columns bronze has. A rebuild starts from the declared columns
+ * alone (the files bring back the ones they have); without a declaration,
+ * from bronze's, whose types it keeps. */
 static void init_out(struct load *ld)
 {
     const struct prj_source *src = ld->src;
     for (size_t i = 0; i < src->ncolumns; i++)
         add_column(&ld->out, &ld->nout, &ld->outalloc, src->columns[i].name, src->columns[i].type);
-    for (size_t i = 0; ld->bsnap && i < ld->bsnap->ncolumns; i++) {
+    bool extras = !ld->rebuild || !src->ncolumns;
+    for (size_t i = 0; extras && ld->bsnap && i < ld->bsnap->ncolumns; i++) {
         const struct tbl_column *c = &ld->bsnap->columns[i];
         if (provenance_col(c->name) || find_column(ld->out, ld->nout, c->name))
             continue;
@@ -2063,7 +2067,8 @@ int ing_load_bronze(struct eng_db *db, struct st_db *st, const struct prj_projec
                       .times = &times,
                       .stats = out,
                       .skip = strlen(p->lake) + 2,
-                      .castable = SM_MAP_INIT};
+                      .castable = SM_MAP_INIT,
+                      .rebuild = rebuild};
     bool rest = !strcmp(src->kind, "rest"), rest_staged = false;
     int rc = open_snapshot(bloc, &bsnap, err);
     if (!rc)

@@ -52,6 +52,10 @@ check_eq "evolve: _source_line still the line in each file" "1:2|2:3|3:2|4:3|5:2
 check_eq "evolve: the task notes the new column" '"1 new column"' "$(grep '^bronze.e,' run.out | cut -d, -f7)"
 check_contains "evolve: an info line names the file and the column" "2.csv': new column 'discount'; bronze.e gets it" "$(cat run.err)"
 check_eq "evolve: nothing quarantined" 0 "$(q p 'SELECT count(*) FROM quarantine.e')"
+before=$(q p "SELECT string_agg(CAST(x AS VARCHAR), '|' ORDER BY id) FROM (SELECT * FROM bronze.e) x")
+"$SMELT" -C p ingest e --rebuild-bronze --format csv > rb.out 2> rb.err
+check_eq "evolve: a rebuild from the landing zone gives the same rows and columns (the files bring the new one back)" \
+    "$before" "$(q p "SELECT string_agg(CAST(x AS VARCHAR), '|' ORDER BY id) FROM (SELECT * FROM bronze.e) x")"
 
 err=$(grep '^smelt: error: bronze.f:' run.err)
 check_contains "fail: the error names the file" "2.csv'" "$err"
