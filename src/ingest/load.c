@@ -711,14 +711,23 @@ static bool header_is_declared(const struct load *ld, const struct unit *u)
     }
     if (n && h[n - 1] == '\r')
         n--;
-    struct sm_buf want = SM_BUF_INIT;
+    /* Names written in quotes ("id","v") are the same names: the quote
+     * character is left out on both sides. */
+    char quote = src->quote ? src->quote[0] : '"';
+    struct sm_buf want = SM_BUF_INIT, got = SM_BUF_INIT;
     for (size_t i = 0; i < src->ncolumns; i++) {
         if (i)
             (void)sm_buf_adds(&want, sm_or(src->delimiter, ","));
-        (void)sm_buf_adds(&want, src->columns[i].name);
+        for (const char *c = src->columns[i].name; *c; c++)
+            if (*c != quote || !quote)
+                (void)sm_buf_addc(&want, *c);
     }
-    bool same = want.len == n && !memcmp(want.buf, h, n);
+    for (size_t i = 0; i < n; i++)
+        if (h[i] != quote || !quote)
+            (void)sm_buf_addc(&got, h[i]);
+    bool same = want.len == got.len && !memcmp(want.buf, got.buf, got.len);
     sm_buf_release(&want);
+    sm_buf_release(&got);
     return same;
 }
 
