@@ -40,6 +40,9 @@ char *ing_quarantine_location(const struct prj_project *p, const char *src)
 
 /* --- landing ---------------------------------------------------------------- */
 
+/* The 8 hex digits after the second are its milliseconds (3) and 5
+ * random ones, so that batch ids sort in landing order, also within a
+ * second (runs are fast enough now for two to land in one). */
 char *ing_batch_id_new(int64_t now_ms)
 {
     time_t t = (time_t)(now_ms / 1000);
@@ -47,8 +50,8 @@ char *ing_batch_id_new(int64_t now_ms)
     gmtime_r(&t, &tm);
     char ts[32];
     strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
-    char *rnd = sm_random_hex(4);
-    char *id = sm_asprintf("%s-%s", ts, rnd);
+    char *rnd = sm_random_hex(3);
+    char *id = sm_asprintf("%s-%03x%.5s", ts, (unsigned)(now_ms % 1000), rnd);
     free(rnd);
     return id;
 }
