@@ -5,9 +5,9 @@
  * --reprocess FILE (land a file again on purpose) and --rebuild-bronze
  * (reload bronze from the landing zone alone).
  */
+#include "ingest/ingest.h"
 #include "cli.h"
 #include "engine/engine.h"
-#include "ingest/ingest.h"
 #include "orchestrate/orchestrate.h"
 #include "project/project.h"
 

@@ -1415,13 +1415,11 @@ static int stage_write(struct load *ld, const char *bloc, struct tbl_commit *bc,
     for (size_t i = 0; !rc && i < eng_result_nrows(r); i++) {
         int64_t k = 0, v = 0;
         if (!sm_parse_i64(sm_or(eng_result_str(r, 0, i), ""), &k) &&
-            !sm_parse_i64(sm_or(eng_result_str(r, 1, i), ""), &v) && k >= 0 &&
-            (size_t)k < ld->nu)
+            !sm_parse_i64(sm_or(eng_result_str(r, 1, i), ""), &v) && k >= 0 && (size_t)k < ld->nu)
             first[k] = v;
     }
     /* provenance by unit number: a short CASE, as there are few units */
-    static const char *const prov[] = {"_batch_id", "_source_file", "_ingested_at",
-                                       "_source_line"};
+    static const char *const prov[] = {"_batch_id", "_source_file", "_ingested_at", "_source_line"};
     sm_buf_reset(&q);
     (void)sm_buf_adds(&q, "SELECT * EXCLUDE (smelt_u)");
     for (size_t p = 0; p < sizeof(prov) / sizeof(prov[0]); p++) {
@@ -1816,10 +1814,10 @@ static int count_bad_lines(const struct load *ld, int64_t *out, struct sm_err *e
 static void load_release(struct load *ld)
 {
     static const char *const tmp[] = {
-        "smelt_rej",     "smelt_units",        "smelt_ndlines",   "smelt_ndgaps",
-        "smelt_ndv",     "smelt_ndj",          "smelt_ndt",       "smelt_ndx",
-        "smelt_rejects", "smelt_reject_scans", "smelt_ndrejects", "smelt_ndreject_scans",
-        "smelt_probe",   "smelt_fix",          "smelt_stage",     "smelt_rejects_s",
+        "smelt_rej",           "smelt_units",        "smelt_ndlines",   "smelt_ndgaps",
+        "smelt_ndv",           "smelt_ndj",          "smelt_ndt",       "smelt_ndx",
+        "smelt_rejects",       "smelt_reject_scans", "smelt_ndrejects", "smelt_ndreject_scans",
+        "smelt_probe",         "smelt_fix",          "smelt_stage",     "smelt_rejects_s",
         "smelt_reject_scans_s"};
     for (size_t i = 0; i < sizeof(tmp) / sizeof(tmp[0]); i++) {
         char *q = sm_asprintf("DROP TABLE IF EXISTS %s", tmp[i]);
