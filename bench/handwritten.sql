@@ -41,6 +41,21 @@ COPY (
                   store_rejects = true, rejects_table = 'rej_orders',
                   rejects_scan = 'rej_orders_scans')
 ) TO '@OUT@/bronze/orders.parquet' (FORMAT parquet);
+-- the point-of-sale feed: the zip's members, extracted by unzip before this runs
+COPY (
+    SELECT order_id, line_no, order_ts, updated_at, status, customer_id, store_id,
+           product_id, quantity, unit_price,
+           split_part(filename, '/', -2) AS _batch_id, filename AS _source_file,
+           TIMESTAMP '@INGESTED_AT@' AS _ingested_at
+    FROM read_csv('@POS_DIR@/*.csv', filename = true,
+                  columns = {'order_id': 'BIGINT', 'line_no': 'INTEGER',
+                             'order_ts': 'TIMESTAMP', 'updated_at': 'TIMESTAMP',
+                             'status': 'VARCHAR', 'customer_id': 'BIGINT',
+                             'store_id': 'INTEGER', 'product_id': 'INTEGER',
+                             'quantity': 'INTEGER', 'unit_price': 'DECIMAL(10,2)'},
+                  header = true, auto_detect = false, delim = ',',
+                  timestampformat = '%Y-%m-%d %H:%M:%S')
+) TO '@OUT@/bronze/orders_pos.parquet' (FORMAT parquet);
 COPY (
     SELECT customer_id, name, email, city, signup_date, updated_at,
            split_part(filename, '/', -2) AS _batch_id, filename AS _source_file,
@@ -91,6 +106,7 @@ COPY (
     FROM rej_stores e JOIN rej_stores_scans s USING (scan_id, file_id)
 ) TO '@OUT@/quarantine/rejects.parquet' (FORMAT parquet);
 CREATE VIEW bronze.orders AS SELECT * FROM read_parquet('@OUT@/bronze/orders.parquet');
+CREATE VIEW bronze.orders_pos AS SELECT * FROM read_parquet('@OUT@/bronze/orders_pos.parquet');
 CREATE VIEW bronze.customers AS SELECT * FROM read_parquet('@OUT@/bronze/customers.parquet');
 CREATE VIEW bronze.products AS SELECT * FROM read_parquet('@OUT@/bronze/products.parquet');
 CREATE VIEW bronze.stores AS SELECT * FROM read_parquet('@OUT@/bronze/stores.parquet');
@@ -113,6 +129,19 @@ CREATE VIEW bronze.orders AS
                   timestampformat = '%Y-%m-%d %H:%M:%S',
                   store_rejects = true, rejects_table = 'rej_orders',
                   rejects_scan = 'rej_orders_scans');
+CREATE VIEW bronze.orders_pos AS
+    SELECT order_id, line_no, order_ts, updated_at, status, customer_id, store_id,
+           product_id, quantity, unit_price,
+           split_part(filename, '/', -2) AS _batch_id, filename AS _source_file,
+           TIMESTAMP '@INGESTED_AT@' AS _ingested_at
+    FROM read_csv('@POS_DIR@/*.csv', filename = true,
+                  columns = {'order_id': 'BIGINT', 'line_no': 'INTEGER',
+                             'order_ts': 'TIMESTAMP', 'updated_at': 'TIMESTAMP',
+                             'status': 'VARCHAR', 'customer_id': 'BIGINT',
+                             'store_id': 'INTEGER', 'product_id': 'INTEGER',
+                             'quantity': 'INTEGER', 'unit_price': 'DECIMAL(10,2)'},
+                  header = true, auto_detect = false, delim = ',',
+                  timestampformat = '%Y-%m-%d %H:%M:%S');
 CREATE VIEW bronze.customers AS
     SELECT customer_id, name, email, city, signup_date, updated_at,
            TIMESTAMP '@INGESTED_AT@' AS _ingested_at
@@ -145,7 +174,7 @@ COPY (
     SELECT order_id, line_no, order_ts, CAST(order_ts AS DATE) AS order_date, updated_at,
            status, customer_id, store_id, product_id, quantity, unit_price,
            quantity * unit_price AS line_amount
-    FROM bronze.orders
+    FROM (SELECT * FROM bronze.orders UNION ALL BY NAME SELECT * FROM bronze.orders_pos)
     QUALIFY row_number() OVER (PARTITION BY order_id, line_no
                                ORDER BY updated_at DESC, _ingested_at DESC) = 1
         AND quantity > 0
@@ -158,6 +187,13 @@ COPY (
     QUALIFY row_number() OVER (PARTITION BY customer_id
                                ORDER BY updated_at DESC, _ingested_at DESC) = 1
 ) TO '@OUT@/silver/customers.parquet' (FORMAT parquet);
+-- models/silver/customers_history.sql (a snapshot: on the first build, one
+-- current version per customer from its updated_at)
+COPY (
+    SELECT *, CAST(updated_at AS TIMESTAMP) AS valid_from, CAST(NULL AS TIMESTAMP) AS valid_to,
+           true AS is_current
+    FROM read_parquet('@OUT@/silver/customers.parquet')
+) TO '@OUT@/silver/customers_history.parquet' (FORMAT parquet);
 -- models/silver/products.sql
 COPY (
     SELECT product_id, name, category, list_price
