@@ -19,9 +19,11 @@
  *  - a literal DuckDB would cast in a way not modelled here (a string
  *    compared with a number, a zone-less timestamp compared with a
  *    TIMESTAMPTZ column, which depends on the session time zone);
- *  - numbers within a relative 1e-12 of each other (decimal(38) and bigint
- *    values are compared as doubles here, and DuckDB itself falls back to
- *    double for some mixed decimal comparisons);
+ *  - numbers are compared as doubles: exactly when both are decimals of at
+ *    most 15 significant digits written as text (partition values, JSON
+ *    integers, literals), otherwise (longer ones, stats that are JSON reals
+ *    and so already rounded) only when they differ by more than a relative
+ *    1e-12;
  *  - a string max of 32 or more characters, or one holding U+FFFF: writers
  *    such as Spark truncate long string stats (a truncated min is still a
  *    lower bound; a truncated max is not an upper bound);
@@ -264,13 +266,17 @@ static enum col_class classify(const char *delta_type, int *scale)
 
 struct val {
     double num;     /* CC_INT, CC_DECIMAL */
+    bool exact;     /* num is the value itself, not a rounding of it */
     int64_t us;     /* CC_DATE, CC_TS, CC_TSTZ */
     const char *s;  /* CC_STRING: bytes, not NUL-terminated necessarily */
     size_t len;
 };
 
-/* Number text as a JSON number or a partition value writes it. */
-static bool parse_num(const char *t, double *out)
+/* Number text as a JSON number or a partition value writes it. A decimal
+ * of at most 15 significant digits is exact as a double in the sense that
+ * matters here: two different ones parse to two different doubles, in the
+ * same order. */
+static bool parse_num(const char *t, double *out, bool *exact)
 {
     char *end;
     if (!*t || strspn(t, "+-0123456789.eE") != strlen(t))
@@ -279,7 +285,18 @@ static bool parse_num(const char *t, double *out)
     double d = strtod(t, &end);
     if (*end || errno || !isfinite(d))
         return false;
+    const char *m = t + strspn(t, "+-");
+    size_t n = strcspn(m, "eE"), first = n, last = 0, sig;
+    for (size_t i = 0; i < n; i++) {
+        if (m[i] >= '1' && m[i] <= '9') {
+            if (first == n)
+                first = i;
+            last = i;
+        }
+    }
+    sig = first == n ? 1 : last - first + 1 - (memchr(m + first, '.', last - first) ? 1 : 0);
     *out = d;
+    *exact = sig <= 15;
     return true;
 }
 
@@ -304,7 +321,7 @@ static bool parse_col_value(enum col_class cc, const char *t, size_t len, struct
     switch (cc) {
     case CC_INT:
     case CC_DECIMAL:
-        return parse_num(t, &v->num);
+        return parse_num(t, &v->num, &v->exact);
     case CC_STRING:
         v->s = t;
         v->len = len;
@@ -330,7 +347,7 @@ static bool parse_lit(enum col_class cc, const struct tbl_lit *l, struct val *v)
     switch (cc) {
     case CC_INT:
     case CC_DECIMAL:
-        return l->kind == TBL_LIT_NUMBER && parse_num(l->text, &v->num);
+        return l->kind == TBL_LIT_NUMBER && parse_num(l->text, &v->num, &v->exact);
     case CC_STRING:
         if (l->kind != TBL_LIT_STRING)
             return false;
@@ -361,8 +378,9 @@ static int cmp_vals(enum col_class cc, const struct val *a, const struct val *b)
     switch (cc) {
     case CC_INT:
     case CC_DECIMAL: {
-        if (a->num == b->num)
-            return 0;
+        if (a->exact && b->exact)
+            return a->num == b->num ? 0 : a->num < b->num ? -1 : 1;
+        /* a rounded value: only a clear difference counts */
         if (fabs(a->num - b->num) <= 1e-12 * fmax(fabs(a->num), fabs(b->num)))
             return TBL_CMP_UNKNOWN;
         return a->num < b->num ? -1 : 1;
@@ -487,13 +505,18 @@ static void colsum_from_stats(struct colsum *c, json_t *st, const char *phys)
         c->all_null = json_is_integer(nr) && json_integer_value(nc) >= json_integer_value(nr);
     }
     size_t len = 0;
-    c->lo_text = stat_text(json_object_get(json_object_get(st, "minValues"), phys), c->cc, &len);
+    json_t *mn = json_object_get(json_object_get(st, "minValues"), phys);
+    json_t *mx = json_object_get(json_object_get(st, "maxValues"), phys);
+    c->lo_text = stat_text(mn, c->cc, &len);
     if (c->lo_text && parse_col_value(c->cc, c->lo_text, len, &c->lo))
         c->has_lo = true;
-    c->hi_text = stat_text(json_object_get(json_object_get(st, "maxValues"), phys), c->cc, &len);
+    c->hi_text = stat_text(mx, c->cc, &len);
     if (c->hi_text && parse_col_value(c->cc, c->hi_text, len, &c->hi) &&
         !(c->cc == CC_STRING && maybe_truncated(c->hi.s, c->hi.len)))
         c->has_hi = true;
+    /* a JSON real is a double's rounding of the decimal the writer wrote */
+    c->lo.exact &= !json_is_real(mn);
+    c->hi.exact &= !json_is_real(mx);
     if (c->has_hi && (c->cc == CC_TS || c->cc == CC_TSTZ))
         c->hi.us += 1000;
 }
@@ -606,9 +629,6 @@ enum tbl_prune tbl_file_prune(const struct tbl_snapshot *s, const struct tbl_fil
                     break;
                 if (!st && !(st = json_loads(f->stats, 0, NULL)))
                     break;
-                if (c.cc == CC_NONE && preds[i].op != TBL_PRED_IS_NULL &&
-                    preds[i].op != TBL_PRED_NOT_NULL)
-                    continue;
                 colsum_from_stats(&c, st, phys);
             }
             /* IS [NOT] NULL needs no type; comparisons do */
