@@ -820,9 +820,10 @@ static const struct key model_keys[] = {
      .help = "rebuild the table each run (`table`), define a view (`view`), or add only what "
              "is new upstream (`incremental`)"},
     {.name = "partition_by",
-     .type = KT_STR,
+     .type = KT_STRS,
      .at = AT(prj_model, partition_by),
-     .help = "column whose values split the table into folders, e.g. `order_date`"},
+     .help = "column (or list of columns) whose values split the table into folders, e.g. "
+             "`order_date` or `[region, day]` (nested: `region=West/day=2026-01-30/`)"},
     {.name = "unique_key",
      .type = KT_STRS,
      .at = AT(prj_model, unique_key),

@@ -150,7 +150,8 @@ struct prj_model {
                        and trailing comments are removed, so callers can
                        wrap it, e.g. "CREATE TABLE t AS (" sql ")" */
     enum prj_materialized materialized; /* default table */
-    char *partition_by;                 /* column name or NULL */
+    char *partition_by;                 /* column name, comma-joined list ("region,day" or
+                                           "region, day" as written) or NULL */
     char *unique_key;                   /* comma-joined column list, e.g. "a,b", or NULL */
     char *description;                  /* or NULL */
 };
