@@ -246,6 +246,37 @@ for t in bronze/events:3 silver/events:7 gold/by_region:12; do
     check_eq "${t%:*} has ${t#*:} live data files" "${t#*:}" "$nf"
 done
 
+# partition_by: [region, day] as written: the log's partitionColumns and
+# each add's partitionValues (read with python) and the rows of each
+# Parquet file (read with DuckDB) give back exactly the aggregate DuckDB
+# computes from bronze's Parquet files; the folders nest region=/day=.
+r=$(python3 - "$L/gold/by_region" "$DUCKQ" <<'EOF'
+import glob, json, os, subprocess, sys
+from urllib.parse import unquote
+t, duckq = sys.argv[1], sys.argv[2]
+live, cols, bad = {}, None, []
+for f in sorted(glob.glob(os.path.join(t, '_delta_log', '*.json'))):
+    for line in open(f):
+        a = json.loads(line)
+        if 'metaData' in a: cols = a['metaData']['partitionColumns']
+        if 'add' in a: live[a['add']['path']] = a['add']
+        if 'remove' in a: live.pop(a['remove']['path'], None)
+if cols != ['region', 'day']: bad.append('partitionColumns %r' % cols)
+rows = []
+for p, a in sorted(live.items()):
+    pv = a['partitionValues']
+    if sorted(pv) != ['day', 'region']: bad.append('partitionValues %r' % pv)
+    d = unquote(p).split('/')
+    if not (len(d) == 3 and d[0].startswith('region=') and d[1].startswith('day=')): bad.append('path %s' % p)
+    out = subprocess.run([duckq, "SELECT n, amount FROM '%s'" % os.path.join(t, unquote(p))], capture_output=True, text=True).stdout.split('\n')[1:]
+    for o in filter(None, out):
+        rows.append('%s|%s|%s' % (pv['region'] or '~', pv['day'] or '~', o.replace(',', '|')))
+print(' '.join(bad) or ';'.join(sorted(rows)))
+EOF
+)
+want=$(duck "$ORACLE_B" "SELECT string_agg(r, ';' ORDER BY r) FROM (SELECT coalesce(region, '~') || '|' || coalesce(CAST(day AS VARCHAR), '~') || '|' || count(*) || '|' || sum(amount) AS r FROM b GROUP BY region, day)" | tail -1)
+check_eq "partition_by [region, day]: log partition values + Parquet rows == DuckDB's aggregate of bronze" "$want" "$r"
+
 # files TABLE SQL -> "scanned/total p<by partition> s<by stats>" from --explain
 files() {
     "$SMELT" -C "$Q" query --explain --format json "$2" | python3 -c '
