@@ -1703,6 +1703,12 @@ int tbl_write_select(struct eng_db *db, const char *location, const char *select
     }
     (void)sm_buf_adds(&q, ", RETURN_STATS true)");
     rc = sm_mkdirs(location, err);
+    /* DuckDB keeps 100 partition files open by default and starts a new
+     * file when it reopens a partition: a year of daily partitions would get
+     * several files each, and queries that prune to one day read them all.
+     * Each open file costs a writer's buffers, hence a cap. */
+    if (!rc && parts)
+        rc = eng_exec(db, "SET partitioned_write_max_open_files = 1024", err);
     if (!rc)
         rc = eng_query(db, q.buf, &r, err);
     if (rc)
