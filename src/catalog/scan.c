@@ -55,6 +55,7 @@ struct qsel {
 };
 
 struct walk {
+    size_t table_functions; /* read_parquet(), duckdb_tables(), query_table(), ... */
     struct qtable *tables;
     size_t ntables, atables;
     struct qref *refs;
@@ -169,6 +170,8 @@ static void walk_node(json_t *node, struct walk *w)
             add_ref(w, node, NULL);
             return;
         }
+        if (type_is(node, "TABLE_FUNCTION"))
+            w->table_functions++;
         const char *key;
         json_t *v;
         json_object_foreach(node, key, v) walk_node(v, w);
@@ -635,17 +638,27 @@ int cat_attach_query(struct eng_db *db, const char *lake, const char *state_path
     struct cat_query *q = sm_calloc(1, sizeof(*q));
     struct sm_map skip = SM_MAP_INIT;
     bool as_of = opts->version >= 0 || opts->ts_ms >= 0;
+    double t0 = sm_now();
     int rc = parse_query(db, sql, &root, &w, q, err);
+    double t_parsed = sm_now();
     if (!rc && q->unparsed && as_of)
         rc = sm_err_set(err, SM_EINVALID, "--as-of needs SELECT statements: %s", q->unparsed);
     if (!rc)
         rc = open_tables(&w, lake, state_path, opts, err);
+    double t_opened = sm_now();
     if (!rc)
         bind_predicates(&w);
+    /* The query can see no other table when it has a parse tree, calls no
+     * table function (duckdb_tables(), query_table('gold.x'), ...) and every
+     * name in it is a table of the lake: then only those are attached, and
+     * the other tables' views (each read's Parquet metadata) are not made. */
+    bool only_named = !rc && !q->unparsed && !w.table_functions;
     q->scans = sm_calloc(w.ntables ? w.ntables : 1, sizeof(*q->scans));
     for (size_t i = 0; i < w.ntables && !rc; i++) {
-        if (!w.tables[i].snap)
+        if (!w.tables[i].snap) {
+            only_named = false;
             continue;
+        }
         struct sm_err e = SM_ERR_INIT;
         struct cat_scan *sc = &q->scans[q->nscans];
         if (!attach_pruned(db, &w, i, opts, sc, &e)) {
@@ -660,11 +673,18 @@ int cat_attach_query(struct eng_db *db, const char *lake, const char *state_path
                 rc = sm_err_set(err, e.code, "%s", e.msg);
             else
                 sm_warn("%s", e.msg); /* the query fails by the table's name */
+            only_named = false;
         }
         sm_map_put(&skip, w.tables[i].key, (void *)1);
     }
-    if (!rc)
+    double t_views = sm_now();
+    if (!rc && !only_named)
         rc = cat_attach_all_except(db, lake, state_path, &skip, err);
+    sm_debug("query: parse tree %.1f ms, %zu table%s opened %.1f ms, pruned and attached %.1f ms, "
+             "%s %.1f ms",
+             (t_parsed - t0) * 1000, w.ntables, w.ntables == 1 ? "" : "s", (t_opened - t_parsed) * 1000,
+             (t_views - t_opened) * 1000, only_named ? "no other table attached" : "other tables attached",
+             (sm_now() - t_views) * 1000);
     sm_map_release(&skip);
     walk_release(&w);
     json_decref(root);

@@ -425,6 +425,43 @@ static char *json_text_or_null(json_t *v)
     return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
 }
 
+/* The top-level numRecords of a stats JSON text, or -1. A scan rather than
+ * a parse: opening a table reads one stats string per live file, and only
+ * this member is needed then. Strings are skipped, so a column named
+ * numRecords inside minValues does not count. */
+static int64_t stats_num_records(const char *st)
+{
+    int depth = 0;
+    for (const char *p = st; *p; p++) {
+        if (*p == '{' || *p == '[') {
+            depth++;
+        } else if (*p == '}' || *p == ']') {
+            depth--;
+        } else if (*p == '"') {
+            const char *key = p + 1;
+            for (p++; *p && *p != '"'; p++)
+                if (*p == '\\' && p[1])
+                    p++;
+            if (!*p)
+                return -1;
+            if (depth == 1 && p - key == 10 && !strncmp(key, "numRecords", 10)) {
+                const char *q = p + 1 + strspn(p + 1, " \t\r\n");
+                int64_t n;
+                char num[24];
+                size_t len = strspn(q + (*q == ':'), " \t\r\n");
+                q += (*q == ':') + len;
+                len = strspn(q, "-0123456789");
+                if (len == 0 || len >= sizeof(num))
+                    return -1;
+                memcpy(num, q, len);
+                num[len] = 0;
+                return !sm_parse_i64(num, &n) ? n : -1;
+            }
+        }
+    }
+    return -1;
+}
+
 static int apply_action(struct replay *r, json_t *a, int64_t v, const char *file, size_t line,
                         struct sm_err *err)
 {
@@ -498,14 +535,7 @@ static int apply_action(struct replay *r, json_t *a, int64_t v, const char *file
         f->partition_values = json_text_or_null(json_object_get(x, "partitionValues"));
         f->stats = json_text_or_null(json_object_get(x, "stats"));
         f->deletion_vector = json_text_or_null(json_object_get(x, "deletionVector"));
-        f->num_records = -1;
-        if (f->stats) {
-            json_t *st = json_loads(f->stats, 0, NULL);
-            json_t *nr = json_object_get(st, "numRecords");
-            if (json_is_integer(nr))
-                f->num_records = json_integer_value(nr);
-            json_decref(st);
-        }
+        f->num_records = f->stats ? stats_num_records(f->stats) : -1;
         char *key = file_key(f->path, json_object_get(x, "deletionVector"));
         struct tbl_file *old = sm_map_get(&r->live, key);
         if (old) {

@@ -343,6 +343,44 @@ static void test_view_over_kept_files(void **state)
     free(loc);
 }
 
+/* Opening a table reads numRecords from each add's stats without parsing
+ * them: only the top-level member counts, whatever comes before it. */
+static void test_num_records(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/smelt-prune-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *log = sm_asprintf("%s/_delta_log", dir);
+    assert_int_equal(sm_mkdirs(log, NULL), 0);
+    char *v0 = sm_asprintf("%s/00000000000000000000.json", log);
+    const char *text =
+        "{\"protocol\":{\"minReaderVersion\":1,\"minWriterVersion\":2}}\n"
+        "{\"metaData\":{\"id\":\"x\",\"format\":{\"provider\":\"parquet\"},\"schemaString\":"
+        "\"{\\\"type\\\":\\\"struct\\\",\\\"fields\\\":[{\\\"name\\\":\\\"numRecords\\\","
+        "\\\"type\\\":\\\"long\\\",\\\"nullable\\\":true,\\\"metadata\\\":{}}]}\","
+        "\"partitionColumns\":[]}}\n"
+        /* a column named numRecords before the member, and a string holding it */
+        "{\"add\":{\"path\":\"a.parquet\",\"partitionValues\":{},\"size\":1,\"dataChange\":true,"
+        "\"stats\":\"{\\\"minValues\\\":{\\\"numRecords\\\":99},\\\"note\\\":\\\"\\\\\\\"numRecords\\\\\\\": 7\\\","
+        "\\\"numRecords\\\" : 3}\"}}\n"
+        "{\"add\":{\"path\":\"b.parquet\",\"partitionValues\":{},\"size\":1,\"dataChange\":true,"
+        "\"stats\":\"{\\\"minValues\\\":{\\\"numRecords\\\":99}}\"}}\n"
+        "{\"add\":{\"path\":\"c.parquet\",\"partitionValues\":{},\"size\":1,\"dataChange\":true,"
+        "\"stats\":\"{\\\"numRecords\\\":40}\"}}\n";
+    assert_int_equal(sm_write_file_atomic(v0, text, strlen(text), NULL), 0);
+    struct tbl_snapshot *s;
+    struct sm_err e = SM_ERR_INIT;
+    assert_int_equal(tbl_snapshot_open(dir, -1, &s, &e), 0);
+    assert_int_equal(s->nfiles, 3);
+    assert_int_equal(s->files[0].num_records, 3);
+    assert_int_equal(s->files[1].num_records, -1);
+    assert_int_equal(s->files[2].num_records, 40);
+    tbl_snapshot_free(s);
+    assert_int_equal(sm_rmtree(dir, NULL), 0);
+    free(v0);
+    free(log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +390,7 @@ int main(void)
         cmocka_unit_test(test_file_prune),
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_view_over_kept_files),
+        cmocka_unit_test(test_num_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
