@@ -643,6 +643,8 @@ int cat_attach_query(struct eng_db *db, const char *lake, const char *state_path
     double t_parsed = sm_now();
     if (!rc && q->unparsed && as_of)
         rc = sm_err_set(err, SM_EINVALID, "--as-of needs SELECT statements: %s", q->unparsed);
+    /* checkpoints are read through db, not a second DuckDB instance */
+    tbl_use_engine(db);
     if (!rc)
         rc = open_tables(&w, lake, state_path, opts, err);
     double t_opened = sm_now();
@@ -685,6 +687,7 @@ int cat_attach_query(struct eng_db *db, const char *lake, const char *state_path
              (t_parsed - t0) * 1000, w.ntables, w.ntables == 1 ? "" : "s", (t_opened - t_parsed) * 1000,
              (t_views - t_opened) * 1000, only_named ? "no other table attached" : "other tables attached",
              (sm_now() - t_views) * 1000);
+    tbl_use_engine(NULL);
     sm_map_release(&skip);
     walk_release(&w);
     json_decref(root);

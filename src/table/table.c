@@ -162,6 +162,12 @@ int64_t tbl_latest_version(const char *location)
  * snapshot API does not need a caller's connection, and this one is only
  * opened when a table has checkpoints. */
 static struct eng_db *aux_db;
+static struct eng_db *borrowed_db; /* tbl_use_engine() */
+
+void tbl_use_engine(struct eng_db *db)
+{
+    borrowed_db = db;
+}
 
 static void aux_close(void)
 {
@@ -171,6 +177,10 @@ static void aux_close(void)
 
 static int aux_engine(struct eng_db **out, struct sm_err *err)
 {
+    if (borrowed_db) {
+        *out = borrowed_db;
+        return 0;
+    }
     if (!aux_db) {
         struct eng_config cfg = {.threads = 1, .memory_limit = "1GB"};
         SM_TRY(eng_open(&cfg, &aux_db, err));

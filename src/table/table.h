@@ -86,6 +86,12 @@ char *tbl_snapshot_commit_field(const struct tbl_snapshot *s, const char *key);
  * columns in schema order. */
 void tbl_snapshot_view_sql(const struct tbl_snapshot *s, struct sm_buf *b);
 
+/* Read checkpoints through db (borrowed until tbl_use_engine(NULL)) rather
+ * than through the private DuckDB instance this module otherwise opens on
+ * first need: a short command saves opening a second database (about 10 ms).
+ * Only while nothing else uses db's connection: it runs one query at a time. */
+void tbl_use_engine(struct eng_db *db);
+
 /* Latest version number of the table, cheap (directory listing only), or -1
  * when there is no table. Counts commits and checkpoints. */
 int64_t tbl_latest_version(const char *location);
