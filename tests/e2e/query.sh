@@ -368,6 +368,20 @@ for sql in \
     check_eq "same rows as DuckDB: $sql" "$(duck "$ORACLE_B" "$ORACLE_S" "$ORACLE_G" "$o" | tail -1)" "$(smelt_q "$Q" "$sql" | tail -1)"
 done
 
+# Only the tables a query names are attached when it can see no other; a
+# query that lists tables still sees every one.
+nlake=$(find "$L" -type d -name _delta_log | wc -l | tr -d ' ')
+check_eq "duckdb_views() lists every table of the lake ($nlake)" "$nlake" \
+    "$(smelt_q "$Q" "SELECT count(*) FROM duckdb_views() WHERE NOT internal" | tail -1)"
+check_eq "information_schema lists gold's table" "by_region" \
+    "$(smelt_q "$Q" "SELECT table_name FROM information_schema.tables WHERE table_schema = 'gold'" | tail -1)"
+"$SMELT" -v -C "$Q" query --format csv "SELECT count(*) FROM silver.events WHERE day = '2026-01-03'" > "$WORK/v.out" 2> "$WORK/v.err"
+check_eq "a query naming one table: its answer" "2" "$(tail -1 "$WORK/v.out")"
+check_contains "a query naming one table attaches no other (-v)" "no other table attached" "$(cat "$WORK/v.err")"
+"$SMELT" -C "$Q" query --as-of 0 "CREATE TABLE x AS SELECT 1" > "$WORK/o" 2> "$WORK/e"
+check_eq "--as-of with a statement that is not a SELECT: exit 2" 2 $?
+check_contains "--as-of with a statement that is not a SELECT: says why" "--as-of needs SELECT statements" "$(cat "$WORK/e")"
+
 # --explain in each format
 "$SMELT" -C "$Q" query --explain --format table "SELECT * FROM silver.events WHERE day = '2026-01-03'" > "$WORK/ex.txt" 2>&1
 check_eq "--explain (table) exits 0" 0 $?
