@@ -19,13 +19,17 @@
 #   e  smelt version: start-up only
 #   f  smelt query: one day of bronze.days (stats pruning; log from a checkpoint)
 #   g  smelt query: one day of ext.days_json (stats pruning; DAYS JSON commits)
+#   h  a C program that only starts with libduckdb linked (prints its version)
+#   i  the same program linked with smelt's libraries too (libcurl and what it
+#      pulls in, SQLite, ...): i - h is what smelt pays to start before main()
 # Each step runs REPEAT times, in turns (a b c d e f g a b ...), timed with
 # bash's EPOCHREALTIME (microseconds); the report shows medians and minima.
 #
 # Environment: ROWS, DAYS, DAY (the day queried, 1-based, default the middle
 # one), REPEAT (default 21), OUT (default bench/out/query_rROWS_dDAYS;
 # deleted and recreated), DAILY (build bronze.days and run f and g: 1, the
-# default, or 0).
+# default, or 0), REUSE (1: keep the tables OUT already has from an earlier
+# run with the same settings and only time again).
 set -euo pipefail
 
 die() {
@@ -41,6 +45,7 @@ DAYS=${DAYS:-365}
 DAY=${DAY:-$(((DAYS + 1) / 2))}
 REPEAT=${REPEAT:-21}
 DAILY=${DAILY:-1}
+REUSE=${REUSE:-0}
 OUT=${OUT:-$ROOT/bench/out/query_r${ROWS}_d${DAYS}}
 
 [[ $ROWS =~ ^[1-9][0-9]*$ ]] || die "ROWS must be a positive whole number, got '$ROWS'"
@@ -59,7 +64,13 @@ case $OUT in
 esac
 command -v python3 >/dev/null || die "python3 is needed"
 
-rm -rf "$OUT"
+P=$OUT/project
+if [[ $REUSE == 1 && -f $OUT/setup.done ]]; then
+    [[ $(cat "$OUT/setup.done") == "$ROWS $DAYS $DAILY" ]] || die "$OUT was made with other settings"
+else
+    REUSE=0
+    rm -rf "$OUT"
+fi
 mkdir -p "$OUT/logs" "$OUT/bin"
 # Pin the binaries: build/smelt may be rebuilt by someone else mid-run.
 cp "$SMELT" "$OUT/bin/smelt"
@@ -67,7 +78,6 @@ cp "$DUCKQ" "$OUT/bin/duckq"
 SMELT=$OUT/bin/smelt
 DUCKQ=$OUT/bin/duckq
 LOGS=$OUT/logs
-P=$OUT/project
 
 echo "== smelt query benchmark: ROWS=$ROWS DAYS=$DAYS DAY=$DAY REPEAT=$REPEAT"
 echo "   output in $OUT"
@@ -75,17 +85,38 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "   machine: $(nproc) CPUs, load average $LOAD_BEFORE"
 
 # --- 0. setup ------------------------------------------------------------------
-echo "-- 0. the project and its tables (not timed) ..."
-mkdir -p "$P/sources" "$P/models/silver" "$P/incoming/events" "$P/incoming/days"
-printf 'name: bench\ndefaults:\n  threads: 2\n  memory_limit: 2GB\n' >"$P/smelt.yml"
-printf 'kind: files\npath: incoming/events\nglob: "*.parquet"\nformat: parquet\n' >"$P/sources/events.yml"
-printf 'kind: files\npath: incoming/days\nglob: "*.parquet"\nformat: parquet\n' >"$P/sources/days.yml"
-echo 'SELECT id, day, region, amount FROM bronze.events' >"$P/models/silver/events.sql"
-echo 'partition_by: day' >"$P/models/silver/events.yml"
 GEN="SELECT i AS id, DATE '2025-01-01' + CAST(i % $DAYS AS INTEGER) AS day, 'r' || (i % 7) AS region,
     CAST((i % 1000) / 10.0 AS DECIMAL(10,2)) AS amount FROM range($ROWS) t(i)"
-"$DUCKQ" "COPY ($GEN) TO '$P/incoming/events/events.parquet' (FORMAT parquet)" >"$LOGS/gen.out"
-"$SMELT" -C "$P" run --format csv >"$LOGS/run.out" 2>&1 || die "smelt run failed: $(cat "$LOGS/run.out")"
+if ((REUSE)); then
+    echo "-- 0. reusing the tables in $P"
+else
+    echo "-- 0. the project and its tables (not timed) ..."
+    mkdir -p "$P/sources" "$P/models/silver" "$P/incoming/events" "$P/incoming/days"
+    printf 'name: bench\ndefaults:\n  threads: 2\n  memory_limit: 2GB\n' >"$P/smelt.yml"
+    printf 'kind: files\npath: incoming/events\nglob: "*.parquet"\nformat: parquet\n' >"$P/sources/events.yml"
+    printf 'kind: files\npath: incoming/days\nglob: "*.parquet"\nformat: parquet\n' >"$P/sources/days.yml"
+    echo 'SELECT id, day, region, amount FROM bronze.events' >"$P/models/silver/events.sql"
+    echo 'partition_by: day' >"$P/models/silver/events.yml"
+    "$DUCKQ" "COPY ($GEN) TO '$P/incoming/events/events.parquet' (FORMAT parquet)" >"$LOGS/gen.out"
+    "$SMELT" -C "$P" run --format csv >"$LOGS/run.out" 2>&1 || die "smelt run failed: $(cat "$LOGS/run.out")"
+    if ((DAILY)); then
+        echo "   bronze.days: $DAYS smelt runs, one new day's file each ..."
+        "$DUCKQ" "SET partitioned_write_max_open_files = 100000" "COPY ($GEN) TO '$OUT/days_src' (FORMAT parquet,
+            PARTITION_BY (day), WRITE_PARTITION_COLUMNS true)" >"$LOGS/gen_days.out"
+        d=0
+        for f in $(cd "$OUT/days_src" && ls -d day=* | sort); do
+            mv "$OUT/days_src/$f/data_0.parquet" "$P/incoming/days/$f.parquet"
+            "$SMELT" -C "$P" run --format csv >"$LOGS/days.out" 2>&1 ||
+                die "smelt run for $f failed: $(cat "$LOGS/days.out")"
+            d=$((d + 1))
+        done
+        ((d == DAYS)) || die "expected $DAYS daily files, made $d"
+        cp -r "$P/lake/bronze/days" "$OUT/days_json"
+        rm -f "$OUT"/days_json/_delta_log/*.checkpoint.parquet "$OUT/days_json/_delta_log/_last_checkpoint"
+        "$SMELT" -C "$P" crawl "$OUT/days_json" --as ext.days_json >"$LOGS/crawl.out"
+    fi
+    echo "$ROWS $DAYS $DAILY" >"$OUT/setup.done"
+fi
 DAY_SQL=$("$DUCKQ" "SELECT CAST(DATE '2025-01-01' + $((DAY - 1)) AS VARCHAR) AS d" | tail -1)
 SQL_A="SELECT count(*) AS n, sum(amount) AS amount FROM silver.events WHERE day = '$DAY_SQL'"
 
@@ -110,20 +141,6 @@ SQL_B="SELECT count(*) AS n, sum(amount) AS amount FROM read_parquet('$DAY_PATH'
 echo "   silver.events: $NFILES data files, $NDAYFILES for $DAY_SQL"
 
 if ((DAILY)); then
-    echo "   bronze.days: $DAYS smelt runs, one new day's file each ..."
-    "$DUCKQ" "SET partitioned_write_max_open_files = 100000" "COPY ($GEN) TO '$OUT/days_src' (FORMAT parquet,
-        PARTITION_BY (day), WRITE_PARTITION_COLUMNS true)" >"$LOGS/gen_days.out"
-    d=0
-    for f in $(cd "$OUT/days_src" && ls -d day=* | sort); do
-        mv "$OUT/days_src/$f/data_0.parquet" "$P/incoming/days/$f.parquet"
-        "$SMELT" -C "$P" run --format csv >"$LOGS/days.out" 2>&1 ||
-            die "smelt run for $f failed: $(cat "$LOGS/days.out")"
-        d=$((d + 1))
-    done
-    ((d == DAYS)) || die "expected $DAYS daily files, made $d"
-    cp -r "$P/lake/bronze/days" "$OUT/days_json"
-    rm -f "$OUT"/days_json/_delta_log/*.checkpoint.parquet "$OUT/days_json/_delta_log/_last_checkpoint"
-    "$SMELT" -C "$P" crawl "$OUT/days_json" --as ext.days_json >"$LOGS/crawl.out"
     SQL_F="SELECT count(*) AS n, sum(amount) AS amount FROM bronze.days WHERE day = '$DAY_SQL'"
     SQL_G="SELECT count(*) AS n, sum(amount) AS amount FROM ext.days_json WHERE day = '$DAY_SQL'"
 fi
@@ -151,6 +168,21 @@ if ((DAILY)); then
     read -r G_READ G_TOTAL G_PART G_STATS <<<"$(files_read ext.days_json "$SQL_G")"
 fi
 
+# Two programs that do nothing but start: what linking costs.
+PROBE=$OUT/bin/probe.c
+printf '%s\n' '#include <duckdb.h>' '#include <stdio.h>' \
+    'int main(void) { printf("%s\n", duckdb_library_version()); return 0; }' >"$PROBE"
+DUCKDB_DIR=${DUCKDB_DIR:-$ROOT/deps/duckdb}
+PROBES=0
+if command -v cc >/dev/null && command -v pkg-config >/dev/null &&
+    cc -O1 -isystem "$DUCKDB_DIR" "$PROBE" -o "$OUT/bin/start_duckdb" -L"$DUCKDB_DIR" \
+        -Wl,-rpath,"$DUCKDB_DIR" -lduckdb 2>"$LOGS/probe.err" &&
+    cc -O1 -isystem "$DUCKDB_DIR" "$PROBE" -o "$OUT/bin/start_smelt_libs" -Wl,--no-as-needed \
+        -L"$DUCKDB_DIR" -Wl,-rpath,"$DUCKDB_DIR" -lduckdb \
+        $(pkg-config --libs sqlite3 yaml-0.1 jansson libsodium zlib libcurl) -lm -lpthread 2>>"$LOGS/probe.err"; then
+    PROBES=1
+fi
+
 # --- timed runs ----------------------------------------------------------------
 # timed NAME CMD... — run CMD once; appends its wall seconds to T_NAME.
 declare -A T
@@ -164,6 +196,7 @@ timed() {
 }
 STEPS=(a b c d e)
 ((DAILY)) && STEPS+=(f g)
+((PROBES)) && STEPS+=(h i)
 echo "-- timed runs, $REPEAT of each, in turns ..."
 for ((r = 1; r <= REPEAT; r++)); do
     timed a "$SMELT" -C "$P" query --format csv "$SQL_A"
@@ -174,6 +207,10 @@ for ((r = 1; r <= REPEAT; r++)); do
     if ((DAILY)); then
         timed f "$SMELT" -C "$P" query --format csv "$SQL_F"
         timed g "$SMELT" -C "$P" query --format csv "$SQL_G"
+    fi
+    if ((PROBES)); then
+        timed h "$OUT/bin/start_duckdb"
+        timed i "$OUT/bin/start_smelt_libs"
     fi
 done
 # Where smelt's own time goes (smelt -v), from one more run of a, f, g.
@@ -207,6 +244,10 @@ debug_line() { sed -n 's/^smelt: debug: query: //p' "$LOGS/$1_v.err" | tail -1; 
         row "(f) smelt query, one day of bronze.days ($DAYS commits)" f
         row "(g) smelt query, one day of ext.days_json (no checkpoint)" g
     fi
+    if ((PROBES)); then
+        row "(h) start a program linked with libduckdb only" h
+        row "(i) ... linked with smelt's libraries too" i
+    fi
     echo
     printf '%-46s %9s %9s   %-8s %s\n' "measure" median "(min)" goal met
     AB=$(ratio "$(stat median a)" "$(stat median b)")
@@ -219,6 +260,9 @@ debug_line() { sed -n 's/^smelt: debug: query: //p' "$LOGS/$1_v.err" | tail -1; 
         printf '%-46s %9s %9s   %-8s %s\n' "time g/b" "$(ratio "$(stat median g)" "$(stat median b)")" "" "-" "(reported only)"
     fi
     echo
+    if ((PROBES)); then
+        echo "(a) - (b) = $(awk -v a="$(stat median a)" -v b="$(stat median b)" 'BEGIN { printf "%.1f", a - b }') ms, of which starting with smelt's libraries: (i) - (h) = $(awk -v a="$(stat median i)" -v b="$(stat median h)" 'BEGIN { printf "%.1f", a - b }') ms"
+    fi
     echo "(a) pruned $A_PART files by partition values, $A_STATS by column statistics"
     ((DAILY)) && echo "(f) pruned $F_PART by partition values, $F_STATS by column statistics; (g) $G_PART, $G_STATS"
     echo "where smelt's time goes (smelt -v, one run each; the rest is start-up, DuckDB, the query):"
