@@ -90,7 +90,8 @@ static int attach_lake(struct eng_db *db, const char *lake, const struct sm_map 
         struct dirent *e;
         int rc = 0;
         while (d && !rc && (e = readdir(d))) {
-            if (e->d_name[0] == '.' || e->d_name[0] == '_' || skipped(skip, cat_zones[z], e->d_name))
+            if (e->d_name[0] == '.' || e->d_name[0] == '_' ||
+                skipped(skip, cat_zones[z], e->d_name))
                 continue;
             char *loc = sm_path_join(zdir, e->d_name);
             /* One unreadable table must not break queries of the others: it
@@ -158,8 +159,7 @@ int cat_attach_all_except(struct eng_db *db, const char *lake, const char *state
     return rc;
 }
 
-int cat_attach_all(struct eng_db *db, const char *lake, const char *state_path,
-                   struct sm_err *err)
+int cat_attach_all(struct eng_db *db, const char *lake, const char *state_path, struct sm_err *err)
 {
     return cat_attach_all_except(db, lake, state_path, NULL, err);
 }

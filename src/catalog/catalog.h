@@ -66,8 +66,8 @@ struct cat_scan {
     char *location; /* the table's root */
     int64_t version;
     size_t files_total, files_scanned;
-    size_t pruned_partition; /* files skipped by their partition values */
-    size_t pruned_stats;     /* ... by their column statistics */
+    size_t pruned_partition;          /* files skipped by their partition values */
+    size_t pruned_stats;              /* ... by their column statistics */
     int64_t rows_total, rows_scanned; /* from numRecords; -1 when a file has none */
     int64_t bytes_total, bytes_scanned;
     /* per reference to the table in the query: the predicates used for
@@ -100,8 +100,8 @@ struct cat_query_opts {
  * a table, or SQL without a parse tree, is an error; without one, DuckDB
  * reports those when the query runs. *out (free with cat_query_free())
  * describes the named tables. */
-int cat_attach_query(struct eng_db *db, const char *lake, const char *state_path,
-                     const char *sql, const struct cat_query_opts *opts, struct cat_query **out,
+int cat_attach_query(struct eng_db *db, const char *lake, const char *state_path, const char *sql,
+                     const struct cat_query_opts *opts, struct cat_query **out,
                      struct sm_err *err) SM_MUST_USE;
 void cat_query_free(struct cat_query *q);
 

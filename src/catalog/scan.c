@@ -31,7 +31,7 @@
 #include <strings.h>
 
 struct qtable {
-    char *key;        /* cat_key() */
+    char *key;         /* cat_key() */
     char *zone, *name; /* as first written in the query */
     char *location;
     struct tbl_snapshot *snap; /* NULL when not a table smelt reads */
@@ -93,7 +93,8 @@ static void add_ref(struct walk *w, json_t *node, struct qsel *sel)
             break;
     if (t == w->ntables) {
         SM_ALLOC_GROW(w->tables, w->ntables + 1, w->atables);
-        w->tables[t] = (struct qtable){.key = key, .zone = sm_strdup(schema), .name = sm_strdup(table)};
+        w->tables[t] =
+            (struct qtable){.key = key, .zone = sm_strdup(schema), .name = sm_strdup(table)};
         w->ntables++;
     } else {
         free(key);
@@ -192,7 +193,8 @@ static bool to_lit(json_t *e, struct tbl_lit *out)
         const char *to = str_of(json_object_get(e, "cast_type"), "id");
         json_t *child = json_object_get(e, "child");
         json_t *v = json_object_get(child, "value");
-        if (json_is_true(json_object_get(e, "try_cast")) || !to || !type_is(child, "VALUE_CONSTANT"))
+        if (json_is_true(json_object_get(e, "try_cast")) || !to ||
+            !type_is(child, "VALUE_CONSTANT"))
             return false;
         if (json_is_true(json_object_get(v, "is_null"))) {
             *out = (struct tbl_lit){TBL_LIT_NULL, NULL};
@@ -230,7 +232,7 @@ static bool to_lit(json_t *e, struct tbl_lit *out)
         *out = (struct tbl_lit){TBL_LIT_STRING, sm_strdup(json_string_value(val))};
         return true;
     }
-    static const char *const ints[] = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT",
+    static const char *const ints[] = {"TINYINT",   "SMALLINT", "INTEGER", "BIGINT", "UTINYINT",
                                        "USMALLINT", "UINTEGER", "UBIGINT", NULL};
     bool is_int = false;
     for (size_t i = 0; ints[i]; i++)
@@ -439,8 +441,8 @@ static void bind_predicates(struct walk *w)
                     continue;
                 }
                 SM_ALLOC_GROW(r->preds, r->npreds + 1, r->apreds);
-                r->preds[r->npreds++] =
-                    (struct tbl_pred){.column = sm_strdup(tc->name), .op = op, .args = args, .nargs = nargs};
+                r->preds[r->npreds++] = (struct tbl_pred){
+                    .column = sm_strdup(tc->name), .op = op, .args = args, .nargs = nargs};
             }
         }
         free(conj);
@@ -629,9 +631,8 @@ static int cmp_scan(const void *a, const void *b)
     return strcmp(((const struct cat_scan *)a)->name, ((const struct cat_scan *)b)->name);
 }
 
-int cat_attach_query(struct eng_db *db, const char *lake, const char *state_path,
-                     const char *sql, const struct cat_query_opts *opts, struct cat_query **out,
-                     struct sm_err *err)
+int cat_attach_query(struct eng_db *db, const char *lake, const char *state_path, const char *sql,
+                     const struct cat_query_opts *opts, struct cat_query **out, struct sm_err *err)
 {
     struct walk w = {0};
     json_t *root = NULL;
@@ -684,8 +685,9 @@ int cat_attach_query(struct eng_db *db, const char *lake, const char *state_path
         rc = cat_attach_all_except(db, lake, state_path, &skip, err);
     sm_debug("query: parse tree %.1f ms, %zu table%s opened %.1f ms, pruned and attached %.1f ms, "
              "%s %.1f ms",
-             (t_parsed - t0) * 1000, w.ntables, w.ntables == 1 ? "" : "s", (t_opened - t_parsed) * 1000,
-             (t_views - t_opened) * 1000, only_named ? "no other table attached" : "other tables attached",
+             (t_parsed - t0) * 1000, w.ntables, w.ntables == 1 ? "" : "s",
+             (t_opened - t_parsed) * 1000, (t_views - t_opened) * 1000,
+             only_named ? "no other table attached" : "other tables attached",
              (sm_now() - t_views) * 1000);
     tbl_use_engine(NULL);
     sm_map_release(&skip);

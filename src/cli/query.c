@@ -236,8 +236,8 @@ int cmd_query(int argc, char **argv, struct cli_ctx *ctx)
     char *stpath = NULL;
     struct cat_query_opts opts = {.version = as_of, .ts_ms = as_of_ts, .no_prune = no_prune};
     if (cli_load_project(ctx, &p, &err) || orc_open_engine(p, &db, &err) ||
-        cat_attach_query(db, p->lake, (stpath = sm_path_join(p->state_dir, "state.db")), sql,
-                         &opts, &cq, &err)) {
+        cat_attach_query(db, p->lake, (stpath = sm_path_join(p->state_dir, "state.db")), sql, &opts,
+                         &cq, &err)) {
         free(stpath);
         code = cli_fail(&err);
         goto out;

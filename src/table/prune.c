@@ -61,9 +61,9 @@ static void add_ident(struct sm_buf *b, const char *s)
 
 static void add_lit(struct sm_buf *b, const struct tbl_lit *l)
 {
-    static const char *const prefix[] = {
-        [TBL_LIT_DATE] = "DATE ", [TBL_LIT_TIMESTAMP] = "TIMESTAMP ",
-        [TBL_LIT_TIMESTAMPTZ] = "TIMESTAMPTZ "};
+    static const char *const prefix[] = {[TBL_LIT_DATE] = "DATE ",
+                                         [TBL_LIT_TIMESTAMP] = "TIMESTAMP ",
+                                         [TBL_LIT_TIMESTAMPTZ] = "TIMESTAMPTZ "};
     switch (l->kind) {
     case TBL_LIT_NULL:
         (void)sm_buf_adds(b, "NULL");
@@ -84,9 +84,11 @@ static void add_lit(struct sm_buf *b, const struct tbl_lit *l)
 
 void tbl_pred_format(const struct tbl_pred *p, struct sm_buf *b)
 {
-    static const char *const ops[] = {
-        [TBL_PRED_EQ] = " = ", [TBL_PRED_LT] = " < ", [TBL_PRED_LE] = " <= ",
-        [TBL_PRED_GT] = " > ", [TBL_PRED_GE] = " >= "};
+    static const char *const ops[] = {[TBL_PRED_EQ] = " = ",
+                                      [TBL_PRED_LT] = " < ",
+                                      [TBL_PRED_LE] = " <= ",
+                                      [TBL_PRED_GT] = " > ",
+                                      [TBL_PRED_GE] = " >= "};
     add_ident(b, p->column);
     switch (p->op) {
     case TBL_PRED_EQ:
@@ -248,7 +250,7 @@ static enum col_class classify(const char *delta_type, int *scale)
         const char *name;
         enum col_class cc;
     } m[] = {
-        {"byte", CC_INT},    {"short", CC_INT}, {"integer", CC_INT},       {"long", CC_INT},
+        {"byte", CC_INT},      {"short", CC_INT}, {"integer", CC_INT},      {"long", CC_INT},
         {"string", CC_STRING}, {"date", CC_DATE}, {"timestamp_ntz", CC_TS}, {"timestamp", CC_TSTZ},
     };
     int p, s;
@@ -265,10 +267,10 @@ static enum col_class classify(const char *delta_type, int *scale)
 }
 
 struct val {
-    double num;     /* CC_INT, CC_DECIMAL */
-    bool exact;     /* num is the value itself, not a rounding of it */
-    int64_t us;     /* CC_DATE, CC_TS, CC_TSTZ */
-    const char *s;  /* CC_STRING: bytes, not NUL-terminated necessarily */
+    double num;    /* CC_INT, CC_DECIMAL */
+    bool exact;    /* num is the value itself, not a rounding of it */
+    int64_t us;    /* CC_DATE, CC_TS, CC_TSTZ */
+    const char *s; /* CC_STRING: bytes, not NUL-terminated necessarily */
     size_t len;
 };
 
@@ -424,7 +426,7 @@ struct colsum {
     struct val lo, hi;
     int any_null; /* -1 unknown, 0 no, 1 yes */
     bool all_null;
-    bool empty; /* the file has no rows at all */
+    bool empty;              /* the file has no rows at all */
     char *lo_text, *hi_text; /* owned copies for number stats */
 };
 
@@ -481,7 +483,8 @@ static void colsum_from_partition(struct colsum *c, json_t *pv, const char *phys
     }
     c->any_null = 0;
     const char *t = json_string_value(v);
-    if (!t || ((c->cc == CC_INT || c->cc == CC_DECIMAL) && !exact_partition_number(t, c->cc, scale)))
+    if (!t ||
+        ((c->cc == CC_INT || c->cc == CC_DECIMAL) && !exact_partition_number(t, c->cc, scale)))
         return;
     /* a timestamp partition value is written without a zone; TIMESTAMPTZ
      * ones are then read in the session's zone: parse_col_value refuses */

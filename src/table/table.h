@@ -244,8 +244,7 @@ bool tbl_parse_timestamp(const char *s, int64_t *out_us, bool *has_offset);
 
 /* tbl_snapshot_view_sql() over the files i with keep[i] only (keep NULL:
  * all). With no file kept, the view has the table's columns and no rows. */
-void tbl_snapshot_view_sql_files(const struct tbl_snapshot *s, const bool *keep,
-                                 struct sm_buf *b);
+void tbl_snapshot_view_sql_files(const struct tbl_snapshot *s, const bool *keep, struct sm_buf *b);
 
 /* --- maintenance (maintain.c) ---------------------------------------------- */
 

@@ -7,6 +7,7 @@
 #include "table/table.h"
 
 #include <setjmp.h>
+/* cmocka.h needs setjmp.h first */
 #include <cmocka.h>
 
 /* string literals for the char * fields of structs built by hand */
@@ -68,41 +69,42 @@ static void test_dates_and_timestamps(void **state)
     assert_int_equal(cmp("date", "2026-01-09", TBL_LIT_TIMESTAMP, "2026-01-09 00:00:01"), -1);
     assert_int_equal(cmp("date", "2026-01-09", TBL_LIT_TIMESTAMP, "2026-01-09 00:00:00"), 0);
     /* what DuckDB would do with these casts is not modelled */
-    assert_int_equal(cmp("date", "2026-01-09", TBL_LIT_STRING, "2026-01-09 10:00"), TBL_CMP_UNKNOWN);
+    assert_int_equal(cmp("date", "2026-01-09", TBL_LIT_STRING, "2026-01-09 10:00"),
+                     TBL_CMP_UNKNOWN);
     assert_int_equal(cmp("date", "2026-02-30", TBL_LIT_DATE, "2026-01-01"), TBL_CMP_UNKNOWN);
     assert_int_equal(cmp("date", "2026-01-09", TBL_LIT_TIMESTAMPTZ, "2026-01-09 00:00Z"),
                      TBL_CMP_UNKNOWN);
 
-    assert_int_equal(cmp("timestamp_ntz", "2026-01-09T10:00:00.000", TBL_LIT_TIMESTAMP,
-                         "2026-01-09 10:00:00"),
-                     0);
-    assert_int_equal(cmp("timestamp_ntz", "2026-01-09T10:00:00.000", TBL_LIT_DATE, "2026-01-09"), 1);
-    assert_int_equal(cmp("timestamp_ntz", "2026-01-09 10:00:00.000001", TBL_LIT_STRING,
-                         "2026-01-09 10:00:00"),
+    assert_int_equal(
+        cmp("timestamp_ntz", "2026-01-09T10:00:00.000", TBL_LIT_TIMESTAMP, "2026-01-09 10:00:00"),
+        0);
+    assert_int_equal(cmp("timestamp_ntz", "2026-01-09T10:00:00.000", TBL_LIT_DATE, "2026-01-09"),
                      1);
-    assert_int_equal(cmp("timestamp_ntz", "2026-01-09T10:00:00.000Z", TBL_LIT_TIMESTAMP,
-                         "2026-01-09 10:00"),
-                     0);
+    assert_int_equal(
+        cmp("timestamp_ntz", "2026-01-09 10:00:00.000001", TBL_LIT_STRING, "2026-01-09 10:00:00"),
+        1);
+    assert_int_equal(
+        cmp("timestamp_ntz", "2026-01-09T10:00:00.000Z", TBL_LIT_TIMESTAMP, "2026-01-09 10:00"), 0);
     /* an offset on either side of a zone-less timestamp: not modelled */
-    assert_int_equal(cmp("timestamp_ntz", "2026-01-09T10:00:00+02:00", TBL_LIT_TIMESTAMP,
-                         "2026-01-09 10:00"),
-                     TBL_CMP_UNKNOWN);
-    assert_int_equal(cmp("timestamp_ntz", "2026-01-09T10:00:00", TBL_LIT_STRING,
-                         "2026-01-09 10:00+01"),
-                     TBL_CMP_UNKNOWN);
+    assert_int_equal(
+        cmp("timestamp_ntz", "2026-01-09T10:00:00+02:00", TBL_LIT_TIMESTAMP, "2026-01-09 10:00"),
+        TBL_CMP_UNKNOWN);
+    assert_int_equal(
+        cmp("timestamp_ntz", "2026-01-09T10:00:00", TBL_LIT_STRING, "2026-01-09 10:00+01"),
+        TBL_CMP_UNKNOWN);
     /* TIMESTAMP WITH TIME ZONE: only with explicit offsets on both sides */
-    assert_int_equal(cmp("timestamp", "2026-01-09T10:00:00.000Z", TBL_LIT_TIMESTAMPTZ,
-                         "2026-01-09 12:00:00+02"),
-                     0);
-    assert_int_equal(cmp("timestamp", "2026-01-09T10:00:00.000Z", TBL_LIT_STRING,
-                         "2026-01-09 10:00:00-00:30"),
-                     -1);
-    assert_int_equal(cmp("timestamp", "2026-01-09T10:00:00.000Z", TBL_LIT_TIMESTAMP,
-                         "2026-01-09 10:00:00"),
-                     TBL_CMP_UNKNOWN);
-    assert_int_equal(cmp("timestamp", "2026-01-09 10:00:00", TBL_LIT_TIMESTAMPTZ,
-                         "2026-01-09 10:00:00Z"),
-                     TBL_CMP_UNKNOWN);
+    assert_int_equal(
+        cmp("timestamp", "2026-01-09T10:00:00.000Z", TBL_LIT_TIMESTAMPTZ, "2026-01-09 12:00:00+02"),
+        0);
+    assert_int_equal(
+        cmp("timestamp", "2026-01-09T10:00:00.000Z", TBL_LIT_STRING, "2026-01-09 10:00:00-00:30"),
+        -1);
+    assert_int_equal(
+        cmp("timestamp", "2026-01-09T10:00:00.000Z", TBL_LIT_TIMESTAMP, "2026-01-09 10:00:00"),
+        TBL_CMP_UNKNOWN);
+    assert_int_equal(
+        cmp("timestamp", "2026-01-09 10:00:00", TBL_LIT_TIMESTAMPTZ, "2026-01-09 10:00:00Z"),
+        TBL_CMP_UNKNOWN);
 
     /* microseconds since the epoch, worked out with Python's datetime */
     int64_t us = 0;
@@ -144,20 +146,25 @@ static char *part_cols[] = {C("part"), C("n")};
 
 static struct tbl_file files[] = {
     /* A */
-    {.path = C("a"), .partition_values = C("{\"part\":\"x\",\"n\":\"1\"}"),
-     .stats = C("{\"numRecords\":3,\"minValues\":{\"id\":1,\"s\":\"apple\",\"d\":\"2026-01-01\","
-              "\"ts\":\"2026-01-01T10:00:00.000\",\"f\":5.0,\"amt\":1.25},\"maxValues\":{\"id\":10,"
-              "\"s\":\"cherry\",\"d\":\"2026-01-05\",\"ts\":\"2026-01-01T12:00:00.000\",\"f\":6.0,"
-              "\"amt\":12.5},"
-              "\"nullCount\":{\"id\":0,\"s\":1,\"d\":0,\"ts\":0,\"f\":0}}")},
+    {.path = C("a"),
+     .partition_values = C("{\"part\":\"x\",\"n\":\"1\"}"),
+     .stats =
+         C("{\"numRecords\":3,\"minValues\":{\"id\":1,\"s\":\"apple\",\"d\":\"2026-01-01\","
+           "\"ts\":\"2026-01-01T10:00:00.000\",\"f\":5.0,\"amt\":1.25},\"maxValues\":{\"id\":10,"
+           "\"s\":\"cherry\",\"d\":\"2026-01-05\",\"ts\":\"2026-01-01T12:00:00.000\",\"f\":6.0,"
+           "\"amt\":12.5},"
+           "\"nullCount\":{\"id\":0,\"s\":1,\"d\":0,\"ts\":0,\"f\":0}}")},
     /* B: d all NULL, s max maybe truncated */
-    {.path = C("b"), .partition_values = C("{\"part\":null,\"n\":\"2\"}"),
+    {.path = C("b"),
+     .partition_values = C("{\"part\":null,\"n\":\"2\"}"),
      .stats = C("{\"numRecords\":2,\"minValues\":{\"id\":20,\"s\":\"" M40 "\"},\"maxValues\":{"
-              "\"id\":30,\"s\":\"" M40 "\"},\"nullCount\":{\"id\":0,\"s\":0,\"d\":2,\"ts\":0}}")},
+                "\"id\":30,\"s\":\"" M40 "\"},\"nullCount\":{\"id\":0,\"s\":0,\"d\":2,\"ts\":0}}")},
     /* C: no stats */
     {.path = C("c"), .partition_values = C("{\"part\":\"y\",\"n\":\"1.5\"}")},
     /* D: no rows */
-    {.path = C("d"), .partition_values = C("{\"part\":\"x\",\"n\":\"3\"}"), .stats = C("{\"numRecords\":0}")},
+    {.path = C("d"),
+     .partition_values = C("{\"part\":\"x\",\"n\":\"3\"}"),
+     .stats = C("{\"numRecords\":0}")},
 };
 
 static struct tbl_snapshot snap = {
@@ -260,7 +267,7 @@ static void test_file_prune(void **state)
     expect1("part", TBL_PRED_IS_NULL, none, none, 0, "pkpp");
     expect1("part", TBL_PRED_NOT_NULL, none, none, 0, "kpkk");
     expect1("part", TBL_PRED_GT, STR("x"), none, 1, "ppkp");
-    expect1("n", TBL_PRED_EQ, NUM("1"), none, 1, "kpkp");  /* "1.5" in an integer: unknown */
+    expect1("n", TBL_PRED_EQ, NUM("1"), none, 1, "kpkp"); /* "1.5" in an integer: unknown */
     /* only partition predicates: D's stats (no rows) are not read */
     expect1("n", TBL_PRED_IN, NUM("2"), NUM("3"), 2, "pkkk");
     /* an unknown column prunes nothing */
@@ -320,7 +327,8 @@ static void test_view_over_kept_files(void **state)
     }
     assert_int_equal(kept, 1);
     struct sm_buf b = SM_BUF_INIT;
-    (void)sm_buf_adds(&b, "SELECT CAST(count(*) AS VARCHAR) || ',' || CAST(sum(id) AS VARCHAR) FROM (");
+    (void)sm_buf_adds(&b,
+                      "SELECT CAST(count(*) AS VARCHAR) || ',' || CAST(sum(id) AS VARCHAR) FROM (");
     tbl_snapshot_view_sql_files(s, keep, &b);
     (void)sm_buf_adds(&b, ")");
     char *r = NULL;
@@ -361,7 +369,8 @@ static void test_num_records(void **state)
         "\"partitionColumns\":[]}}\n"
         /* a column named numRecords before the member, and a string holding it */
         "{\"add\":{\"path\":\"a.parquet\",\"partitionValues\":{},\"size\":1,\"dataChange\":true,"
-        "\"stats\":\"{\\\"minValues\\\":{\\\"numRecords\\\":99},\\\"note\\\":\\\"\\\\\\\"numRecords\\\\\\\": 7\\\","
+        "\"stats\":\"{\\\"minValues\\\":{\\\"numRecords\\\":99},\\\"note\\\":"
+        "\\\"\\\\\\\"numRecords\\\\\\\": 7\\\","
         "\\\"numRecords\\\" : 3}\"}}\n"
         "{\"add\":{\"path\":\"b.parquet\",\"partitionValues\":{},\"size\":1,\"dataChange\":true,"
         "\"stats\":\"{\\\"minValues\\\":{\\\"numRecords\\\":99}}\"}}\n"

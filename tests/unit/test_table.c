@@ -238,7 +238,8 @@ static void test_multi_column_partitions(void **state)
     char *text;
     assert_int_equal(sm_read_file(log1, &text, NULL, NULL), 0);
     assert_null(strstr(text, "\"metaData\""));
-    assert_non_null(strstr(text, "\"partitionValues\":{\"region\":\"West\",\"day\":\"2026-01-09\"}"));
+    assert_non_null(
+        strstr(text, "\"partitionValues\":{\"region\":\"West\",\"day\":\"2026-01-09\"}"));
     free(text);
     free(log1);
     /* bad lists */
