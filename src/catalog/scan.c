@@ -147,8 +147,11 @@ static void walk_select(json_t *node, struct walk *w)
     w->sels[w->nsels++] = s;
     s->where = json_object_get(node, "where_clause");
     json_t *from = json_object_get(node, "from_table");
+    /* USING SAMPLE draws from the FROM clause before WHERE filters: fewer
+     * rows in would be another sample */
+    json_t *sample = json_object_get(node, "sample");
     if (from)
-        walk_from(from, true, s, w);
+        walk_from(from, !sample || json_is_null(sample), s, w);
     const char *key;
     json_t *v;
     json_object_foreach(node, key, v)

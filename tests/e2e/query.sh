@@ -357,6 +357,10 @@ check_eq "an inner join filters both sides" "1/7 p6 s0 2/3 p0 s1" \
     "$(ex silver.events "SELECT count(*) FROM bronze.events x JOIN silver.events s ON x.id = s.id WHERE s.day = '2026-01-03' AND x.id < 6") $(ex bronze.events "SELECT count(*) FROM bronze.events x JOIN silver.events s ON x.id = s.id WHERE s.day = '2026-01-03' AND x.id < 6")"
 check_eq "the nullable side of a LEFT JOIN is read whole" "7/7 p0 s0" \
     "$(ex silver.events "SELECT x.id FROM bronze.events x LEFT JOIN silver.events s ON x.id = s.id AND s.day = '2026-01-03' WHERE s.day IS NULL")"
+check_eq "TABLESAMPLE samples the table before WHERE: no pruning" "7/7 p0 s0" \
+    "$(ex silver.events "SELECT count(*) FROM silver.events TABLESAMPLE 50 PERCENT (bernoulli, 42) WHERE day = '2026-01-03'")"
+check_eq "USING SAMPLE: no pruning" "7/7 p0 s0" \
+    "$(ex silver.events "SELECT count(*) FROM silver.events WHERE day = '2026-01-03' USING SAMPLE 50 PERCENT (bernoulli, 42)")"
 check_eq "USING: an unqualified column may be the merged one: no pruning" "7/7 p0 s0" \
     "$(ex silver.events "SELECT count(*) FROM silver.events s JOIN (SELECT DATE '2026-01-03' AS day) d USING (day) WHERE day = '2026-01-03'")"
 for sql in \
