@@ -842,9 +842,10 @@ static const struct key model_keys[] = {
              "is new upstream (`incremental`), or keep every version of each row (`snapshot`, "
              "SCD type 2)"},
     {.name = "partition_by",
-     .type = KT_STR,
+     .type = KT_STRS,
      .at = AT(prj_model, partition_by),
-     .help = "column whose values split the table into folders, e.g. `order_date`"},
+     .help = "column (or list of columns) whose values split the table into folders, e.g. "
+             "`order_date` or `[region, day]` (nested: `region=West/day=2026-01-30/`)"},
     {.name = "unique_key",
      .type = KT_STRS,
      .at = AT(prj_model, unique_key),

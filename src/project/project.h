@@ -162,7 +162,8 @@ struct prj_model {
                        and trailing comments are removed, so callers can
                        wrap it, e.g. "CREATE TABLE t AS (" sql ")" */
     enum prj_materialized materialized; /* default table */
-    char *partition_by;                 /* column name or NULL */
+    char *partition_by;                 /* column name, comma-joined list ("region,day" or
+                                           "region, day" as written) or NULL */
     char *unique_key;                   /* comma-joined column list, e.g. "a,b", or NULL */
     /* incremental: "append", "merge" or "insert_overwrite" (set from the
      * keys present when not written); NULL for other materializations */

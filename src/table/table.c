@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #define LOG_DIR "_delta_log"
@@ -161,6 +162,12 @@ int64_t tbl_latest_version(const char *location)
  * snapshot API does not need a caller's connection, and this one is only
  * opened when a table has checkpoints. */
 static struct eng_db *aux_db;
+static struct eng_db *borrowed_db; /* tbl_use_engine() */
+
+void tbl_use_engine(struct eng_db *db)
+{
+    borrowed_db = db;
+}
 
 static void aux_close(void)
 {
@@ -170,6 +177,10 @@ static void aux_close(void)
 
 static int aux_engine(struct eng_db **out, struct sm_err *err)
 {
+    if (borrowed_db) {
+        *out = borrowed_db;
+        return 0;
+    }
     if (!aux_db) {
         struct eng_config cfg = {.threads = 1, .memory_limit = "1GB"};
         SM_TRY(eng_open(&cfg, &aux_db, err));
@@ -350,6 +361,43 @@ static char *json_text_or_null(json_t *v)
     return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
 }
 
+/* The top-level numRecords of a stats JSON text, or -1. A scan rather than
+ * a parse: opening a table reads one stats string per live file, and only
+ * this member is needed then. Strings are skipped, so a column named
+ * numRecords inside minValues does not count. */
+static int64_t stats_num_records(const char *st)
+{
+    int depth = 0;
+    for (const char *p = st; *p; p++) {
+        if (*p == '{' || *p == '[') {
+            depth++;
+        } else if (*p == '}' || *p == ']') {
+            depth--;
+        } else if (*p == '"') {
+            const char *key = p + 1;
+            for (p++; *p && *p != '"'; p++)
+                if (*p == '\\' && p[1])
+                    p++;
+            if (!*p)
+                return -1;
+            if (depth == 1 && p - key == 10 && !strncmp(key, "numRecords", 10)) {
+                const char *q = p + 1 + strspn(p + 1, " \t\r\n");
+                int64_t n;
+                char num[24];
+                size_t len = strspn(q + (*q == ':'), " \t\r\n");
+                q += (*q == ':') + len;
+                len = strspn(q, "-0123456789");
+                if (len == 0 || len >= sizeof(num))
+                    return -1;
+                memcpy(num, q, len);
+                num[len] = 0;
+                return !sm_parse_i64(num, &n) ? n : -1;
+            }
+        }
+    }
+    return -1;
+}
+
 void tbl_file_from_add(json_t *x, struct tbl_file *f)
 {
     f->path = tbl_uri_decode(sm_or(json_string_value(json_object_get(x, "path")), ""));
@@ -358,14 +406,7 @@ void tbl_file_from_add(json_t *x, struct tbl_file *f)
     f->partition_values = json_text_or_null(json_object_get(x, "partitionValues"));
     f->stats = json_text_or_null(json_object_get(x, "stats"));
     f->deletion_vector = json_text_or_null(json_object_get(x, "deletionVector"));
-    f->num_records = -1;
-    if (f->stats) {
-        json_t *st = json_loads(f->stats, 0, NULL);
-        json_t *nr = json_object_get(st, "numRecords");
-        if (json_is_integer(nr))
-            f->num_records = json_integer_value(nr);
-        json_decref(st);
-    }
+    f->num_records = f->stats ? stats_num_records(f->stats) : -1;
 }
 
 void tbl_file_release(struct tbl_file *f)
@@ -441,6 +482,7 @@ struct replay {
     struct sm_map live; /* path -> struct tbl_file * (heap) */
     size_t txn_alloc;
 };
+
 
 static int apply_action(struct replay *r, json_t *a, int64_t v, const char *file, size_t line,
                         struct sm_err *err)
@@ -732,7 +774,10 @@ static bool is_partition_col(const struct tbl_snapshot *s, const char *name)
  * from its path? True for tables smelt writes: each value is non-null, plain
  * ASCII and appears verbatim as "<col>=<value>/" in the file's path. Spark
  * escapes some characters and writes NULL as __HIVE_DEFAULT_PARTITION__, so
- * such tables take the general path, which uses the log's values. */
+ * such tables take the general path, which uses the log's values, as do
+ * values DuckDB would read as NULL ("NULL", "null"). Values are read as text
+ * (hive_types_autocast=false) and cast to the column's type, so "007" stays
+ * "007". */
 static bool hive_paths_match_log(const struct tbl_snapshot *s)
 {
     bool ok = true;
@@ -740,8 +785,9 @@ static bool hive_paths_match_log(const struct tbl_snapshot *s)
         json_t *pv = json_loads(sm_or(s->files[i].partition_values, "{}"), 0, NULL);
         for (size_t k = 0; k < s->npartition_columns && ok; k++) {
             const char *v = json_string_value(json_object_get(pv, s->partition_columns[k]));
-            if (!v || !*v || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                       "0123456789-_.:") != strlen(v)) {
+            if (!v || !*v || !strcasecmp(v, "null") ||
+                strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                          "0123456789-_.:") != strlen(v)) {
                 ok = false;
                 break;
             }
@@ -837,7 +883,7 @@ void tbl_snapshot_view_sql(const struct tbl_snapshot *s, struct sm_buf *b)
         (void)sm_buf_adds(b, " FROM read_parquet(");
         add_file_list(b, s, NULL, s->nfiles);
         (void)sm_buf_addf(b, ", union_by_name=true, hive_partitioning=%s)",
-                          s->npartition_columns ? "true" : "false");
+                          s->npartition_columns ? "true, hive_types_autocast=false" : "false");
         return;
     }
     /* General path: one scan per distinct partition tuple, values from the log. */
@@ -1093,10 +1139,83 @@ int tbl_version_at(const char *location, int64_t ts_ms, int64_t *out, struct sm_
 
 /* --- commits --------------------------------------------------------------- */
 
+/* The partition columns of a commit are one comma-joined string, as
+ * tbl_write_select() takes them ("region,day"). */
+
+/* The next column of a list at *p (advanced), or NULL at its end. Caller
+ * frees. */
+static char *next_partition_column(const char **p)
+{
+    if (!*p || !**p)
+        return NULL;
+    size_t n = strcspn(*p, ",");
+    char *name = sm_strndup(*p, n);
+    *p += n + ((*p)[n] == ',');
+    return name;
+}
+
+/* Is name one of the columns of the list? */
+static bool in_partition_list(const char *list, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = list; p && *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == len && !strncmp(p, name, n))
+            return true;
+        p += n + (p[n] == ',');
+    }
+    return false;
+}
+
+/* snap's partition columns as a list, or NULL. */
+static char *snapshot_partition_list(const struct tbl_snapshot *snap)
+{
+    if (!snap->npartition_columns)
+        return NULL;
+    struct sm_buf b = SM_BUF_INIT;
+    for (size_t i = 0; i < snap->npartition_columns; i++)
+        (void)sm_buf_addf(&b, "%s%s", i ? "," : "", snap->partition_columns[i]);
+    return sm_buf_detach(&b);
+}
+
+/* "region, day" (a model's partition_by) as a list: names trimmed, none
+ * empty or repeated. */
+static int parse_partition_list(const char *spec, char **out, struct sm_err *err)
+{
+    struct sm_buf b = SM_BUF_INIT;
+    for (const char *p = spec;;) {
+        size_t n = strcspn(p, ",");
+        const char *s = p, *e = p + n;
+        while (s < e && (*s == ' ' || *s == '\t'))
+            s++;
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        char *name = sm_strndup(s, (size_t)(e - s));
+        int rc = 0;
+        if (!*name)
+            rc = sm_err_set(err, SM_ECONFIG, "partition_by '%s' has an empty column name", spec);
+        else if (in_partition_list(b.buf, name))
+            rc = sm_err_set(err, SM_ECONFIG, "partition_by '%s' names column '%s' twice", spec,
+                            name);
+        if (!rc)
+            (void)sm_buf_addf(&b, "%s%s", b.len ? "," : "", name);
+        free(name);
+        if (rc) {
+            sm_buf_release(&b);
+            return rc;
+        }
+        if (!p[n])
+            break;
+        p += n + 1;
+    }
+    *out = sm_buf_detach(&b);
+    return 0;
+}
+
 struct tbl_commit {
     char *operation;
     char *schema_string;      /* set by tbl_write_select */
-    char *partition_by;       /* or NULL */
+    char *partition_by;       /* partition columns, comma-joined ("region,day"), or NULL */
     bool needs_ntz;
     struct sm_buf adds;       /* JSON lines */
     struct sm_buf removes;    /* JSON lines */
@@ -1199,7 +1318,7 @@ void tbl_commit_set_schema(struct tbl_commit *c, const struct tbl_snapshot *snap
     free(c->schema_string);
     c->schema_string = sm_strdup(snap->schema_string);
     free(c->partition_by);
-    c->partition_by = snap->npartition_columns ? sm_strdup(snap->partition_columns[0]) : NULL;
+    c->partition_by = snapshot_partition_list(snap);
     for (size_t i = 0; i < snap->ncolumns; i++)
         if (!strcmp(snap->columns[i].delta_type, "timestamp_ntz"))
             c->needs_ntz = true;
@@ -1249,10 +1368,10 @@ static bool schema_changed(const struct tbl_commit *c, const struct tbl_snapshot
         return false;
     if (!snap || strcmp(snap->schema_string, c->schema_string))
         return true;
-    size_t np = c->partition_by ? 1 : 0;
-    if (np != snap->npartition_columns)
-        return true;
-    return np && strcmp(snap->partition_columns[0], c->partition_by);
+    char *old = snapshot_partition_list(snap);
+    bool changed = strcmp(sm_or(old, ""), sm_or(c->partition_by, ""));
+    free(old);
+    return changed;
 }
 
 /* An append may add columns (schema evolution) but not drop or retype
@@ -1331,8 +1450,12 @@ static int commit_once(struct tbl_commit *c, const char *location, int64_t read_
         free(id);
         (void)sm_buf_add_json_str(&b, c->schema_string);
         (void)sm_buf_adds(&b, ",\"partitionColumns\":[");
-        if (c->partition_by)
-            (void)sm_buf_add_json_str(&b, c->partition_by);
+        const char *p = c->partition_by;
+        for (char *name; (name = next_partition_column(&p)); free(name)) {
+            if (b.buf[b.len - 1] != '[')
+                (void)sm_buf_addc(&b, ',');
+            (void)sm_buf_add_json_str(&b, name);
+        }
         (void)sm_buf_addf(&b, "],\"configuration\":{},\"createdTime\":%lld}}\n", (long long)now);
     }
     (void)sm_buf_add(&b, c->txn.buf, c->txn.len);
@@ -1488,7 +1611,7 @@ static void add_stats_member(struct sm_buf *b, json_t *colstats, const struct ou
     (void)sm_buf_addf(b, ",\"%s\":{", delta_key);
     bool first = true;
     for (size_t i = 0; i < ncols; i++) {
-        if (partition_by && !strcmp(cols[i].name, partition_by))
+        if (in_partition_list(partition_by, cols[i].name))
             continue;
         char *qname = sm_asprintf("\"%s\"", cols[i].name);
         json_t *cs = json_object_get(colstats, qname);
@@ -1565,11 +1688,14 @@ int tbl_write_select(struct eng_db *db, const char *location, const char *select
 {
     struct out_col *cols = NULL;
     size_t ncols = 0;
-    SM_TRY(describe_select(db, select_sql, &cols, &ncols, err));
-    int rc = 0;
+    char *parts = NULL; /* the partition columns as a list */
+    if (partition_by)
+        SM_TRY(parse_partition_list(partition_by, &parts, err));
+    int rc = describe_select(db, select_sql, &cols, &ncols, err);
     struct eng_result *r = NULL;
     struct sm_buf q = SM_BUF_INIT, schema = SM_BUF_INIT;
-    bool found_part = !partition_by;
+    if (rc)
+        goto out;
 
     (void)sm_buf_adds(&schema, "{\"type\":\"struct\",\"fields\":[");
     (void)sm_buf_adds(&q, "COPY (SELECT ");
@@ -1585,20 +1711,33 @@ int tbl_write_select(struct eng_db *db, const char *location, const char *select
         add_schema_field(&schema, cols[i].name, cols[i].delta_type, i == 0);
         if (!strcmp(cols[i].delta_type, "timestamp_ntz"))
             c->needs_ntz = true;
-        if (partition_by && !strcmp(cols[i].name, partition_by))
-            found_part = true;
     }
     (void)sm_buf_adds(&schema, "]}");
-    if (!found_part) {
-        rc = sm_err_set(err, SM_ECONFIG, "partition_by column '%s' is not in the query's output",
-                        partition_by);
-        goto out;
+    /* the column of the list that the query lacks */
+    const char *p = parts;
+    for (char *name; !rc && (name = next_partition_column(&p)); free(name)) {
+        bool there = false;
+        for (size_t i = 0; i < ncols && !there; i++)
+            there = !strcmp(cols[i].name, name);
+        if (!there)
+            rc = sm_err_set(err, SM_ECONFIG,
+                            "partition_by column '%s' is not in the query's output", name);
     }
+    if (rc)
+        goto out;
     (void)sm_buf_addf(&q, " FROM (%s\n)) TO ", select_sql);
-    if (partition_by) {
+    if (parts) {
+        /* Hive-style nested folders, region=West/day=2026-01-30/; DuckDB
+         * percent-encodes special characters in the values and writes NULL
+         * as "NULL" (the log's partitionValues are the truth) */
         (void)sm_buf_add_sql_str(&q, location);
         (void)sm_buf_adds(&q, " (FORMAT parquet, PARTITION_BY (");
-        (void)sm_buf_add_sql_ident(&q, partition_by);
+        p = parts;
+        for (char *name; (name = next_partition_column(&p)); free(name)) {
+            if (q.buf[q.len - 1] != '(')
+                (void)sm_buf_adds(&q, ", ");
+            (void)sm_buf_add_sql_ident(&q, name);
+        }
         (void)sm_buf_adds(&q, "), APPEND true, FILENAME_PATTERN 'part-{uuid}'");
     } else {
         char *uuid = sm_uuid4();
@@ -1609,15 +1748,23 @@ int tbl_write_select(struct eng_db *db, const char *location, const char *select
         (void)sm_buf_adds(&q, " (FORMAT parquet");
     }
     (void)sm_buf_adds(&q, ", RETURN_STATS true)");
-    SM_TRY(sm_mkdirs(location, err));
-    rc = eng_query(db, q.buf, &r, err);
+    rc = sm_mkdirs(location, err);
+    /* DuckDB keeps 100 partition files open by default and starts a new
+     * file when it reopens a partition: a year of daily partitions would get
+     * several files each, and queries that prune to one day read them all.
+     * Each open file costs a writer's buffers, hence a cap. */
+    if (!rc && parts)
+        rc = eng_exec(db, "SET partitioned_write_max_open_files = 1024", err);
+    if (!rc)
+        rc = eng_query(db, q.buf, &r, err);
     if (rc)
         goto out;
 
     free(c->schema_string);
     c->schema_string = sm_buf_detach(&schema);
     free(c->partition_by);
-    c->partition_by = partition_by ? sm_strdup(partition_by) : NULL;
+    c->partition_by = parts;
+    parts = NULL;
     int ifile = eng_result_colidx(r, "filename"), icount = eng_result_colidx(r, "count"),
         isize = eng_result_colidx(r, "file_size_bytes"),
         istats = eng_result_colidx(r, "column_statistics"),
@@ -1643,16 +1790,24 @@ int tbl_write_select(struct eng_db *db, const char *location, const char *select
         (void)sm_buf_adds(&c->adds, "{\"add\":{\"path\":\"");
         add_uri_path(&c->adds, fname + loclen + 1);
         (void)sm_buf_adds(&c->adds, "\",\"partitionValues\":");
-        if (partition_by) {
+        if (c->partition_by) {
+            /* one value per partition column, as DuckDB casts it to text
+             * (dates ISO, as PROTOCOL.md's partition value serialization
+             * wants); NULL is null */
             json_t *pk = json_loads(sm_or(eng_result_str(r, iparts, i), "{}"), 0, NULL);
-            const char *pv = json_string_value(json_object_get(pk, partition_by));
             (void)sm_buf_adds(&c->adds, "{");
-            (void)sm_buf_add_json_str(&c->adds, partition_by);
-            (void)sm_buf_addc(&c->adds, ':');
-            if (pv && strcmp(pv, "NULL"))
-                (void)sm_buf_add_json_str(&c->adds, pv);
-            else
-                (void)sm_buf_adds(&c->adds, "null");
+            const char *pp = c->partition_by;
+            for (char *name; (name = next_partition_column(&pp)); free(name)) {
+                const char *pv = json_string_value(json_object_get(pk, name));
+                if (c->adds.buf[c->adds.len - 1] != '{')
+                    (void)sm_buf_addc(&c->adds, ',');
+                (void)sm_buf_add_json_str(&c->adds, name);
+                (void)sm_buf_addc(&c->adds, ':');
+                if (pv)
+                    (void)sm_buf_add_json_str(&c->adds, pv);
+                else
+                    (void)sm_buf_adds(&c->adds, "null");
+            }
             (void)sm_buf_adds(&c->adds, "}");
             json_decref(pk);
         } else {
@@ -1664,9 +1819,9 @@ int tbl_write_select(struct eng_db *db, const char *location, const char *select
                           c->data_change ? "true" : "false");
         struct sm_buf st = SM_BUF_INIT;
         (void)sm_buf_addf(&st, "{\"numRecords\":%lld", (long long)count);
-        add_stats_member(&st, stats, cols, ncols, partition_by, "minValues", "min");
-        add_stats_member(&st, stats, cols, ncols, partition_by, "maxValues", "max");
-        add_stats_member(&st, stats, cols, ncols, partition_by, "nullCount", "null_count");
+        add_stats_member(&st, stats, cols, ncols, c->partition_by, "minValues", "min");
+        add_stats_member(&st, stats, cols, ncols, c->partition_by, "maxValues", "max");
+        add_stats_member(&st, stats, cols, ncols, c->partition_by, "nullCount", "null_count");
         (void)sm_buf_addc(&st, '}');
         (void)sm_buf_add_json_str(&c->adds, st.buf);
         sm_buf_release(&st);
@@ -1682,5 +1837,6 @@ out:
     sm_buf_release(&q);
     sm_buf_release(&schema);
     out_cols_free(cols, ncols);
+    free(parts);
     return rc;
 }
