@@ -31,6 +31,7 @@
  *    to milliseconds.
  */
 #include "table.h"
+#include "table_int.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -592,22 +593,6 @@ static bool rules_out(const struct colsum *c, const struct tbl_pred *p)
     }
 }
 
-static const struct tbl_column *find_column(const struct tbl_snapshot *s, const char *name)
-{
-    for (size_t i = 0; i < s->ncolumns; i++)
-        if (!strcmp(s->columns[i].name, name))
-            return &s->columns[i];
-    return NULL;
-}
-
-static bool is_partition(const struct tbl_snapshot *s, const char *name)
-{
-    for (size_t i = 0; i < s->npartition_columns; i++)
-        if (!strcmp(s->partition_columns[i], name))
-            return true;
-    return false;
-}
-
 enum tbl_prune tbl_file_prune(const struct tbl_snapshot *s, const struct tbl_file *f,
                               const struct tbl_pred *preds, size_t n)
 {
@@ -616,8 +601,8 @@ enum tbl_prune tbl_file_prune(const struct tbl_snapshot *s, const struct tbl_fil
     /* partition predicates first: the cheaper and the more telling reason */
     for (int pass = 0; pass < 2 && r == TBL_PRUNE_KEEP; pass++) {
         for (size_t i = 0; i < n && r == TBL_PRUNE_KEEP; i++) {
-            const struct tbl_column *col = find_column(s, preds[i].column);
-            if (!col || (pass == 0) != is_partition(s, col->name))
+            const struct tbl_column *col = tbl_find_column(s, preds[i].column);
+            if (!col || (pass == 0) != tbl_is_partition_col(s, col->name))
                 continue;
             struct colsum c = {0};
             int scale = 0;

@@ -599,19 +599,12 @@ static int apply_action(struct replay *r, json_t *a, int64_t v, const char *file
     return 0;
 }
 
-static int replay_version(struct replay *r, int64_t v, struct sm_err *err)
+int tbl_log_read_actions(const char *path, tbl_action_fn fn, void *ctx, struct sm_err *err)
 {
-    char *path = version_path(r->s->location, v);
     char *text = NULL;
-    int rc = sm_read_file(path, &text, NULL, err);
-    if (rc) {
-        free(path);
-        return rc;
-    }
-    /* Only the commitInfo of the version we stop at describes the snapshot. */
-    free(r->s->commit_info);
-    r->s->commit_info = NULL;
+    SM_TRY(sm_read_file(path, &text, NULL, err));
     size_t lineno = 0;
+    int rc = 0;
     for (char *line = text, *next; line && *line && !rc; line = next) {
         next = strchr(line, '\n');
         if (next)
@@ -626,10 +619,32 @@ static int replay_version(struct replay *r, int64_t v, struct sm_err *err)
                             je.text);
             break;
         }
-        rc = apply_action(r, a, v, path, lineno, err);
+        rc = fn(a, path, lineno, ctx, err);
         json_decref(a);
     }
     free(text);
+    return rc;
+}
+
+struct replay_step {
+    struct replay *r;
+    int64_t v;
+};
+
+static int replay_action(json_t *a, const char *path, size_t line, void *ctx, struct sm_err *err)
+{
+    struct replay_step *st = ctx;
+    return apply_action(st->r, a, st->v, path, line, err);
+}
+
+static int replay_version(struct replay *r, int64_t v, struct sm_err *err)
+{
+    char *path = version_path(r->s->location, v);
+    /* Only the commitInfo of the version we stop at describes the snapshot. */
+    free(r->s->commit_info);
+    r->s->commit_info = NULL;
+    struct replay_step st = {r, v};
+    int rc = tbl_log_read_actions(path, replay_action, &st, err);
     free(path);
     return rc;
 }
@@ -762,7 +777,15 @@ int tbl_snapshot_open(const char *location, int64_t version, struct tbl_snapshot
     return 0;
 }
 
-static bool is_partition_col(const struct tbl_snapshot *s, const char *name)
+const struct tbl_column *tbl_find_column(const struct tbl_snapshot *s, const char *name)
+{
+    for (size_t i = 0; i < s->ncolumns; i++)
+        if (!strcmp(s->columns[i].name, name))
+            return &s->columns[i];
+    return NULL;
+}
+
+bool tbl_is_partition_col(const struct tbl_snapshot *s, const char *name)
 {
     for (size_t i = 0; i < s->npartition_columns; i++)
         if (!strcmp(s->partition_columns[i], name))
@@ -830,7 +853,7 @@ static void add_select_list(struct sm_buf *b, const struct tbl_snapshot *s, bool
     json_t *pv = part_values ? json_loads(part_values, 0, NULL) : NULL;
     for (size_t i = 0; i < s->ncolumns; i++) {
         const struct tbl_column *c = &s->columns[i];
-        bool part = is_partition_col(s, c->name);
+        bool part = tbl_is_partition_col(s, c->name);
         if (i)
             (void)sm_buf_adds(b, ", ");
         if (empty || (part && c->sql_type)) {
