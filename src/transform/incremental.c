@@ -258,16 +258,8 @@ static int commit_build(struct build *b, struct tbl_commit *c, struct tbl_snapsh
                         const char *select_sql, const struct xf_commit_info *ci,
                         struct xf_result *out)
 {
-    int64_t rows = 0;
-    SM_TRY(tbl_write_select(b->db, b->location, select_sql, b->m->partition_by, c, &rows, b->err));
-    tbl_commit_set_info(c, "smelt.model", b->m->sql_file);
-    tbl_commit_set_info(c, "smelt.inputs", ci->inputs);
-    tbl_commit_set_info(c, "smelt.fingerprint", ci->fingerprint);
-    if (ci->txn_app)
-        tbl_commit_set_txn(c, ci->txn_app, ci->txn_version);
-    SM_TRY(tbl_commit_write(c, b->location, snap ? snap->version : -1, snap, &out->version, b->err));
-    out->rows_out = rows;
-    return 0;
+    return xf_write_commit(b->db, b->m, b->location, select_sql, b->m->partition_by, c, snap, ci,
+                           out, b->err);
 }
 
 static int build_keyed(struct build *b, struct tbl_snapshot *target, const struct xf_commit_info *ci,
