@@ -315,12 +315,94 @@ static void columns_free(struct tbl_column *cols, size_t n)
         free(cols[i].delta_type);
         free(cols[i].sql_type);
         free(cols[i].physical_name);
+        free(cols[i].read_sql);
     }
     free(cols);
 }
 
+/* The physical name of a field of a schemaString (column mapping), or its
+ * name. */
+static const char *field_phys_name(json_t *f)
+{
+    const char *phys = json_string_value(
+        json_object_get(json_object_get(f, "metadata"), "delta.columnMapping.physicalName"));
+    return phys ? phys : sm_or(json_string_value(json_object_get(f, "name")), "");
+}
+
+/* Whether a value of Delta type t (a schemaString type) holds, at any depth,
+ * a struct field whose physical name differs from its name. */
+static bool nested_renamed(json_t *t)
+{
+    const char *kind = json_string_value(json_object_get(t, "type"));
+    if (!json_is_object(t) || !kind)
+        return false;
+    if (!strcmp(kind, "array"))
+        return nested_renamed(json_object_get(t, "elementType"));
+    if (!strcmp(kind, "map"))
+        return nested_renamed(json_object_get(t, "keyType")) ||
+               nested_renamed(json_object_get(t, "valueType"));
+    json_t *fields = json_object_get(t, "fields");
+    for (size_t i = 0; i < json_array_size(fields); i++) {
+        json_t *f = json_array_get(fields, i);
+        if (strcmp(field_phys_name(f), sm_or(json_string_value(json_object_get(f, "name")), "")) ||
+            nested_renamed(json_object_get(f, "type")))
+            return true;
+    }
+    return false;
+}
+
+/* Append to b an SQL expression that turns expr, a value of Delta type t as
+ * the Parquet files store it (struct fields under their physical names),
+ * into the value with the logical field names: struct_pack() per struct,
+ * list_transform() into lists, and map entries rebuilt for maps, recursing
+ * only where something is renamed. depth numbers the lambda parameters so
+ * that nested lambdas do not shadow each other. */
+static void add_nested_remap(struct sm_buf *b, const char *expr, json_t *t, int depth)
+{
+    const char *kind = json_string_value(json_object_get(t, "type"));
+    if (!nested_renamed(t)) {
+        (void)sm_buf_adds(b, expr);
+        return;
+    }
+    char *x = sm_asprintf("__smelt_e%d", depth);
+    if (!strcmp(kind, "array")) {
+        (void)sm_buf_addf(b, "list_transform(%s, lambda %s: ", expr, x);
+        add_nested_remap(b, x, json_object_get(t, "elementType"), depth + 1);
+        (void)sm_buf_adds(b, ")");
+    } else if (!strcmp(kind, "map")) {
+        char *k = sm_asprintf("%s.key", x), *v = sm_asprintf("%s.value", x);
+        (void)sm_buf_addf(b, "map_from_entries(list_transform(map_entries(%s), lambda %s: "
+                             "struct_pack(key := ", expr, x);
+        add_nested_remap(b, k, json_object_get(t, "keyType"), depth + 1);
+        (void)sm_buf_adds(b, ", value := ");
+        add_nested_remap(b, v, json_object_get(t, "valueType"), depth + 1);
+        (void)sm_buf_adds(b, ")))");
+        free(k);
+        free(v);
+    } else {
+        /* a NULL struct stays NULL rather than a struct of NULL fields */
+        json_t *fields = json_object_get(t, "fields");
+        (void)sm_buf_addf(b, "CASE WHEN %s IS NULL THEN NULL ELSE struct_pack(", expr);
+        for (size_t i = 0; i < json_array_size(fields); i++) {
+            json_t *f = json_array_get(fields, i);
+            struct sm_buf fx = SM_BUF_INIT;
+            (void)sm_buf_addf(&fx, "struct_extract(%s, ", expr);
+            (void)sm_buf_add_sql_str(&fx, field_phys_name(f));
+            (void)sm_buf_adds(&fx, ")");
+            (void)sm_buf_adds(b, i ? ", " : "");
+            (void)sm_buf_add_sql_ident(b, sm_or(json_string_value(json_object_get(f, "name")), ""));
+            (void)sm_buf_adds(b, " := ");
+            add_nested_remap(b, fx.buf, json_object_get(f, "type"), depth);
+            sm_buf_release(&fx);
+        }
+        (void)sm_buf_adds(b, ") END");
+    }
+    free(x);
+}
+
 /* Parse metaData.schemaString into columns. Nested types are kept by name
- * with a NULL sql_type (read as stored). */
+ * with a NULL sql_type (read as stored), and with read_sql when their
+ * fields are renamed by column mapping. */
 static int parse_schema(const char *schema, struct tbl_column **out, size_t *n,
                         struct sm_err *err)
 {
@@ -340,9 +422,14 @@ static int parse_schema(const char *schema, struct tbl_column **out, size_t *n,
         cols[i].delta_type = json_is_string(t) ? sm_strdup(json_string_value(t)) : json_dumps(t, JSON_COMPACT);
         cols[i].sql_type = json_is_string(t) ? sql_type_of(json_string_value(t)) : NULL;
         cols[i].nullable = !json_is_false(json_object_get(f, "nullable"));
-        const char *phys = json_string_value(
-            json_object_get(json_object_get(f, "metadata"), "delta.columnMapping.physicalName"));
-        cols[i].physical_name = sm_strdup(phys ? phys : cols[i].name);
+        cols[i].physical_name = sm_strdup(field_phys_name(f));
+        if (nested_renamed(t)) {
+            struct sm_buf e = SM_BUF_INIT, x = SM_BUF_INIT;
+            (void)sm_buf_add_sql_ident(&x, cols[i].physical_name);
+            add_nested_remap(&e, x.buf, t, 1);
+            cols[i].read_sql = sm_buf_detach(&e);
+            sm_buf_release(&x);
+        }
     }
     json_decref(root);
     *out = cols;
@@ -877,6 +964,9 @@ static void add_select_list(struct sm_buf *b, const struct tbl_snapshot *s, bool
                 (void)sm_buf_add_sql_str(b, v);
             else
                 (void)sm_buf_adds(b, "NULL");
+            (void)sm_buf_adds(b, " AS ");
+        } else if (c->read_sql) {
+            (void)sm_buf_adds(b, c->read_sql);
             (void)sm_buf_adds(b, " AS ");
         } else if (strcmp(phys_name(c), c->name)) {
             (void)sm_buf_add_sql_ident(b, phys_name(c));
