@@ -278,6 +278,24 @@ int tbl_files_matching(struct eng_db *db, const struct tbl_snapshot *s, const st
     return 0;
 }
 
+int tbl_key_match_op(struct eng_db *db, const char *keys_rel, char *const *key_cols, size_t ncols,
+                     const char **out_op, struct sm_err *err)
+{
+    struct sm_buf q = SM_BUF_INIT;
+    int64_t nulls = 0;
+    (void)sm_buf_adds(&q, "SELECT count(*) FROM ");
+    (void)sm_buf_adds(&q, keys_rel);
+    for (size_t k = 0; k < ncols; k++) {
+        (void)sm_buf_adds(&q, k ? " OR " : " WHERE ");
+        (void)sm_buf_add_sql_ident(&q, key_cols[k]);
+        (void)sm_buf_adds(&q, " IS NULL");
+    }
+    int rc = ncols ? eng_query_i64(db, q.buf, &nulls, err) : 0;
+    sm_buf_release(&q);
+    *out_op = nulls ? "IS NOT DISTINCT FROM" : "=";
+    return rc;
+}
+
 int tbl_files_holding(struct eng_db *db, const struct tbl_snapshot *s, const struct tbl_file *files,
                       size_t n, char *const *cols, char *const *key_cols, size_t ncols,
                       const char *keys_rel, bool *match, struct sm_err *err)
@@ -295,6 +313,8 @@ int tbl_files_holding(struct eng_db *db, const struct tbl_snapshot *s, const str
     for (size_t k = 0; k < ncols; k++)
         if (!tbl_find_column(s, cols[k]) || tbl_is_partition_col(s, cols[k]))
             return 0;
+    const char *op = NULL;
+    SM_TRY(tbl_key_match_op(db, keys_rel, key_cols, ncols, &op, err));
     struct sm_buf q = SM_BUF_INIT;
     struct sm_map idx = SM_MAP_INIT;
     (void)sm_buf_adds(&q, "SELECT DISTINCT t.filename FROM read_parquet([");
@@ -315,7 +335,7 @@ int tbl_files_holding(struct eng_db *db, const struct tbl_snapshot *s, const str
     for (size_t k = 0; k < ncols; k++) {
         (void)sm_buf_adds(&q, k ? " AND t." : "t.");
         (void)sm_buf_add_sql_ident(&q, cols[k]);
-        (void)sm_buf_adds(&q, " IS NOT DISTINCT FROM k.");
+        (void)sm_buf_addf(&q, " %s k.", op);
         (void)sm_buf_add_sql_ident(&q, key_cols[k]);
     }
     struct eng_result *res = NULL;

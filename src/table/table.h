@@ -197,6 +197,15 @@ int tbl_files_matching(struct eng_db *db, const struct tbl_snapshot *s, const st
                        size_t n, char *const *cols, char *const *key_cols, size_t ncols,
                        const char *keys_rel, bool *match, struct sm_err *err) SM_MUST_USE;
 
+/* How to compare a table's key column with a key column of keys_rel in a
+ * join: "=" when no key column of keys_rel holds a NULL, else "IS NOT
+ * DISTINCT FROM" (a NULL key matches a NULL). "=" lets DuckDB push the
+ * join's keys into the Parquet scan as a filter, so a few keys read a few
+ * row groups; with IS NOT DISTINCT FROM it reads every row of every
+ * column. *out_op is a string constant. */
+int tbl_key_match_op(struct eng_db *db, const char *keys_rel, char *const *key_cols, size_t ncols,
+                     const char **out_op, struct sm_err *err) SM_MUST_USE;
+
 /* Narrow match[] (as tbl_files_matching left it) to the files that hold a
  * key for certain, by reading just the key columns of the matched files
  * (stats cannot tell when two key ranges interleave, e.g. ids from two
