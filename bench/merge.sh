@@ -65,6 +65,7 @@ for tool in python3 md5sum awk; do
     command -v "$tool" >/dev/null || die "'$tool' is needed"
 done
 
+COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
 rm -rf "$OUT"
 mkdir -p "$OUT/logs" "$OUT/bin"
 # Pin the binaries: build/smelt may be rebuilt by someone else mid-run.
@@ -311,7 +312,6 @@ F_S=$(median "${F_T[@]}") F_MB=$(mb "$(median "${F_K[@]}")")
 N_S=$(median "${N_T[@]}") N_MB=$(mb "$(median "${N_K[@]}")")
 LIMIT_MB=$(mb "$(limit_kb)")
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
-COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
 {
     echo "smelt merge benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $COMMIT"
     echo "ROWS=$ROWS DAYS=$DAYS REPEAT=$REPEAT MEMORY_LIMIT=$MEMORY_LIMIT THREADS=$THREADS; $(nproc) CPUs, load $LOAD_BEFORE -> $LOAD_AFTER"
