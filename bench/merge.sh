@@ -268,6 +268,31 @@ for ((r = 1; r <= REPEAT; r++)); do
 done
 rm -rf "$WORK"
 
+# One more run of each, untimed, for the bytes it read through read(2)
+# (/proc/PID/io rchar, taken after the exit, before the reap).
+read_mb() { # LOG CMD...
+    local log=$1
+    shift
+    python3 - "$@" >"$LOGS/$log.io" 2>"$LOGS/$log.io.err" <<'EOF'
+import os, subprocess, sys
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+os.waitid(os.P_PID, p.pid, os.WEXITED | os.WNOWAIT)
+io = dict(l.split(': ') for l in open('/proc/%d/io' % p.pid).read().splitlines())
+sys.exit(p.wait() or print('%.1f' % (int(io['rchar']) / 1048576)))
+EOF
+    cat "$LOGS/$log.io"
+}
+fresh_copy
+M_READ=$(read_mb m_io "$SMELT" -C "$WORK" run) || die "the merge run for its reads failed"
+fresh_copy
+F_READ=$(read_mb f_io "$SMELT" -C "$WORK" run --full-refresh) || die "the full refresh for its reads failed"
+rm -rf "$WORK"
+mkdir -p "$WORK"
+N_READ=$(cd "$WORK" && read_mb n_io "$DUCKQ" "SET threads = $THREADS" "SET memory_limit = '$MEMORY_LIMIT'" \
+    "SET partitioned_write_max_open_files = 1024" "$NAIVE_SQL") || die "the naive upsert for its reads failed"
+rm -rf "$WORK"
+BRONZE_MB=$(du -sm "$BASE/lake/bronze/events" | cut -f1)
+
 # --- checks -----------------------------------------------------------------------
 echo "-- checks ..."
 NOTE=$(note_of m1 silver.events)
@@ -325,6 +350,7 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
     echo
     echo "(m) note: $NOTE"
     echo "(m) commit: removes $RM_FILES files ($(mib "$RM_BYTES") MB), adds $ADD_FILES ($(mib "$ADD_BYTES") MB); the table has $NFILES files ($TABLE_MB MB)"
+    echo "read (rchar): (m) $M_READ MB, (f) $F_READ MB, (n) $N_READ MB; bronze.events is $BRONZE_MB MB, silver.events $TABLE_MB MB"
     echo "time f/m = $(ratio "$F_S" "$M_S")x, n/m = $(ratio "$N_S" "$M_S")x; RSS f/m = $(ratio "$F_MB" "$M_MB")x, n/m = $(ratio "$N_MB" "$M_MB")x"
     echo "peak RSS of (m): $M_MB MB with memory_limit $LIMIT_MB MB ($(awk -v a="$M_MB" -v b="$LIMIT_MB" 'BEGIN { print (a <= b) ? "within" : "ABOVE" }') it)"
     echo "correct: merged == full refresh (md5 of sorted CSV $MD5_M) == DuckDB's naive upsert"
