@@ -371,8 +371,10 @@ static void add_nested_remap(struct sm_buf *b, const char *expr, json_t *t, int 
         (void)sm_buf_adds(b, ")");
     } else if (!strcmp(kind, "map")) {
         char *k = sm_asprintf("%s.key", x), *v = sm_asprintf("%s.value", x);
-        (void)sm_buf_addf(b, "map_from_entries(list_transform(map_entries(%s), lambda %s: "
-                             "struct_pack(key := ", expr, x);
+        (void)sm_buf_addf(b,
+                          "map_from_entries(list_transform(map_entries(%s), lambda %s: "
+                          "struct_pack(key := ",
+                          expr, x);
         add_nested_remap(b, k, json_object_get(t, "keyType"), depth + 1);
         (void)sm_buf_adds(b, ", value := ");
         add_nested_remap(b, v, json_object_get(t, "valueType"), depth + 1);

@@ -30,8 +30,8 @@ struct tbl_column {
     char *delta_type; /* "long", "string", "decimal(10,2)", "timestamp_ntz", ... */
     char *sql_type;   /* the DuckDB type it reads back as */
     char *physical_name; /* name in the Parquet files (column mapping), else = name */
-    char *read_sql; /* a struct, list or map whose nested fields column mapping renames:
-                       the SQL expression over physical_name giving the logical value */
+    char *read_sql;      /* a struct, list or map whose nested fields column mapping renames:
+                            the SQL expression over physical_name giving the logical value */
     bool nullable;
 };
 
