@@ -582,14 +582,14 @@ int ing_load_bronze(struct eng_db *db, struct st_db *st, const struct prj_projec
     relaxed = sm_calloc(nfiles, sizeof(bool));
     for (size_t i = 0; i < nfiles; i++) {
         struct sm_err e = SM_ERR_INIT;
-        if (files[i].size == 0)
-            continue; /* an empty file has no rows; it stays in landing */
-        if (sm_ends_with(files[i].landing_path, ".gz") && ing_check_gzip(files[i].landing_path, &e)) {
+        if (rest && ing_rest_check_page(db, &files[i], &e)) {
             bad[nbad].file = &files[i];
             bad[nbad++].error = sm_strdup(e.msg);
             continue;
         }
-        if (rest && ing_rest_check_page(db, files[i].landing_path, &e)) {
+        if (files[i].size == 0)
+            continue; /* an empty file has no rows; it stays in landing */
+        if (sm_ends_with(files[i].landing_path, ".gz") && ing_check_gzip(files[i].landing_path, &e)) {
             bad[nbad].file = &files[i];
             bad[nbad++].error = sm_strdup(e.msg);
             continue;

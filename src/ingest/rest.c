@@ -43,12 +43,14 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <strings.h>
 #include <time.h>
 
 #include "secrets/secrets.h"
 #include "table/table.h"
 #include "util/http.h"
+#include "util/tmpl.h"
 
 /* --- templates and secrets -------------------------------------------------- */
 
@@ -73,6 +75,20 @@ static bool is_template(const char *s)
 
 /* --- the state of one run of a source ----------------------------------------- */
 
+/* A path or parameter value with {field} placeholders (util/tmpl.h): the
+ * template, and each literal part resolved (${...}) once per run. */
+struct filled {
+    struct sm_tmpl t;
+    char **lit; /* per part: the resolved literal (may be a secret), NULL for a field */
+};
+
+/* The fields a child source reads from each parent record. */
+struct parent_field {
+    char *path;   /* in the parent record, e.g. "customer.id" */
+    char *column; /* in the child's bronze rows: "_<parent>_customer_id" */
+    bool key;     /* fills a placeholder (else include_from_parent only) */
+};
+
 struct rest {
     struct st_db *st;
     const struct prj_project *p;
@@ -83,9 +99,12 @@ struct rest {
     bool http_ready;
 
     /* Resolved at the start; values may be secrets (freed by sec_value_free). */
-    char *base;                     /* base_url + "/" + resource */
+    char *base_url;                 /* base_url as resolved */
+    char *base;                     /* base_url + "/" + resource, placeholders filled */
+    struct filled resource;         /* the resource template */
+    struct filled *param_tmpls;     /* per r->params item */
     char *body;                     /* POST body or NULL */
-    char **param_values;            /* per r->params item */
+    char **param_values;            /* per r->params item, placeholders filled */
     struct sm_http_header *headers; /* configured + auth; values owned */
     size_t nheaders;
     char *username, *password; /* basic */
@@ -95,10 +114,29 @@ struct rest {
     size_t nsecret_params;
     char *since; /* incremental value sent, or NULL */
 
+    /* oauth2_client_credentials: the token is fetched when first needed,
+     * kept for the run and replaced when it runs out or a request gets 401. */
+    bool oauth;
+    char *token_url, *token_log_url, *client_id, *client_secret, *scope;
+    struct sm_http_header *token_params; /* values owned (may be secrets) */
+    size_t ntoken_params;
+    size_t auth_header;   /* index of "Authorization" in headers */
+    bool have_token;
+    int64_t refresh_ms;   /* when to fetch the next token; 0 = when a request gets 401 */
+    int64_t ntokens;
+
+    /* Child endpoints: the parent record being fanned out. */
+    struct parent_field *pfields;
+    size_t npfields;
+    char *parent_json; /* {"_<parent>_<field>": value, ...} of the current parent, or NULL */
+
     /* Landing. */
     char *batch_id;
     char *batch_dir;
     struct sm_buf manifest; /* the page entries written so far */
+    int npages;             /* pages fetched this run: page-NNNNN.json */
+    int64_t manifest_ms;    /* when the manifest was last written */
+    bool manifest_dirty;
 
     /* Incremental: the highest cursor value seen this run. */
     char *wm_old;
@@ -107,11 +145,24 @@ struct rest {
     double wm_max_val;
 };
 
+static void filled_release(struct filled *f)
+{
+    for (size_t i = 0; f->lit && i < f->t.n; i++)
+        sec_value_free(f->lit[i]);
+    free(f->lit);
+    sm_tmpl_release(&f->t);
+}
+
 static void rest_release(struct rest *x)
 {
     if (x->http_ready)
         sm_http_release(&x->http);
+    sec_value_free(x->base_url);
     sec_value_free(x->base);
+    filled_release(&x->resource);
+    for (size_t i = 0; x->param_tmpls && i < x->r->params.n; i++)
+        filled_release(&x->param_tmpls[i]);
+    free(x->param_tmpls);
     sec_value_free(x->body);
     for (size_t i = 0; x->param_values && i < x->r->params.n; i++)
         sec_value_free(x->param_values[i]);
@@ -126,6 +177,20 @@ static void rest_release(struct rest *x)
     sec_value_free(x->api_key);
     free(x->secret_params);
     free(x->since);
+    sec_value_free(x->token_url);
+    free(x->token_log_url);
+    sec_value_free(x->client_id);
+    sec_value_free(x->client_secret);
+    sec_value_free(x->scope);
+    for (size_t i = 0; i < x->ntoken_params; i++)
+        sec_value_free((char *)x->token_params[i].value);
+    free(x->token_params);
+    for (size_t i = 0; i < x->npfields; i++) {
+        free(x->pfields[i].path);
+        free(x->pfields[i].column);
+    }
+    free(x->pfields);
+    free(x->parent_json);
     free(x->batch_id);
     free(x->batch_dir);
     sm_buf_release(&x->manifest);
@@ -192,38 +257,186 @@ static void add_secret_param(struct rest *x, const char *name)
     x->secret_params[x->nsecret_params] = NULL;
 }
 
-/* Everything a request needs, resolved once per run. */
-static int rest_setup(struct rest *x, struct sm_err *err)
+/* Parse a template with {field} placeholders and resolve its literal parts
+ * (${...} references). *secret is set when a part was a reference. */
+static int filled_setup(struct rest *x, const char *text, const char *what, struct filled *f,
+                        bool *secret, struct sm_err *err)
 {
-    const struct prj_rest *r = x->r;
-    char *res = NULL;
-    size_t halloc = 0;
-    int rc = resolve(x, r->base_url, "base_url", &x->base, err);
-    if (!rc)
-        rc = resolve(x, r->resource, "resource", &res, err);
+    int rc = sm_tmpl_parse(text, &f->t, err); /* checked at load: cannot fail here */
     if (rc)
-        goto out;
-    if (res && *res) {
+        return sm_err_prefix(err, rc, "'%s' in %s", what, x->src->file);
+    f->lit = sm_calloc(f->t.n ? f->t.n : 1, sizeof(char *));
+    for (size_t i = 0; i < f->t.n && !rc; i++) {
+        if (f->t.parts[i].field)
+            continue;
+        if (is_template(f->t.parts[i].text) && secret)
+            *secret = true;
+        rc = resolve(x, f->t.parts[i].text, what, &f->lit[i], err);
+    }
+    return rc;
+}
+
+/* The text of field path in the current parent record. */
+static const char *parent_value(const struct rest *x, const char *path, char *const *values)
+{
+    for (size_t i = 0; values && i < x->npfields; i++)
+        if (!strcmp(x->pfields[i].path, path))
+            return sm_or(values[i], "");
+    return "";
+}
+
+/* f with its fields filled from values (per x->pfields; NULL for a source
+ * without parent), escaped for a URL path when escape. Freed with
+ * sec_value_free(). */
+static char *filled_value(const struct rest *x, const struct filled *f, char *const *values,
+                          bool escape)
+{
+    struct sm_buf b = SM_BUF_INIT;
+    for (size_t i = 0; i < f->t.n; i++) {
+        if (!f->t.parts[i].field)
+            (void)sm_buf_adds(&b, f->lit[i]);
+        else if (escape)
+            (void)sm_http_add_escaped(&b, parent_value(x, f->t.parts[i].text, values));
+        else
+            (void)sm_buf_adds(&b, parent_value(x, f->t.parts[i].text, values));
+    }
+    char *v = sm_strndup(b.buf, b.len);
+    if (b.alloc)
+        memset(b.buf, 0, b.alloc);
+    sm_buf_release(&b);
+    return v;
+}
+
+/* Point the source at one endpoint: base_url + resource and the params,
+ * with the placeholders filled from values (NULL: no parent). */
+static void set_endpoint(struct rest *x, char *const *values)
+{
+    char *res = filled_value(x, &x->resource, values, true);
+    sec_value_free(x->base);
+    if (*res) {
         /* Exactly one '/' between base_url and resource. */
-        size_t n = strlen(x->base);
-        while (n && x->base[n - 1] == '/')
+        size_t n = strlen(x->base_url);
+        while (n && x->base_url[n - 1] == '/')
             n--;
         const char *tail = res;
         while (*tail == '/')
             tail++;
-        char *joined = sm_asprintf("%.*s/%s", (int)n, x->base, tail);
-        sec_value_free(x->base);
-        x->base = joined;
+        x->base = sm_asprintf("%.*s/%s", (int)n, x->base_url, tail);
+    } else {
+        x->base = sm_strdup(x->base_url);
     }
-    if ((rc = resolve(x, r->body, "body", &x->body, err)))
-        goto out;
+    sec_value_free(res);
+    for (size_t i = 0; i < x->r->params.n; i++) {
+        sec_value_free(x->param_values[i]);
+        x->param_values[i] = filled_value(x, &x->param_tmpls[i], values, false);
+    }
+}
 
+/* The parent fields of a child source: every placeholder, then
+ * include_from_parent, each once. */
+static void add_pfield(struct rest *x, size_t *alloc, const char *path, size_t n, bool key)
+{
+    for (size_t i = 0; i < x->npfields; i++)
+        if (strlen(x->pfields[i].path) == n && !strncmp(x->pfields[i].path, path, n))
+            return;
+    SM_ALLOC_GROW(x->pfields, x->npfields + 1, *alloc);
+    struct parent_field *f = &x->pfields[x->npfields++];
+    f->path = sm_strndup(path, n);
+    f->column = sm_asprintf("_%s_%s", x->r->parent, f->path);
+    for (char *c = f->column; *c; c++)
+        if (*c == '.')
+            *c = '_';
+    f->key = key;
+}
+
+static void collect_pfields(struct rest *x)
+{
+    size_t alloc = 0;
+    if (!x->r->parent)
+        return;
+    for (size_t i = 0; i < x->resource.t.n; i++)
+        if (x->resource.t.parts[i].field)
+            add_pfield(x, &alloc, x->resource.t.parts[i].text, strlen(x->resource.t.parts[i].text),
+                       true);
+    for (size_t p = 0; p < x->r->params.n; p++)
+        for (size_t i = 0; i < x->param_tmpls[p].t.n; i++)
+            if (x->param_tmpls[p].t.parts[i].field)
+                add_pfield(x, &alloc, x->param_tmpls[p].t.parts[i].text,
+                           strlen(x->param_tmpls[p].t.parts[i].text), true);
+    for (const char *f = x->r->include_from_parent; f && *f;) {
+        size_t n = strcspn(f, ",");
+        add_pfield(x, &alloc, f, n, false);
+        f += n + (f[n] == ',');
+    }
+}
+
+/* oauth2_client_credentials: resolve the client's credentials; the token
+ * itself is fetched by the first request (get_token). */
+static int oauth_setup(struct rest *x, size_t *halloc, struct sm_err *err)
+{
+    const struct prj_auth *a = &x->r->auth;
+    char *url = NULL;
+    int rc = resolve(x, a->token_url, "auth.token_url", &url, err);
+    if (!rc)
+        rc = resolve(x, a->client_id, "auth.client_id", &x->client_id, err);
+    if (!rc)
+        rc = resolve(x, a->client_secret, "auth.client_secret", &x->client_secret, err);
+    if (!rc)
+        rc = resolve(x, a->scope, "auth.scope", &x->scope, err);
+    if (!rc) {
+        x->token_params = sm_calloc(a->token_params.n ? a->token_params.n : 1,
+                                    sizeof(*x->token_params));
+        for (size_t i = 0; i < a->token_params.n && !rc; i++) {
+            char *what = sm_asprintf("auth.token_params.%s", a->token_params.items[i].name), *v;
+            rc = resolve(x, a->token_params.items[i].value, what, &v, err);
+            free(what);
+            if (!rc) {
+                x->token_params[x->ntoken_params].name = a->token_params.items[i].name;
+                x->token_params[x->ntoken_params++].value = v;
+            }
+        }
+    }
+    if (!rc) {
+        /* Relative to base_url, like a next-page link. */
+        rc = sm_http_url_resolve(x->base_url, url, &x->token_url, err);
+        if (rc)
+            sm_err_prefix(err, rc, "'auth.token_url' in %s", x->src->file);
+    }
+    if (!rc) {
+        x->token_log_url = sm_http_url_redact(x->token_url, NULL);
+        char *q = strchr(x->token_log_url, '?');
+        if (q)
+            *q = 0;
+        x->oauth = true;
+        x->auth_header = x->nheaders;
+        add_header(x, halloc, "Authorization", sm_strdup("Bearer -"));
+    }
+    sec_value_free(url);
+    return rc;
+}
+
+/* Everything a request needs, resolved once per run. */
+static int rest_setup(struct rest *x, struct sm_err *err)
+{
+    const struct prj_rest *r = x->r;
+    size_t halloc = 0;
+    bool secret = false;
+    int rc = resolve(x, r->base_url, "base_url", &x->base_url, err);
+    if (!rc)
+        rc = filled_setup(x, sm_or(r->resource, ""), "resource", &x->resource, NULL, err);
+    if (!rc)
+        rc = resolve(x, r->body, "body", &x->body, err);
+    if (rc)
+        return rc;
+
+    x->param_tmpls = sm_calloc(r->params.n ? r->params.n : 1, sizeof(*x->param_tmpls));
     x->param_values = sm_calloc(r->params.n ? r->params.n : 1, sizeof(char *));
     for (size_t i = 0; i < r->params.n && !rc; i++) {
         char *what = sm_asprintf("params.%s", r->params.items[i].name);
-        rc = resolve(x, r->params.items[i].value, what, &x->param_values[i], err);
+        secret = false;
+        rc = filled_setup(x, r->params.items[i].value, what, &x->param_tmpls[i], &secret, err);
         free(what);
-        if (is_template(r->params.items[i].value))
+        if (secret)
             add_secret_param(x, r->params.items[i].name);
     }
     for (size_t i = 0; i < r->headers.n && !rc; i++) {
@@ -234,7 +447,9 @@ static int rest_setup(struct rest *x, struct sm_err *err)
             add_header(x, &halloc, r->headers.items[i].name, v);
     }
     if (rc)
-        goto out;
+        return rc;
+    collect_pfields(x);
+    set_endpoint(x, NULL);
 
     switch (r->auth.type) {
     case PRJ_AUTH_NONE:
@@ -242,7 +457,7 @@ static int rest_setup(struct rest *x, struct sm_err *err)
     case PRJ_AUTH_BEARER: {
         char *tok = NULL;
         if ((rc = resolve(x, r->auth.token, "auth.token", &tok, err)))
-            goto out;
+            return rc;
         struct sm_buf b = SM_BUF_INIT;
         (void)sm_buf_addf(&b, "Bearer %s", tok);
         sec_value_free(tok);
@@ -260,7 +475,7 @@ static int rest_setup(struct rest *x, struct sm_err *err)
         break;
     case PRJ_AUTH_API_KEY:
         if ((rc = resolve(x, r->auth.token, "auth.token", &x->api_key, err)))
-            goto out;
+            return rc;
         x->key_in_query = !strcmp(r->auth.in, "query");
         if (x->key_in_query) {
             add_secret_param(x, r->auth.name);
@@ -269,9 +484,12 @@ static int rest_setup(struct rest *x, struct sm_err *err)
             x->api_key = NULL;
         }
         break;
+    case PRJ_AUTH_OAUTH2_CC:
+        rc = oauth_setup(x, &halloc, err);
+        break;
     }
     if (rc)
-        goto out;
+        return rc;
     if (!has_header(x, "Accept"))
         add_header(x, &halloc, "Accept", sm_strdup("application/json"));
     if (x->body && !has_header(x, "Content-Type"))
@@ -284,11 +502,9 @@ static int rest_setup(struct rest *x, struct sm_err *err)
         .rate_limit = r->rate_limit,
     };
     if ((rc = sm_http_init(&x->http, &opt, err)))
-        goto out;
+        return rc;
     x->http_ready = true;
-out:
-    sec_value_free(res);
-    return rc;
+    return 0;
 }
 
 /* --- URLs ------------------------------------------------------------------------ */
@@ -405,6 +621,8 @@ static void add_manifest_page(struct rest *x, const char *file, const char *url,
     }
     (void)sm_buf_addf(b, "}, \"size\": %zu, \"truncated\": %s, \"sha256\": \"%s\", ", res->body.len,
                       res->truncated ? "true" : "false", sha);
+    if (x->parent_json)
+        (void)sm_buf_addf(b, "\"parent\": %s, ", x->parent_json);
     (void)sm_buf_adds(b, "\"received_at\": ");
     (void)sm_buf_add_json_str(b, received);
     (void)sm_buf_adds(b, "}");
@@ -425,21 +643,45 @@ static int write_manifest(const struct rest *x, struct sm_err *err)
     return rc;
 }
 
-/* Land the body of page n unless the same bytes were landed before.
- * *out_path gets the landing path (or the earlier one's), caller frees. */
+static void sha256_hex(const void *data, size_t n, char out[SEC_SHA256_HEX])
+{
+    struct sec_sha256 h;
+    sec_sha256_init(&h);
+    sec_sha256_update(&h, data, n);
+    sec_sha256_final(&h, out);
+}
+
+/* Land the body of the run's page n unless the same page was landed
+ * before. *out_path gets the landing path (or the earlier one's), caller
+ * frees.
+ *
+ * What "the same" means: the same bytes, for an ordinary source. For a
+ * child endpoint the same bytes for the same parent record: its identity
+ * in state.db (landed_files.sha256, unique per source) is the SHA-256 of
+ * the parent key and the bytes, so two parents whose answers are equal
+ * (two empty lists) are both landed; the manifest keeps the SHA-256 of the
+ * bytes. The parent key and, for an answer that is not a 2xx, the status
+ * travel in orig_path ("<url>#page=N&status=404&parent=<JSON, escaped>"),
+ * which is how bronze gives each row its parent's columns. */
 static int land_page(struct rest *x, int n, const char *shown, const struct sm_http_response *res,
                      char **out_path, struct sm_err *err)
 {
-    char sha[SEC_SHA256_HEX];
-    struct sec_sha256 h;
-    sec_sha256_init(&h);
-    sec_sha256_update(&h, res->body.buf, res->body.len);
-    sec_sha256_final(&h, sha);
+    char sha[SEC_SHA256_HEX], id[SEC_SHA256_HEX];
+    sha256_hex(res->body.buf, res->body.len, sha);
+    memcpy(id, sha, sizeof(id));
+    if (x->parent_json) {
+        struct sec_sha256 h;
+        sec_sha256_init(&h);
+        sec_sha256_update(&h, "smelt child page", 17);
+        sec_sha256_update(&h, x->parent_json, strlen(x->parent_json) + 1);
+        sec_sha256_update(&h, res->body.buf, res->body.len);
+        sec_sha256_final(&h, id);
+    }
     *out_path = NULL;
 
     struct st_landed found = {0};
     bool hit = false;
-    SM_TRY(st_landed_find_hash(x->st, x->src->name, sha, &found, &hit, err));
+    SM_TRY(st_landed_find_hash(x->st, x->src->name, id, &found, &hit, err));
     if (hit) {
         sm_debug("source '%s': page %d is the same as '%s', landed before", x->src->name, n,
                  found.landing_path);
@@ -465,13 +707,20 @@ static int land_page(struct rest *x, int n, const char *shown, const struct sm_h
     char file[32];
     snprintf(file, sizeof(file), "page-%05d.json", n);
     char *path = sm_path_join(x->batch_dir, file);
-    char *orig = sm_asprintf("%s#page=%d", shown, n);
+    struct sm_buf orig = SM_BUF_INIT;
+    (void)sm_buf_addf(&orig, "%s#page=%d", shown, n);
+    if (res->status < 200 || res->status > 299)
+        (void)sm_buf_addf(&orig, "&status=%ld", res->status);
+    if (x->parent_json) {
+        (void)sm_buf_adds(&orig, "&parent=");
+        (void)sm_http_add_escaped(&orig, x->parent_json);
+    }
     struct st_landed l = {
         .source = x->src->name,
-        .orig_path = orig,
+        .orig_path = orig.buf,
         .size = (int64_t)res->body.len,
         .mtime = now / 1000,
-        .sha256 = sha,
+        .sha256 = id,
         .batch_id = x->batch_id,
         .landing_path = path,
         .received_at = received,
@@ -499,7 +748,7 @@ static int land_page(struct rest *x, int n, const char *shown, const struct sm_h
         path = NULL;
     }
     free(path);
-    free(orig);
+    sm_buf_release(&orig);
     return rc;
 }
 
@@ -820,8 +1069,100 @@ static int status_error(const struct rest *x, const char *method, const char *sh
     return rc;
 }
 
-/* Fetch, land and read every page of the run. */
-static int fetch_pages(struct rest *x, struct sm_err *err)
+/* --- OAuth 2.0 client credentials ---------------------------------------------- */
+
+/* Seconds before a token's end at which it is replaced: 30, or a quarter of
+ * its life when that is shorter, so a request never leaves with a token
+ * about to run out on its way. */
+static int64_t refresh_margin_ms(int64_t expires_in)
+{
+    int64_t m = expires_in * 1000 / 4;
+    return m < 30000 ? m : 30000;
+}
+
+/* Make sure the Authorization header holds a token that is still good:
+ * fetch one when there is none, when it is about to expire, or (force)
+ * when the API refused it. */
+static int get_token(struct rest *x, bool force, struct sm_err *err)
+{
+    int64_t now = sm_now_ms();
+    if (x->have_token && !force && (!x->refresh_ms || now < x->refresh_ms))
+        return 0;
+    struct sm_oauth_request req = {
+        .token_url = x->token_url,
+        .log_url = x->token_log_url,
+        .client_id = x->client_id,
+        .client_secret = x->client_secret,
+        .scope = x->scope,
+        .params = x->token_params,
+        .nparams = x->ntoken_params,
+        .client_auth_body = !strcmp(x->r->auth.client_auth, "body"),
+    };
+    struct sm_oauth_token tok;
+    struct sm_err e = SM_ERR_INIT;
+    int rc = sm_oauth_fetch(&x->http, &req, &tok, &e);
+    if (rc) {
+        x->have_token = false;
+        if (rc == SM_ECONFIG)
+            return sm_err_set(err, rc,
+                              "%s: check 'token_url', 'client_id', 'client_secret' and 'scope' "
+                              "of 'auth' in %s",
+                              e.msg, x->src->file);
+        return sm_err_set(err, rc, "%s", e.msg);
+    }
+    struct sm_buf b = SM_BUF_INIT;
+    (void)sm_buf_addf(&b, "Bearer %s", tok.access_token);
+    sec_value_free((char *)x->headers[x->auth_header].value);
+    x->headers[x->auth_header].value = sm_strndup(b.buf, b.len);
+    if (b.alloc)
+        memset(b.buf, 0, b.alloc);
+    sm_buf_release(&b);
+    x->have_token = true;
+    x->ntokens++;
+    x->refresh_ms = tok.expires_in > 0
+                        ? now + tok.expires_in * 1000 - refresh_margin_ms(tok.expires_in)
+                        : 0;
+    sm_debug("source '%s': new access token from '%s'%s", x->src->name, x->token_log_url,
+             tok.expires_in > 0 ? "" : " (no expires_in: kept until the API refuses it)");
+    sm_oauth_token_release(&tok);
+    return 0;
+}
+
+/* Send one request of the source. With OAuth, a token is fetched first when
+ * needed, and an answer of 401 gets one new token and one more try. *res is
+ * always set up (the caller releases it). */
+static int send_request(struct rest *x, const struct sm_http_request *req,
+                        struct sm_http_response *res, struct sm_err *err)
+{
+    memset(res, 0, sizeof(*res));
+    if (x->oauth)
+        SM_TRY(get_token(x, false, err));
+    SM_TRY(sm_http_send(&x->http, req, res, err));
+    if (x->oauth && res->status == 401) {
+        sm_info("source '%s': %s answered 401: getting a new access token and trying again",
+                x->src->name, req->log_url);
+        sm_http_response_release(res);
+        memset(res, 0, sizeof(*res));
+        SM_TRY(get_token(x, true, err));
+        SM_TRY(sm_http_send(&x->http, req, res, err));
+    }
+    return 0;
+}
+
+/* --- fetching ---------------------------------------------------------------------- */
+
+static void progress_add(struct rest *x, int64_t pages, int64_t bytes)
+{
+    struct ing_progress *pr = x->stats->progress;
+    if (!pr)
+        return;
+    atomic_fetch_add(&pr->pages, pages);
+    atomic_fetch_add(&pr->bytes, bytes);
+}
+
+/* Fetch, land and read every page of the current endpoint (the source's,
+ * or a child's for one parent record). */
+static int fetch_endpoint(struct rest *x, struct sm_err *err)
 {
     const struct prj_rest *r = x->r;
     struct pager pg = {.page = r->paginate.start_page};
@@ -843,17 +1184,27 @@ static int fetch_pages(struct rest *x, struct sm_err *err)
         if (n == 1 &&
             (r->paginate.type == PRJ_PAGE_NEXT_URL || r->paginate.type == PRJ_PAGE_LINK_HEADER))
             sm_map_put(&pg.seen, url, (void *)1);
-        rc = sm_http_send(&x->http, &req, &res, err);
+        rc = send_request(x, &req, &res, err);
         x->stats->files_seen++;
-        if (!rc && (res.status < 200 || res.status > 299))
+        if (!rc)
+            progress_add(x, 1, (int64_t)res.body.len);
+        /* A child endpoint that does not exist for this parent record (an
+         * order deleted since it was listed): landed as received, and
+         * quarantined by bronze, and the run goes on with the next. */
+        bool missing = !rc && res.status == 404 && x->parent_json;
+        if (!rc && !missing && (res.status < 200 || res.status > 299))
             rc = status_error(x, r->method, shown, &res, err);
         char *landed = NULL;
         if (!rc)
-            rc = land_page(x, n, shown, &res, &landed, err);
+            rc = land_page(x, ++x->npages, shown, &res, &landed, err);
         json_t *page = NULL;
         size_t nrec = 0;
         bool more = false;
-        if (!rc) {
+        if (!rc && missing) {
+            sm_warn("source '%s': %s answered HTTP 404 Not Found for parent %s; the answer is "
+                    "landed as '%s' and bronze quarantines it",
+                    x->src->name, lu, x->parent_json, landed);
+        } else if (!rc) {
             json_error_t jerr;
             page = res.body.len ? parse_page(&res, &jerr) : NULL;
             if (!page && res.body.len)
@@ -887,6 +1238,218 @@ static int fetch_pages(struct rest *x, struct sm_err *err)
     return rc;
 }
 
+/* --- child endpoints ------------------------------------------------------------------ */
+
+/* One parent record to fan out for. */
+struct parent_rec {
+    char **values; /* per x->pfields: text of the field (placeholders), or NULL */
+    char *json;    /* {"_<parent>_<field>": value, ...}, compact */
+    int64_t page_id;
+};
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The value of orig_path's fragment parameter name ("#page=1&status=404"),
+ * decoded, or NULL. Caller frees. */
+static char *fragment_param(const char *orig, const char *name)
+{
+    const char *h = strrchr(orig, '#');
+    size_t nl = strlen(name);
+    for (const char *p = h ? h + 1 : NULL; p && *p;) {
+        size_t n = strcspn(p, "&");
+        if (n > nl && !strncmp(p, name, nl) && p[nl] == '=') {
+            struct sm_buf b = SM_BUF_INIT;
+            for (size_t i = nl + 1; i < n; i++) {
+                int hi = i + 2 < n ? hex_digit(p[i + 1]) : -1;
+                int lo = i + 2 < n ? hex_digit(p[i + 2]) : -1;
+                if (p[i] == '%' && hi >= 0 && lo >= 0) {
+                    (void)sm_buf_addc(&b, (char)(hi * 16 + lo));
+                    i += 2;
+                } else {
+                    (void)sm_buf_addc(&b, p[i]);
+                }
+            }
+            return sm_buf_detach(&b);
+        }
+        p += n + (p[n] == '&');
+    }
+    return NULL;
+}
+
+/* A scalar that can fill a placeholder: strings, numbers, booleans. */
+static char *key_text(const json_t *v)
+{
+    if (json_is_boolean(v))
+        return sm_strdup(json_is_true(v) ? "true" : "false");
+    if (json_is_real(v) && json_real_value(v) == (double)(long long)json_real_value(v) &&
+        fabs(json_real_value(v)) < 9e15)
+        return sm_asprintf("%lld", (long long)json_real_value(v));
+    char *t = scalar_text(v);
+    if (t && !*t) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* The parent records of one landed parent page, appended to *recs; a
+ * record without a value for a placeholder is counted in *nskipped. */
+static void read_parent_page(struct rest *x, const struct prj_source *par,
+                             const struct st_landed *l, struct sm_map *seen,
+                             struct parent_rec **recs, size_t *n, size_t *alloc, int64_t *nskipped)
+{
+    char *data = NULL;
+    size_t len = 0;
+    struct sm_err e = SM_ERR_INIT;
+    if (sm_read_file(l->landing_path, &data, &len, &e)) {
+        sm_warn("source '%s': cannot read page '%s' of parent '%s': %s", x->src->name,
+                l->landing_path, par->name, e.msg);
+        return;
+    }
+    json_error_t jerr;
+    json_t *page = json_loadb(data, len, JSON_DECODE_ANY, &jerr);
+    if (!page && json_error_code(&jerr) == json_error_numeric_overflow)
+        page = json_loadb(data, len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &jerr);
+    free(data);
+    if (!page)
+        return; /* not JSON: the parent's bronze quarantines it */
+    json_t *arr = NULL;
+    size_t nrec = page_records(page, par->rest.records, &arr);
+    struct sm_buf key = SM_BUF_INIT;
+    for (size_t i = 0; i < nrec; i++) {
+        json_t *rec = arr ? json_array_get(arr, i) : json_at(page, sm_or(par->rest.records, ""));
+        if (!json_is_object(rec))
+            continue;
+        char **values = sm_calloc(x->npfields, sizeof(char *));
+        json_t *obj = json_object();
+        bool ok = true;
+        sm_buf_reset(&key);
+        for (size_t f = 0; f < x->npfields; f++) {
+            json_t *v = json_at(rec, x->pfields[f].path);
+            if (x->pfields[f].key) {
+                values[f] = key_text(v);
+                ok = ok && values[f];
+                if (values[f]) {
+                    (void)sm_buf_adds(&key, values[f]);
+                    (void)sm_buf_addc(&key, '\x1f');
+                }
+            }
+            json_object_set(obj, x->pfields[f].column, v ? v : json_null());
+        }
+        if (ok && !sm_map_get(seen, key.buf)) {
+            sm_map_put(seen, key.buf, (void *)1);
+            SM_ALLOC_GROW(*recs, *n + 1, *alloc);
+            struct parent_rec *pr = &(*recs)[(*n)++];
+            pr->values = values;
+            pr->json = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+            pr->page_id = l->id;
+            values = NULL;
+        } else if (!ok) {
+            (*nskipped)++;
+        }
+        json_decref(obj);
+        for (size_t f = 0; values && f < x->npfields; f++)
+            free(values[f]);
+        free(values);
+    }
+    sm_buf_release(&key);
+    json_decref(page);
+}
+
+/* The fan-out cursor of a child source, kept in its watermark (a child
+ * source cannot be incremental itself): the id of the last landed page of
+ * its parent whose records were all fanned out, as
+ * {"parent": "<name>", "landed_id": N}. Another parent name reads as 0. */
+static int64_t fanout_cursor(const struct rest *x)
+{
+    int64_t id = 0;
+    json_error_t jerr;
+    json_t *j = x->wm_old ? json_loads(x->wm_old, 0, &jerr) : NULL;
+    const json_t *par = json_object_get(j, "parent"), *lid = json_object_get(j, "landed_id");
+    if (json_is_string(par) && !strcmp(json_string_value(par), x->r->parent) &&
+        json_is_integer(lid))
+        id = (int64_t)json_integer_value(lid);
+    json_decref(j);
+    return id;
+}
+
+/* A child source: one endpoint (with its pages) per parent record landed
+ * since the last fan-out, in landing order, each parent key once. */
+static int fan_out(struct rest *x, struct sm_err *err)
+{
+    const struct prj_source *par = prj_find_source(x->p, x->r->parent);
+    struct st_landed *pages = NULL;
+    struct parent_rec *recs = NULL;
+    size_t npages = 0, nrecs = 0, alloc = 0, done = 0;
+    struct sm_map seen = SM_MAP_INIT;
+    int64_t nskipped = 0, after = 0;
+    int rc = st_watermark_get(x->st, x->src->name, &x->wm_old, err);
+    if (!rc) {
+        after = fanout_cursor(x);
+        rc = st_landed_list(x->st, par->name, after, &pages, &npages, err);
+    }
+    for (size_t i = 0; !rc && i < npages; i++) {
+        char *status = fragment_param(pages[i].orig_path, "status");
+        if (!status)
+            read_parent_page(x, par, &pages[i], &seen, &recs, &nrecs, &alloc, &nskipped);
+        free(status);
+    }
+    if (nskipped)
+        sm_warn("source '%s': %lld record%s of parent '%s' %s no value for a {field} "
+                "placeholder: no request is made for %s",
+                x->src->name, (long long)nskipped, nskipped == 1 ? "" : "s", par->name,
+                nskipped == 1 ? "has" : "have", nskipped == 1 ? "it" : "them");
+    if (x->stats->progress)
+        atomic_store(&x->stats->progress->parents_total, (int64_t)nrecs);
+    while (!rc && done < nrecs) {
+        free(x->parent_json);
+        x->parent_json = sm_strdup(recs[done].json);
+        set_endpoint(x, recs[done].values);
+        rc = fetch_endpoint(x, err);
+        if (rc) {
+            sm_err_prefix(err, rc, "parent %s", recs[done].json);
+            break;
+        }
+        if (x->stats->progress)
+            atomic_fetch_add(&x->stats->progress->parents_done, 1);
+        done++;
+    }
+    /* Move the cursor past every parent page whose records were all done:
+     * all of them, or those before the page of the record that failed. */
+    int64_t cursor = after, failed_page = done < nrecs ? recs[done].page_id : INT64_MAX;
+    for (size_t i = 0; i < npages && (!rc || done < nrecs); i++)
+        if (pages[i].id < failed_page)
+            cursor = pages[i].id;
+    if (cursor > after) {
+        char *v = sm_asprintf("{\"parent\": \"%s\", \"landed_id\": %lld}", par->name,
+                              (long long)cursor);
+        struct sm_err e = SM_ERR_INIT;
+        int wrc = st_watermark_set(x->st, x->src->name, v, rc ? &e : err);
+        if (!rc)
+            rc = wrc;
+        free(v);
+    }
+    for (size_t i = 0; i < nrecs; i++) {
+        for (size_t f = 0; f < x->npfields; f++)
+            free(recs[i].values[f]);
+        free(recs[i].values);
+        free(recs[i].json);
+    }
+    free(recs);
+    sm_map_release(&seen);
+    st_landed_free_array(pages, npages);
+    return rc;
+}
+
 int ing_rest_land(struct st_db *st, const struct prj_project *p, const struct prj_source *src,
                   struct ing_stats *out, struct sm_err *err)
 {
@@ -901,13 +1464,15 @@ int ing_rest_land(struct st_db *st, const struct prj_project *p, const struct pr
     if (!rc)
         rc = rest_setup(&x, err);
     if (!rc)
-        rc = fetch_pages(&x, err);
+        rc = src->rest.parent ? fan_out(&x, err) : fetch_endpoint(&x, err);
     /* The watermark moves only once every page of the run has landed. */
     if (!rc && x.wm_max && above(x.wm_max, x.wm_max_num, x.wm_max_val, x.wm_old))
         rc = st_watermark_set(st, src->name, x.wm_max, err);
-    if (x.http_ready && x.http.nretries)
-        sm_info("source '%s': %lld request%s, %lld retried", src->name, (long long)x.http.nrequests,
-                x.http.nrequests == 1 ? "" : "s", (long long)x.http.nretries);
+    if (x.http_ready && (x.http.nretries || x.ntokens > 1))
+        sm_info("source '%s': %lld request%s, %lld retried%s", src->name,
+                (long long)x.http.nrequests, x.http.nrequests == 1 ? "" : "s",
+                (long long)x.http.nretries,
+                x.ntokens > 1 ? ", access token renewed" : "");
     if (rc)
         sm_err_prefix(err, rc, "source '%s'", src->name);
     rest_release(&x);
@@ -916,8 +1481,26 @@ int ing_rest_land(struct st_db *st, const struct prj_project *p, const struct pr
 
 /* --- bronze ---------------------------------------------------------------------- */
 
-int ing_rest_check_page(struct eng_db *db, const char *path, struct sm_err *err)
+int ing_rest_check_page(struct eng_db *db, const struct st_landed *page, struct sm_err *err)
 {
+    const char *path = page->landing_path;
+    char *status = fragment_param(page->orig_path, "status");
+    if (status) {
+        int64_t code = 0;
+        char *parent = fragment_param(page->orig_path, "parent");
+        if (sm_parse_i64(status, &code))
+            code = 0;
+        int rc = sm_err_set(err, SM_EPARSE,
+                            "HTTP %lld %s%s%s: the API has no such resource for this parent "
+                            "record; the answer is landed as received and not read as records",
+                            (long long)code, sm_http_reason((long)code), parent ? " for parent " : "",
+                            sm_or(parent, ""));
+        free(parent);
+        free(status);
+        return rc;
+    }
+    if (page->size == 0)
+        return 0; /* an empty page has no records */
     struct sm_buf q = SM_BUF_INIT;
     (void)sm_buf_adds(&q, "SELECT CAST(json_valid(content) AS INTEGER) FROM read_text(");
     (void)sm_buf_add_sql_str(&q, path);
@@ -999,61 +1582,155 @@ static bool nested_type(const char *t)
            strcasestr(t, "UNION") || !strcasecmp(t, "JSON");
 }
 
-/* "the raw value is there but its cast gave NULL" for column i */
-static void add_bad(struct sm_buf *b, const struct prj_column *c)
+/* A column of a source with declared columns: declared, or a parent
+ * column (read from the record's parent key, pk, rather than the record). */
+struct dcol {
+    const char *name;
+    char *type;
+    bool pk;
+};
+
+/* "the raw value is there but its cast gave NULL" for column c */
+static void add_bad(struct sm_buf *b, const struct dcol *c)
 {
-    (void)sm_buf_adds(b, "(coalesce(json_type(r, ");
+    (void)sm_buf_addf(b, "(coalesce(json_type(%s, ", c->pk ? "pk" : "r");
     add_json_path(b, c->name);
     (void)sm_buf_adds(b, "), 'NULL') <> 'NULL' AND ");
     (void)sm_buf_add_sql_ident(b, c->name);
     (void)sm_buf_adds(b, " IS NULL)");
 }
 
-static void add_any_bad(struct sm_buf *b, const struct prj_source *src)
+static void add_any_bad(struct sm_buf *b, const struct dcol *cols, size_t n)
 {
     (void)sm_buf_adds(b, "(false");
-    for (size_t i = 0; i < src->ncolumns; i++) {
+    for (size_t i = 0; i < n; i++) {
         (void)sm_buf_adds(b, " OR ");
-        add_bad(b, &src->columns[i]);
+        add_bad(b, &cols[i]);
     }
     (void)sm_buf_adds(b, ")");
 }
 
+/* The parent columns of a child source ("_<parent>_<field>"), in order. */
+static size_t parent_columns(const struct prj_source *src, char ***out)
+{
+    struct rest x = {.src = src, .r = &src->rest};
+    size_t n = 0;
+    *out = NULL;
+    if (!src->rest.parent)
+        return 0;
+    /* The same fields, in the same order, as the landing used. */
+    x.param_tmpls = sm_calloc(src->rest.params.n ? src->rest.params.n : 1,
+                              sizeof(*x.param_tmpls));
+    if (!sm_tmpl_parse(sm_or(src->rest.resource, ""), &x.resource.t, NULL)) {
+        for (size_t i = 0; i < src->rest.params.n; i++)
+            if (sm_tmpl_parse(src->rest.params.items[i].value, &x.param_tmpls[i].t, NULL))
+                sm_tmpl_release(&x.param_tmpls[i].t);
+        collect_pfields(&x);
+    }
+    *out = sm_calloc(x.npfields ? x.npfields : 1, sizeof(char *));
+    for (size_t i = 0; i < x.npfields; i++) {
+        (*out)[n++] = x.pfields[i].column;
+        x.pfields[i].column = NULL;
+        free(x.pfields[i].path);
+    }
+    free(x.pfields);
+    sm_tmpl_release(&x.resource.t);
+    for (size_t i = 0; i < src->rest.params.n; i++)
+        sm_tmpl_release(&x.param_tmpls[i].t);
+    free(x.param_tmpls);
+    return n;
+}
+
+/* The type of an undeclared parent column: what bronze has, or else what
+ * the JSON values of this batch are (whole numbers BIGINT, numbers
+ * DOUBLE, booleans BOOLEAN, anything else VARCHAR). */
+static int parent_column_type(struct eng_db *db, const struct prj_source *src,
+                              const struct tbl_snapshot *bronze, const char *col, char **out,
+                              struct sm_err *err)
+{
+    for (size_t i = 0; bronze && i < bronze->ncolumns; i++)
+        if (!strcasecmp(bronze->columns[i].name, col) && bronze->columns[i].sql_type) {
+            *out = sm_strdup(bronze->columns[i].sql_type);
+            return 0;
+        }
+    struct sm_buf q = SM_BUF_INIT;
+    (void)sm_buf_adds(&q, "SELECT CASE WHEN bool_and(t IN ('BIGINT', 'UBIGINT')) THEN 'BIGINT' "
+                          "WHEN bool_and(t IN ('BIGINT', 'UBIGINT', 'DOUBLE')) THEN 'DOUBLE' "
+                          "WHEN bool_and(t = 'BOOLEAN') THEN 'BOOLEAN' ELSE 'VARCHAR' END FROM "
+                          "(SELECT json_type(pk, ");
+    add_json_path(&q, col);
+    (void)sm_buf_adds(&q, ") AS t FROM ");
+    add_tmp(&q, src, "recs");
+    (void)sm_buf_adds(&q, ") WHERE t IS NOT NULL AND t <> 'NULL'");
+    int rc = eng_query_scalar(db, q.buf, out, err);
+    sm_buf_release(&q);
+    if (!rc && !*out)
+        *out = sm_strdup("VARCHAR");
+    return rc;
+}
+
 /* Declared columns: TRY_CAST each, and route records that do not cast to
- * the rejects with every failing column named. */
-static int stage_declared(struct eng_db *db, const struct prj_source *src, size_t skip,
-                          const char *ingested_at, struct sm_err *err)
+ * the rejects with every failing column named. A child source's parent
+ * columns come after them (unless declared), typed by parent_column_type(). */
+static int stage_declared(struct eng_db *db, const struct prj_source *src,
+                          const struct tbl_snapshot *bronze, size_t skip, const char *ingested_at,
+                          struct sm_err *err)
 {
     struct sm_buf q = SM_BUF_INIT;
+    char **pcols = NULL;
+    size_t npcols = parent_columns(src, &pcols), n = 0;
+    struct dcol *cols = sm_calloc(src->ncolumns + npcols + 1, sizeof(*cols));
+    int rc = 0;
+    for (size_t i = 0; i < src->ncolumns; i++) {
+        cols[n].name = src->columns[i].name;
+        cols[n].type = sm_strdup(src->columns[i].type);
+        for (size_t j = 0; j < npcols; j++)
+            cols[n].pk |= !strcasecmp(pcols[j], cols[n].name);
+        n++;
+    }
+    for (size_t j = 0; j < npcols && !rc; j++) {
+        bool declared = false;
+        for (size_t i = 0; i < src->ncolumns; i++)
+            declared |= !strcasecmp(pcols[j], src->columns[i].name);
+        if (declared)
+            continue;
+        cols[n].name = pcols[j];
+        cols[n].pk = true;
+        rc = parent_column_type(db, src, bronze, pcols[j], &cols[n].type, err);
+        n++;
+    }
+    if (rc)
+        goto out;
+
     (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE ");
     add_tmp(&q, src, "typed");
-    (void)sm_buf_adds(&q, " AS SELECT _n, path, url, batch_id, _rec, r");
-    for (size_t i = 0; i < src->ncolumns; i++) {
-        const struct prj_column *c = &src->columns[i];
-        bool nested = nested_type(c->type);
-        (void)sm_buf_addf(&q, ", TRY_CAST(%s(r, ", nested ? "json_extract" : "json_extract_string");
-        add_json_path(&q, c->name);
-        (void)sm_buf_addf(&q, ") AS %s) AS ", c->type);
-        (void)sm_buf_add_sql_ident(&q, c->name);
+    (void)sm_buf_adds(&q, " AS SELECT _n, path, url, batch_id, _rec, r, pk");
+    for (size_t i = 0; i < n; i++) {
+        bool nested = nested_type(cols[i].type);
+        (void)sm_buf_addf(&q, ", TRY_CAST(%s(%s, ", nested ? "json_extract" : "json_extract_string",
+                          cols[i].pk ? "pk" : "r");
+        add_json_path(&q, cols[i].name);
+        (void)sm_buf_addf(&q, ") AS %s) AS ", cols[i].type);
+        (void)sm_buf_add_sql_ident(&q, cols[i].name);
     }
     (void)sm_buf_adds(&q, " FROM ");
     add_tmp(&q, src, "recs");
     (void)sm_buf_adds(&q, " WHERE json_type(r) = 'OBJECT'");
-    int rc = eng_exec(db, q.buf, err);
+    rc = eng_exec(db, q.buf, err);
 
     sm_buf_reset(&q);
     (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE ");
     add_tmp(&q, src, "rows");
     (void)sm_buf_adds(&q, " AS SELECT _n, ");
-    for (size_t i = 0; i < src->ncolumns; i++) {
-        (void)sm_buf_add_sql_ident(&q, src->columns[i].name);
+    for (size_t i = 0; i < n; i++) {
+        (void)sm_buf_add_sql_ident(&q, cols[i].name);
         (void)sm_buf_adds(&q, ", ");
     }
     add_provenance(&q, skip, ingested_at);
     (void)sm_buf_adds(&q, " FROM ");
     add_tmp(&q, src, "typed");
     (void)sm_buf_adds(&q, " WHERE NOT ");
-    add_any_bad(&q, src);
+    add_any_bad(&q, cols, n);
     (void)sm_buf_adds(&q, " ORDER BY _n");
     if (!rc)
         rc = eng_exec(db, q.buf, err);
@@ -1062,21 +1739,21 @@ static int stage_declared(struct eng_db *db, const struct prj_source *src, size_
     (void)sm_buf_adds(&q, "INSERT INTO ");
     add_tmp(&q, src, "rejects");
     (void)sm_buf_addf(&q, " SELECT substr(path, %zu), _rec, CASE", skip);
-    for (size_t i = 0; i < src->ncolumns; i++) {
+    for (size_t i = 0; i < n; i++) {
         (void)sm_buf_adds(&q, " WHEN ");
-        add_bad(&q, &src->columns[i]);
+        add_bad(&q, &cols[i]);
         (void)sm_buf_adds(&q, " THEN ");
-        (void)sm_buf_add_sql_str(&q, src->columns[i].name);
+        (void)sm_buf_add_sql_str(&q, cols[i].name);
     }
     (void)sm_buf_adds(&q, " END, 'CAST ERROR', CAST(r AS VARCHAR), concat_ws('; '");
-    for (size_t i = 0; i < src->ncolumns; i++) {
-        const struct prj_column *c = &src->columns[i];
+    for (size_t i = 0; i < n; i++) {
         struct sm_buf msg = SM_BUF_INIT;
-        (void)sm_buf_addf(&msg, " to %s for column '%s'", c->type, c->name);
+        (void)sm_buf_addf(&msg, " to %s for column '%s'", cols[i].type, cols[i].name);
         (void)sm_buf_adds(&q, ", CASE WHEN ");
-        add_bad(&q, c);
-        (void)sm_buf_adds(&q, " THEN 'cannot cast ' || CAST(json_extract(r, ");
-        add_json_path(&q, c->name);
+        add_bad(&q, &cols[i]);
+        (void)sm_buf_addf(&q, " THEN 'cannot cast ' || CAST(json_extract(%s, ",
+                          cols[i].pk ? "pk" : "r");
+        add_json_path(&q, cols[i].name);
         (void)sm_buf_adds(&q, ") AS VARCHAR) || ");
         (void)sm_buf_add_sql_str(&q, msg.buf);
         (void)sm_buf_adds(&q, " END");
@@ -1085,10 +1762,17 @@ static int stage_declared(struct eng_db *db, const struct prj_source *src, size_
     (void)sm_buf_addf(&q, "), batch_id, CAST('%s' AS TIMESTAMP) FROM ", ingested_at);
     add_tmp(&q, src, "typed");
     (void)sm_buf_adds(&q, " WHERE ");
-    add_any_bad(&q, src);
+    add_any_bad(&q, cols, n);
     (void)sm_buf_adds(&q, " ORDER BY _n");
     if (!rc)
         rc = eng_exec(db, q.buf, err);
+out:
+    for (size_t i = 0; i < n; i++)
+        free(cols[i].type);
+    free(cols);
+    for (size_t j = 0; j < npcols; j++)
+        free(pcols[j]);
+    free(pcols);
     sm_buf_release(&q);
     return rc;
 }
@@ -1125,7 +1809,10 @@ static int stage_inferred(struct eng_db *db, const struct prj_project *p,
         struct sm_buf c = SM_BUF_INIT;
         if ((rc = sm_mkdirs(p->temp_directory, err)))
             goto out;
-        (void)sm_buf_adds(&c, "COPY (SELECT _n, r FROM ");
+        /* A child's parent columns become fields of each record, typed
+         * together with the others. */
+        (void)sm_buf_adds(&c, "COPY (SELECT _n, CASE WHEN pk IS NULL THEN r ELSE "
+                              "json_merge_patch(r, pk) END AS r FROM ");
         add_tmp(&c, src, "recs");
         (void)sm_buf_adds(&c, " WHERE json_type(r) = 'OBJECT' ORDER BY _n) TO ");
         (void)sm_buf_add_sql_str(&c, tmp);
@@ -1274,7 +1961,8 @@ int ing_rest_stage(struct eng_db *db, const struct prj_project *p, const struct 
     /* The pages, with the URL each came from. */
     (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE ");
     add_tmp(&q, src, "pages");
-    (void)sm_buf_adds(&q, " (path VARCHAR, url VARCHAR, batch_id VARCHAR, page_id BIGINT)");
+    (void)sm_buf_adds(&q, " (path VARCHAR, url VARCHAR, batch_id VARCHAR, page_id BIGINT, "
+                          "parent VARCHAR)");
     for (size_t i = 0; i < n; i++) {
         (void)sm_buf_adds(&q, i ? ", (" : "; INSERT INTO ");
         if (!i) {
@@ -1288,7 +1976,14 @@ int ing_rest_stage(struct eng_db *db, const struct prj_project *p, const struct 
         (void)sm_buf_add_sql_str(&q, url);
         (void)sm_buf_adds(&q, ", ");
         (void)sm_buf_add_sql_str(&q, pages[i]->batch_id);
-        (void)sm_buf_addf(&q, ", %lld)", (long long)pages[i]->id);
+        (void)sm_buf_addf(&q, ", %lld, ", (long long)pages[i]->id);
+        char *parent = fragment_param(orig, "parent");
+        if (parent)
+            (void)sm_buf_add_sql_str(&q, parent);
+        else
+            (void)sm_buf_adds(&q, "NULL");
+        (void)sm_buf_adds(&q, ")");
+        free(parent);
         free(url);
     }
     if ((rc = eng_exec(db, q.buf, err)))
@@ -1300,7 +1995,8 @@ int ing_rest_stage(struct eng_db *db, const struct prj_project *p, const struct 
     (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE ");
     add_tmp(&q, src, "recs");
     (void)sm_buf_adds(&q, " AS SELECT row_number() OVER (ORDER BY p.page_id, x.i) AS _n, p.path, "
-                          "p.url, p.batch_id, CAST(x.i AS BIGINT) AS _rec, x.r FROM (SELECT "
+                          "p.url, p.batch_id, CAST(x.i AS BIGINT) AS _rec, x.r, CAST(p.parent AS JSON) "
+                          "AS pk FROM (SELECT "
                           "filename, generate_subscripts(l, 1) AS i, unnest(l) AS r FROM (SELECT "
                           "filename, CASE json_type(v) WHEN 'ARRAY' THEN CAST(json_extract(v, "
                           "'$[*]') AS JSON[]) WHEN 'OBJECT' THEN [v] ELSE CAST([] AS JSON[]) END "
@@ -1320,7 +2016,7 @@ int ing_rest_stage(struct eng_db *db, const struct prj_project *p, const struct 
         (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE ");
         add_tmp(&q, src, "recs");
         (void)sm_buf_adds(&q, " (_n BIGINT, path VARCHAR, url VARCHAR, batch_id VARCHAR, "
-                              "_rec BIGINT, r JSON)");
+                              "_rec BIGINT, r JSON, pk JSON)");
     }
     if ((rc = eng_exec(db, q.buf, err)))
         goto out;
@@ -1342,7 +2038,7 @@ int ing_rest_stage(struct eng_db *db, const struct prj_project *p, const struct 
         goto out;
 
     if (src->ncolumns)
-        rc = stage_declared(db, src, skip, ingested_at, err);
+        rc = stage_declared(db, src, bronze, skip, ingested_at, err);
     else
         rc = stage_inferred(db, p, src, skip, ingested_at, err);
     if (!rc)
