@@ -2,6 +2,14 @@
 """A paginated JSON API for tests/e2e/rest.sh, on the standard library only.
 
     python3 rest_server.py PORTFILE [N]
+    python3 rest_server.py --bench std|raw PORTFILE PAGES PER_PAGE
+
+The second form is for bench/ingest_rest.sh: /bench/items?page=K serves
+page K of PAGES pages of PER_PAGE records (records numbered on from page 1,
+generated as below) as {"data": [...], "has_more": bool}, from bytes made
+before the port is written. "std" serves them with http.server like the
+test endpoints; "raw" with a minimal keep-alive HTTP/1.1 loop on plain
+sockets, for when http.server itself would be what is measured.
 
 Listens on 127.0.0.1 on a free port, writes the port to PORTFILE and serves
 until killed. The data is N records (default 45), generated the same way on
@@ -365,7 +373,83 @@ class Handler(BaseHTTPRequestHandler):
         return self.send_json(200, {"ok": True, "n": n})
 
 
+def bench_pages(pages, per):
+    """The body of each page, made once."""
+    out = []
+    for p in range(1, pages + 1):
+        recs = [record(i) for i in range((p - 1) * per + 1, p * per + 1)]
+        out.append(json.dumps({"data": recs, "has_more": p < pages}).encode())
+    return out
+
+
+def bench_body(pages, target):
+    q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(target).query))
+    try:
+        k = int(q.get("page", 1))
+    except ValueError:
+        k = 0
+    return pages[k - 1] if 1 <= k <= len(pages) else b'{"data": [], "has_more": false}'
+
+
+def bench_main(mode, portfile, npages, per):
+    pages = bench_pages(npages, per)
+    if mode == "std":
+        class BenchHandler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, fmt, *args):
+                pass
+
+            def do_GET(self):
+                body = bench_body(pages, self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        srv = ThreadingHTTPServer(("127.0.0.1", 0), BenchHandler)
+    else:
+        import socketserver
+        resp = [b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                % len(b) + b for b in pages]
+        empty = bench_body([], "/")
+        empty = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" \
+            % len(empty) + empty
+
+        class RawHandler(socketserver.BaseRequestHandler):
+            def handle(self):
+                sock = self.request
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                buf = b""
+                while True:
+                    while b"\r\n\r\n" not in buf:
+                        chunk = sock.recv(65536)
+                        if not chunk:
+                            return
+                        buf += chunk
+                    head, _, buf = buf.partition(b"\r\n\r\n")
+                    target = head.split(b"\r\n", 1)[0].split(b" ")[1].decode()
+                    q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(target).query))
+                    k = int(q.get("page", 1)) if q.get("page", "1").isdigit() else 0
+                    sock.sendall(resp[k - 1] if 1 <= k <= len(resp) else empty)
+
+        class RawServer(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        srv = RawServer(("127.0.0.1", 0), RawHandler)
+    srv.daemon_threads = True
+    with open(portfile + ".tmp", "w") as f:
+        f.write("%d\n" % srv.server_address[1])
+    os.rename(portfile + ".tmp", portfile)
+    srv.serve_forever()
+
+
 def main():
+    if sys.argv[1] == "--bench":
+        return bench_main(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
     portfile = sys.argv[1]
     if len(sys.argv) > 2:
         STATE["n"] = int(sys.argv[2])
