@@ -50,6 +50,7 @@
 #include "secrets/secrets.h"
 #include "table/table.h"
 #include "util/http.h"
+#include "util/jscan.h"
 #include "util/tmpl.h"
 
 /* --- templates and secrets -------------------------------------------------- */
@@ -779,23 +780,93 @@ static char *scalar_text(const json_t *v)
     return NULL;
 }
 
-/* Parse a page; big integers (beyond 64 bits) are read as reals rather
- * than failing. NULL when the body is not JSON (why in jerr). */
-static json_t *parse_page(const struct sm_http_response *res, json_error_t *jerr)
+/* What pagination and the watermark need from a page, found by one pass
+ * of util/jscan over its bytes (no tree is built: records are DuckDB's
+ * business in bronze). */
+struct page_info {
+    bool json;     /* the page is valid JSON */
+    size_t nrec;   /* records at the records path */
+    struct sm_jscan_result scan;
+    const struct sm_jscan_value *next;     /* cursor_path or next_url_path, or NULL */
+    const struct sm_jscan_value *has_more; /* has_more_path, or NULL */
+    const struct sm_jscan_value *total;    /* total_path, or NULL */
+};
+
+static void see_cursor_value(void *ctx, const struct sm_jscan_value *v);
+
+/* Scan a page; *why says why it is not JSON. An empty body is an empty
+ * page, not a broken one. */
+static void read_page(struct rest *x, const struct sm_http_response *res, struct page_info *out,
+                      struct sm_err *why)
 {
-    if (res->truncated) {
-        snprintf(jerr->text, sizeof(jerr->text), "the response was cut at %zu bytes",
-                 res->body.len);
-        return NULL;
+    const struct prj_paginate *p = &x->r->paginate;
+    const char *paths[4];
+    size_t np = 0;
+    int inext = -1, ihas = -1, itotal = -1;
+    const char *next = p->type == PRJ_PAGE_CURSOR     ? p->cursor_path
+                       : p->type == PRJ_PAGE_NEXT_URL ? p->next_url_path
+                                                      : NULL;
+    if (next)
+        inext = (int)np, paths[np++] = next;
+    if (p->has_more_path)
+        ihas = (int)np, paths[np++] = p->has_more_path;
+    if (p->total_path)
+        itotal = (int)np, paths[np++] = p->total_path;
+    paths[np] = NULL;
+    memset(out, 0, sizeof(*out));
+    if (!res->body.len) {
+        out->json = true;
+        return;
     }
-    json_t *j = json_loadb(res->body.buf, res->body.len, JSON_DECODE_ANY, jerr);
-    if (!j && json_error_code(jerr) == json_error_numeric_overflow)
-        j = json_loadb(res->body.buf, res->body.len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL,
-                       jerr);
-    return j;
+    if (res->truncated) {
+        sm_err_set(why, SM_EPARSE, "not valid JSON: the response was cut at %zu bytes",
+                   res->body.len);
+        return;
+    }
+    struct sm_jscan_query q = {
+        .records = sm_or(x->r->records, ""),
+        .paths = paths,
+        .record_field = x->r->incremental.cursor_field,
+        .on_field = x->r->incremental.cursor_field ? see_cursor_value : NULL,
+        .ctx = x,
+    };
+    /* The watermark candidates of a page that turns out broken must not
+     * count: keep the best so far and put it back on failure. */
+    char *wm_max = x->wm_max ? sm_strdup(x->wm_max) : NULL;
+    bool wm_num = x->wm_max_num;
+    double wm_val = x->wm_max_val;
+    if (sm_jscan(res->body.buf, res->body.len, &q, &out->scan, why)) {
+        free(x->wm_max);
+        x->wm_max = wm_max;
+        x->wm_max_num = wm_num;
+        x->wm_max_val = wm_val;
+        return;
+    }
+    free(wm_max);
+    out->json = true;
+    out->nrec = out->scan.nrecords;
+    out->next = inext >= 0 ? &out->scan.values[inext] : NULL;
+    out->has_more = ihas >= 0 ? &out->scan.values[ihas] : NULL;
+    out->total = itotal >= 0 ? &out->scan.values[itotal] : NULL;
 }
 
-/* The records of a page: an array's elements, or one object. */
+/* A number's value (JSON numbers, and strings of one: some APIs quote
+ * totals). */
+static bool value_number(const struct sm_jscan_value *v, double *out)
+{
+    if (!v || (v->type != SM_JSCAN_NUMBER && v->type != SM_JSCAN_STRING) || !v->text)
+        return false;
+    char *end = NULL;
+    errno = 0;
+    double d = strtod(v->text, &end);
+    if (!*v->text || *end || errno || !isfinite(d) || (v->type == SM_JSCAN_STRING && !v->len))
+        return false;
+    *out = d;
+    return true;
+}
+
+/* The records of a parent page (parsed whole: the fan-out reads fields
+ * of every record): an array's elements, or one object. */
 static size_t page_records(json_t *page, const char *path, json_t **out_arr)
 {
     json_t *v = json_at(page, sm_or(path, ""));
@@ -831,20 +902,23 @@ static bool above(const char *value, bool is_num, double num, const char *best)
     return strcmp(value, best) > 0;
 }
 
-static void see_cursor_value(struct rest *x, json_t *rec)
+/* jscan's on_field: the cursor field of one record. */
+static void see_cursor_value(void *ctx, const struct sm_jscan_value *v)
 {
-    json_t *v = json_at(rec, x->r->incremental.cursor_field);
-    char *t = scalar_text(v);
-    if (!t)
+    struct rest *x = ctx;
+    if (v->type != SM_JSCAN_STRING && v->type != SM_JSCAN_NUMBER)
         return;
-    double num = json_is_number(v) ? json_number_value(v) : 0;
-    if (above(t, json_is_number(v), num, x->wm_max)) {
+    if (memchr(v->text, 0, v->len))
+        return; /* not something a query parameter can carry */
+    bool is_num = v->type == SM_JSCAN_NUMBER;
+    double num = 0;
+    if (is_num && !parse_num(v->text, &num))
+        return;
+    if (above(v->text, is_num, num, x->wm_max)) {
         free(x->wm_max);
-        x->wm_max = t;
-        x->wm_max_num = json_is_number(v);
+        x->wm_max = sm_strndup(v->text, v->len);
+        x->wm_max_num = is_num;
         x->wm_max_val = num;
-    } else {
-        free(t);
     }
 }
 
@@ -958,13 +1032,15 @@ static int set_next_url(struct rest *x, struct pager *pg, const char *cur_url, c
     return 0;
 }
 
-/* Decide from page n (page is NULL when it is not JSON) whether there is a
- * next page and set pg up for it. *out_more false = done. */
+/* Decide from page n (pi->json false when it is not JSON) whether there is
+ * a next page and set pg up for it. *out_more false = done. */
 static int advance(struct rest *x, struct pager *pg, int n, const char *url,
-                   const struct sm_http_response *res, json_t *page, size_t nrec, bool *out_more,
+                   const struct sm_http_response *res, const struct page_info *pi, bool *out_more,
                    struct sm_err *err)
 {
     const struct prj_paginate *p = &x->r->paginate;
+    bool page = pi->json;
+    size_t nrec = pi->nrec;
     *out_more = false;
     if (p->type == PRJ_PAGE_NONE)
         return 0;
@@ -973,14 +1049,15 @@ static int advance(struct rest *x, struct pager *pg, int n, const char *url,
     if (page) {
         if (p->stop_on_empty && nrec == 0)
             return 0;
-        if (p->has_more_path) {
-            json_t *v = json_at(page, p->has_more_path);
-            if (json_is_false(v) || (json_is_integer(v) && !json_integer_value(v)) ||
-                (json_is_string(v) && !strcmp(json_string_value(v), "false")))
-                return 0;
-        }
+        const struct sm_jscan_value *v = pi->has_more;
+        double zero = 1;
+        if (v && (v->type == SM_JSCAN_FALSE ||
+                  (v->type == SM_JSCAN_NUMBER && value_number(v, &zero) && zero == 0) ||
+                  (v->type == SM_JSCAN_STRING && !strcmp(v->text, "false"))))
+            return 0;
     }
-    json_t *total = page && p->total_path ? json_at(page, p->total_path) : NULL;
+    double total = 0;
+    bool have_total = page && value_number(pi->total, &total);
     switch (p->type) {
     case PRJ_PAGE_NONE:
         return 0;
@@ -990,12 +1067,12 @@ static int advance(struct rest *x, struct pager *pg, int n, const char *url,
         if (page && nrec == 0)
             return 0; /* the offset would not move */
         pg->offset += page ? (int64_t)nrec : p->limit;
-        if (json_is_number(total) && (double)pg->offset >= json_number_value(total))
+        if (have_total && (double)pg->offset >= total)
             return 0;
         *out_more = true;
         return 0;
     case PRJ_PAGE_PAGE:
-        if (json_is_number(total) && (double)pg->page >= json_number_value(total))
+        if (have_total && (double)pg->page >= total)
             return 0;
         pg->page++;
         *out_more = true;
@@ -1003,28 +1080,25 @@ static int advance(struct rest *x, struct pager *pg, int n, const char *url,
     case PRJ_PAGE_CURSOR: {
         if (!page)
             break;
-        char *c = scalar_text(json_at(page, p->cursor_path));
-        if (!c || !*c) {
-            free(c);
+        const struct sm_jscan_value *v = pi->next;
+        if (!v || (v->type != SM_JSCAN_STRING && v->type != SM_JSCAN_NUMBER) || !v->len ||
+            memchr(v->text, 0, v->len))
             return 0;
-        }
-        int rc = check_seen(x, pg, c, "cursor", c, n, err);
-        if (rc) {
-            free(c);
+        int rc = check_seen(x, pg, v->text, "cursor", v->text, n, err);
+        if (rc)
             return rc;
-        }
         free(pg->cursor);
-        pg->cursor = c;
+        pg->cursor = sm_strdup(v->text);
         *out_more = true;
         return 0;
     }
     case PRJ_PAGE_NEXT_URL: {
         if (!page)
             break;
-        json_t *v = json_at(page, p->next_url_path);
-        if (!json_is_string(v) || !*json_string_value(v))
+        const struct sm_jscan_value *v = pi->next;
+        if (!v || v->type != SM_JSCAN_STRING || !v->len || memchr(v->text, 0, v->len))
             return 0;
-        SM_TRY(set_next_url(x, pg, url, json_string_value(v), n, err));
+        SM_TRY(set_next_url(x, pg, url, v->text, n, err));
         *out_more = true;
         return 0;
     }
@@ -1197,33 +1271,22 @@ static int fetch_endpoint(struct rest *x, struct sm_err *err)
         char *landed = NULL;
         if (!rc)
             rc = land_page(x, ++x->npages, shown, &res, &landed, err);
-        json_t *page = NULL;
-        size_t nrec = 0;
+        struct page_info pi = {0};
         bool more = false;
         if (!rc && missing) {
             sm_warn("source '%s': %s answered HTTP 404 Not Found for parent %s; the answer is "
                     "landed as '%s' and bronze quarantines it",
                     x->src->name, lu, x->parent_json, landed);
         } else if (!rc) {
-            json_error_t jerr;
-            page = res.body.len ? parse_page(&res, &jerr) : NULL;
-            if (!page && res.body.len)
-                sm_warn("source '%s': page %d (%s) is not valid JSON (%s, line %d); it is landed "
-                        "as '%s' and bronze quarantines it",
-                        x->src->name, n, lu, jerr.text, jerr.line, landed);
-            json_t *arr = NULL;
-            nrec = page ? page_records(page, r->records, &arr) : 0;
-            if (page && r->incremental.cursor_field) {
-                for (size_t i = 0; i < nrec; i++)
-                    see_cursor_value(x, arr ? json_array_get(arr, i)
-                                            : json_at(page, sm_or(r->records, "")));
-            }
-            /* An empty body is an empty page, not a broken one. */
-            if (!res.body.len)
-                page = json_array();
-            rc = advance(x, &pg, n, url, &res, page, nrec, &more, err);
+            struct sm_err why = SM_ERR_INIT;
+            read_page(x, &res, &pi, &why);
+            if (!pi.json)
+                sm_warn("source '%s': page %d (%s) is %s; it is landed as '%s' and bronze "
+                        "quarantines it",
+                        x->src->name, n, lu, why.msg, landed);
+            rc = advance(x, &pg, n, url, &res, &pi, &more, err);
         }
-        json_decref(page);
+        sm_jscan_result_release(&pi.scan);
         free(landed);
         sm_http_response_release(&res);
         sec_value_free(url);

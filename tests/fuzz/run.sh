@@ -19,8 +19,9 @@ build fuzz_dv src/table/dv.c src/util/util.c
 build fuzz_yaml src/project/project.c src/util/util.c src/util/tmpl.c
 build fuzz_tmpl src/util/tmpl.c src/util/util.c
 build fuzz_oauth src/util/oauth.c src/util/http.c src/util/util.c
+build fuzz_jscan src/util/jscan.c src/util/util.c
 status=0
-for t in fuzz_dv fuzz_yaml fuzz_tmpl fuzz_oauth; do
+for t in fuzz_dv fuzz_yaml fuzz_tmpl fuzz_oauth fuzz_jscan; do
     mkdir -p "$out/$t.corpus"
     echo "fuzz: $t for ${secs}s"
     "$out/$t" -max_total_time="$secs" -max_len=4096 "$out/$t.corpus" > "$out/$t.log" 2>&1 || {

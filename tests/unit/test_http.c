@@ -1,6 +1,8 @@
 /* Unit tests for the parsers of outside input in util/: {field} templates
- * (util/tmpl.h) and OAuth token endpoint answers (util/http.h). */
+ * (util/tmpl.h), OAuth token endpoint answers (util/http.h) and the
+ * one-pass page scanner (util/jscan.h). */
 #include "util/http.h"
+#include "util/jscan.h"
 #include "util/tmpl.h"
 
 #include <setjmp.h>
@@ -139,6 +141,103 @@ static void test_oauth_error(void **state)
     sm_buf_release(&big);
 }
 
+static char fields[256];
+
+static void on_field(void *ctx, const struct sm_jscan_value *v)
+{
+    (void)ctx;
+    size_t n = strlen(fields);
+    snprintf(fields + n, sizeof(fields) - n, "%s%d:%s", n ? "," : "", (int)v->type,
+             v->text ? v->text : "-");
+}
+
+static void test_jscan_picks(void **state)
+{
+    (void)state;
+    static const char *const paths[] = {"meta.next", "has_more", "meta.total", "missing", NULL};
+    const char *doc = " {\"data\": {\"items\": [{\"id\": 1, \"u\": {\"t\": \"a\\u00e9\"}}, "
+                      "{\"u\": {\"t\": 5.50e1}}, 7, {\"u\": [1]}]}, \"has_more\": false, "
+                      "\"meta\": {\"next\": \"c\\\"10\", \"total\": 45, \"next\": \"c20\"},"
+                      " \"x.y\": {\"z\": 1}} ";
+    struct sm_jscan_query q = {.records = "data.items",
+                               .paths = paths,
+                               .record_field = "u.t",
+                               .on_field = on_field};
+    struct sm_jscan_result r;
+    fields[0] = 0;
+    assert_int_equal(sm_jscan(doc, strlen(doc), &q, &r, NULL), 0);
+    assert_int_equal(r.nrecords, 4);
+    /* the last of two equal keys counts */
+    assert_int_equal(r.values[0].type, SM_JSCAN_STRING);
+    assert_string_equal(r.values[0].text, "c20");
+    assert_int_equal(r.values[1].type, SM_JSCAN_FALSE);
+    assert_int_equal(r.values[2].type, SM_JSCAN_NUMBER);
+    assert_string_equal(r.values[2].text, "45");
+    assert_int_equal(r.values[3].type, SM_JSCAN_ABSENT);
+    /* string unescaped, number as written, an array is no scalar */
+    assert_string_equal(fields, "5:a\xc3\xa9,4:5.50e1");
+    sm_jscan_result_release(&r);
+
+    /* one object as the records; the document itself */
+    const char *one = "{\"id\": 2}";
+    struct sm_jscan_query q1 = {.records = ""};
+    assert_int_equal(sm_jscan(one, strlen(one), &q1, &r, NULL), 0);
+    assert_int_equal(r.nrecords, 1);
+    sm_jscan_result_release(&r);
+    assert_int_equal(sm_jscan("[1,2,3]", 7, &q1, &r, NULL), 0);
+    assert_int_equal(r.nrecords, 3);
+    sm_jscan_result_release(&r);
+    assert_int_equal(sm_jscan("\"s\"", 3, &q1, &r, NULL), 0);
+    assert_int_equal(r.nrecords, 0);
+    sm_jscan_result_release(&r);
+}
+
+static void test_jscan_refuses(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *doc, *msg;
+    } bad[] = {
+        {"", "a value is missing at the end"},
+        {"{\"a\": 1,}", "expected a key (a string) in an object at line 1, column 9"},
+        {"[1 2]", "expected ',' or ']' in an array at line 1, column 4"},
+        {"{\"a\" 1}", "expected ':' after a key"},
+        {"[01]", "expected ',' or ']'"},
+        {"[1.]", "an invalid number"},
+        {"[-]", "an invalid number"},
+        {"[1e]", "an invalid number"},
+        {"[tru]", "an unexpected character where a value should be"},
+        {"\"abc", "a string is not closed"},
+        {"\"a\tb\"", "a control character inside a string"},
+        {"\"\\x\"", "an invalid escape"},
+        {"\"\\ud800\"", "a lone UTF-16 surrogate"},
+        {"\"\xc3\x28\"", "invalid UTF-8"},
+        {"\"\xe0\x80\x80\"", "invalid UTF-8"},
+        {"{}\n{}", "more text after the document at line 2, column 1"},
+        {"[[1]", "an array is not closed at the end"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct sm_jscan_query q = {.records = ""};
+        struct sm_jscan_result r;
+        struct sm_err err = SM_ERR_INIT;
+        assert_int_equal(sm_jscan(bad[i].doc, strlen(bad[i].doc), &q, &r, &err), SM_EPARSE);
+        if (!strstr(err.msg, bad[i].msg))
+            fail_msg("'%s': got '%s'", bad[i].doc, err.msg);
+        sm_jscan_result_release(&r);
+    }
+    /* deep nesting is an error, not a crash */
+    struct sm_buf deep = SM_BUF_INIT;
+    for (int i = 0; i < 20000; i++)
+        (void)sm_buf_addc(&deep, '[');
+    struct sm_jscan_query q = {.records = ""};
+    struct sm_jscan_result r;
+    struct sm_err err = SM_ERR_INIT;
+    assert_int_equal(sm_jscan(deep.buf, deep.len, &q, &r, &err), SM_EPARSE);
+    assert_non_null(strstr(err.msg, "nesting deeper than 10000 levels"));
+    sm_jscan_result_release(&r);
+    sm_buf_release(&deep);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -146,6 +245,8 @@ int main(void)
         cmocka_unit_test(test_tmpl_errors),
         cmocka_unit_test(test_oauth_token),
         cmocka_unit_test(test_oauth_error),
+        cmocka_unit_test(test_jscan_picks),
+        cmocka_unit_test(test_jscan_refuses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
