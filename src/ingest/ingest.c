@@ -597,11 +597,11 @@ int ing_load_bronze(struct eng_db *db, struct st_db *st, const struct prj_projec
         good[ngood++] = &files[i];
     }
 
-    bool have_rejects = false;
+    bool have_rejects = false, lazy = false;
     if (bdone < maxid) {
         if (rest) {
-            rc = ing_rest_stage(db, p, src, bsnap, good, ngood, ingested_at, &out->rows_quarantined,
-                                err);
+            rc = ing_rest_stage(db, p, src, bsnap, good, ngood, ingested_at, false,
+                                &out->rows_quarantined, &lazy, err);
             if (rc)
                 goto out;
             staged = true;
@@ -623,6 +623,21 @@ int ing_load_bronze(struct eng_db *db, struct st_db *st, const struct prj_projec
             rc = tbl_write_select(db, bloc, q.buf, NULL, bc, &rows, &e);
             if (!rc)
                 break;
+            if (lazy && rc != SM_ECANCELLED) {
+                /* A page beyond DuckDB's sample does not fit the types it
+                 * inferred: read every record instead. */
+                sm_debug("bronze.%s: %s; reading the pages record by record", src->name, e.msg);
+                ing_rest_unstage(db, src);
+                tbl_commit_free(bc);
+                bc = tbl_commit_new("WRITE");
+                out->rows_quarantined = 0;
+                rc = ing_rest_stage(db, p, src, bsnap, good, ngood, ingested_at, true,
+                                    &out->rows_quarantined, &lazy, err);
+                if (rc)
+                    goto out;
+                attempt--;
+                continue;
+            }
             if (attempt == 1 || !ngood || rc == SM_ECANCELLED || rest) {
                 rc = sm_err_set(err, rc, "%s", e.msg);
                 goto out;

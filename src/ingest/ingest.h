@@ -95,10 +95,17 @@ int ing_rest_check_page(struct eng_db *db, const struct st_landed *page,
  * tables of db: the bronze rows (ing_rest_select(b, src, "rows")) and the
  * quarantine rows, in the quarantine table's shape (... "rejects");
  * *out_rejected is their count. bronze is the table's current snapshot or
- * NULL. Drop the tables with ing_rest_unstage(). */
+ * NULL. Drop the tables with ing_rest_unstage().
+ *
+ * *out_lazy says that the rows are a view that reads the pages when it is
+ * read, with types DuckDB inferred from a sample of them: reading it can
+ * then fail on a page whose values do not fit, and the caller should
+ * unstage and stage again with general set, which reads and types every
+ * record before returning. */
 int ing_rest_stage(struct eng_db *db, const struct prj_project *p, const struct prj_source *src,
                    const struct tbl_snapshot *bronze, const struct st_landed **pages, size_t n,
-                   const char *ingested_at, int64_t *out_rejected, struct sm_err *err) SM_MUST_USE;
+                   const char *ingested_at, bool general, int64_t *out_rejected, bool *out_lazy,
+                   struct sm_err *err) SM_MUST_USE;
 void ing_rest_select(struct sm_buf *b, const struct prj_source *src, const char *what);
 void ing_rest_unstage(struct eng_db *db, const struct prj_source *src);
 

@@ -41,6 +41,7 @@
  */
 #include "ingest.h"
 
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -131,6 +132,11 @@ struct rest {
     size_t npfields;
     char *parent_json; /* {"_<parent>_<field>": value, ...} of the current parent, or NULL */
 
+    /* The keys of the records: of the page being read, and of every page
+     * landed this run (see land_record). */
+    struct sm_map page_keys, run_keys;
+    bool page_keys_bad; /* a key with a NUL: the page's keys are not listed */
+
     /* Landing. */
     char *batch_id;
     char *batch_dir;
@@ -195,6 +201,8 @@ static void rest_release(struct rest *x)
     free(x->batch_id);
     free(x->batch_dir);
     sm_buf_release(&x->manifest);
+    sm_map_release(&x->page_keys);
+    sm_map_release(&x->run_keys);
     free(x->wm_old);
     free(x->wm_max);
 }
@@ -597,6 +605,18 @@ static char *log_url(const struct rest *x, const char *shown)
     return s;
 }
 
+/* What pagination and the watermark need from a page, found by one pass
+ * of util/jscan over its bytes (no tree is built: records are DuckDB's
+ * business in bronze). */
+struct page_info {
+    bool json;     /* the page is valid JSON */
+    size_t nrec;   /* records at the records path */
+    struct sm_jscan_result scan;
+    const struct sm_jscan_value *next;     /* cursor_path or next_url_path, or NULL */
+    const struct sm_jscan_value *has_more; /* has_more_path, or NULL */
+    const struct sm_jscan_value *total;    /* total_path, or NULL */
+};
+
 /* --- landing ------------------------------------------------------------------- */
 
 static void add_manifest_page(struct rest *x, const char *file, const char *url,
@@ -652,91 +672,186 @@ static void sha256_hex(const void *data, size_t n, char out[SEC_SHA256_HEX])
     sec_sha256_final(&h, out);
 }
 
-/* Land the body of the run's page n unless the same page was landed
- * before. *out_path gets the landing path (or the earlier one's), caller
- * frees.
+/* A page on its way into the landing zone. */
+struct landing {
+    char sha[SEC_SHA256_HEX]; /* of the bytes */
+    char id[SEC_SHA256_HEX];  /* identity in state.db (see land_write) */
+    char received[40];
+    int64_t now;
+    int n;       /* page-NNNNN.json */
+    char *path;  /* where it is (or was landed before) */
+    bool before; /* landed by an earlier run: nothing to record */
+};
+
+/* Write page n's bytes to the landing zone, synced, unless the same page
+ * was landed before (then l->before and l->path is the earlier file).
+ * land_record() then records it in state.db; between the two the page is
+ * read (read_page), so a page is always on disk before anything parses it.
  *
  * What "the same" means: the same bytes, for an ordinary source. For a
  * child endpoint the same bytes for the same parent record: its identity
  * in state.db (landed_files.sha256, unique per source) is the SHA-256 of
  * the parent key and the bytes, so two parents whose answers are equal
  * (two empty lists) are both landed; the manifest keeps the SHA-256 of the
- * bytes. The parent key and, for an answer that is not a 2xx, the status
- * travel in orig_path ("<url>#page=N&status=404&parent=<JSON, escaped>"),
- * which is how bronze gives each row its parent's columns. */
-static int land_page(struct rest *x, int n, const char *shown, const struct sm_http_response *res,
-                     char **out_path, struct sm_err *err)
+ * bytes.
+ *
+ * The file is created under its final name (O_EXCL) in the run's own
+ * batch folder rather than renamed from a temporary: until land_record()
+ * nothing reads it, and a crash before that leaves an unrecorded file that
+ * nothing loads, as a crash between rename and record always did. */
+static int land_write(struct rest *x, int n, const struct sm_http_response *res,
+                      struct landing *l, struct sm_err *err)
 {
-    char sha[SEC_SHA256_HEX], id[SEC_SHA256_HEX];
-    sha256_hex(res->body.buf, res->body.len, sha);
-    memcpy(id, sha, sizeof(id));
+    memset(l, 0, sizeof(*l));
+    l->n = n;
+    sha256_hex(res->body.buf, res->body.len, l->sha);
+    memcpy(l->id, l->sha, sizeof(l->id));
     if (x->parent_json) {
         struct sec_sha256 h;
         sec_sha256_init(&h);
         sec_sha256_update(&h, "smelt child page", 17);
         sec_sha256_update(&h, x->parent_json, strlen(x->parent_json) + 1);
         sec_sha256_update(&h, res->body.buf, res->body.len);
-        sec_sha256_final(&h, id);
+        sec_sha256_final(&h, l->id);
     }
-    *out_path = NULL;
-
     struct st_landed found = {0};
     bool hit = false;
-    SM_TRY(st_landed_find_hash(x->st, x->src->name, id, &found, &hit, err));
+    SM_TRY(st_landed_find_hash(x->st, x->src->name, l->id, &found, &hit, err));
     if (hit) {
         sm_debug("source '%s': page %d is the same as '%s', landed before", x->src->name, n,
                  found.landing_path);
-        *out_path = found.landing_path;
+        l->path = found.landing_path;
+        l->before = true;
         found.landing_path = NULL;
         st_landed_release(&found);
         return 0;
     }
-    int64_t now = sm_now_ms();
-    char received[40];
-    sm_iso8601(now, received, sizeof(received));
+    l->now = sm_now_ms();
+    sm_iso8601(l->now, l->received, sizeof(l->received));
     if (!x->batch_dir) {
         char day[16];
-        time_t t = (time_t)(now / 1000);
+        time_t t = (time_t)(l->now / 1000);
         struct tm tm;
         gmtime_r(&t, &tm);
         strftime(day, sizeof(day), "%Y/%m/%d", &tm);
-        x->batch_id = ing_batch_id_new(now);
+        x->batch_id = ing_batch_id_new(l->now);
         x->batch_dir =
             sm_asprintf("%s/landing/%s/%s/%s", x->p->lake, x->src->name, day, x->batch_id);
         SM_TRY(sm_mkdirs(x->batch_dir, err));
     }
     char file[32];
     snprintf(file, sizeof(file), "page-%05d.json", n);
-    char *path = sm_path_join(x->batch_dir, file);
+    l->path = sm_path_join(x->batch_dir, file);
+    int fd = open(l->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return sm_err_set(err, SM_EIO, "cannot create '%s': %s", l->path, strerror(errno));
+    const char *p = res->body.buf;
+    size_t left = res->body.len;
+    int rc = 0;
+    while (left && !rc) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            rc = sm_err_set(err, SM_EIO, "cannot write '%s': %s", l->path, strerror(errno));
+        else
+            p += w, left -= (size_t)w;
+    }
+    if (!rc && fsync(fd))
+        rc = sm_err_set(err, SM_EIO, "cannot sync '%s': %s", l->path, strerror(errno));
+    if (close(fd) && !rc)
+        rc = sm_err_set(err, SM_EIO, "cannot close '%s': %s", l->path, strerror(errno));
+    if (rc)
+        unlink(l->path);
+    return rc;
+}
+
+/* The manifest is rewritten at most once a second while pages arrive (and
+ * by the end of the run, see flush_manifest): rewriting it for each page
+ * would cost the square of the number of pages. state.db, not the
+ * manifest, is the record of what landed. */
+#define MANIFEST_EVERY_MS 1000
+
+static int flush_manifest(struct rest *x, bool force, struct sm_err *err)
+{
+    if (!x->manifest_dirty || (!force && sm_now_ms() - x->manifest_ms < MANIFEST_EVERY_MS))
+        return 0;
+    SM_TRY(write_manifest(x, err));
+    x->manifest_dirty = false;
+    x->manifest_ms = sm_now_ms();
+    return 0;
+}
+
+/* "&keys=a,b" (each escaped): the keys of the page's records that no page
+ * landed before in this run had, so that the keys of a batch's records
+ * are the union of its pages' lists (bronze checks DuckDB's sampled
+ * types against it). Nothing is listed when a key holds a NUL byte: that
+ * page's keys are unknown. */
+static void add_new_keys(struct rest *x, struct sm_buf *orig)
+{
+    if (x->page_keys_bad)
+        return;
+    (void)sm_buf_adds(orig, "&keys=");
+    bool first = true;
+    for (size_t i = 0; i < x->page_keys.nslots; i++) {
+        const struct sm_map_entry *e = &x->page_keys.slots[i];
+        if (!e->key || e->deleted || sm_map_get(&x->run_keys, e->key))
+            continue;
+        sm_map_put(&x->run_keys, e->key, (void *)1);
+        if (!first)
+            (void)sm_buf_addc(orig, ',');
+        (void)sm_http_add_escaped(orig, e->key);
+        first = false;
+    }
+}
+
+/* Record a page written by land_write() in state.db: from here bronze
+ * loads it. What bronze needs to know of the page travels in orig_path:
+ * "<url>#page=N" then the status of an answer that is not a 2xx
+ * ("&status=404"), or, for a page found to be JSON when it landed,
+ * "&json=1", the number of records that are not objects ("&nonobj=2")
+ * and the new record keys ("&keys=..."), and for a child endpoint the
+ * parent key ("&parent=<JSON, escaped>"). */
+static int land_record(struct rest *x, const char *shown, const struct sm_http_response *res,
+                       struct landing *l, const struct page_info *pi, struct sm_err *err)
+{
+    if (l->before)
+        return 0;
+    char file[32];
+    snprintf(file, sizeof(file), "page-%05d.json", l->n);
     struct sm_buf orig = SM_BUF_INIT;
-    (void)sm_buf_addf(&orig, "%s#page=%d", shown, n);
-    if (res->status < 200 || res->status > 299)
+    (void)sm_buf_addf(&orig, "%s#page=%d", shown, l->n);
+    if (res->status < 200 || res->status > 299) {
         (void)sm_buf_addf(&orig, "&status=%ld", res->status);
+    } else if (pi && pi->json) {
+        (void)sm_buf_adds(&orig, "&json=1");
+        if (pi->nrec != pi->scan.nobjects)
+            (void)sm_buf_addf(&orig, "&nonobj=%zu", pi->nrec - pi->scan.nobjects);
+        add_new_keys(x, &orig);
+    }
     if (x->parent_json) {
         (void)sm_buf_adds(&orig, "&parent=");
         (void)sm_http_add_escaped(&orig, x->parent_json);
     }
-    struct st_landed l = {
+    struct st_landed rec = {
         .source = x->src->name,
         .orig_path = orig.buf,
         .size = (int64_t)res->body.len,
-        .mtime = now / 1000,
-        .sha256 = id,
+        .mtime = l->now / 1000,
+        .sha256 = l->id,
         .batch_id = x->batch_id,
-        .landing_path = path,
-        .received_at = received,
+        .landing_path = l->path,
+        .received_at = l->received,
     };
-    int rc = sm_write_file_atomic(path, res->body.buf, res->body.len, err);
-    if (!rc) {
-        add_manifest_page(x, file, shown, res, sha, received);
-        rc = write_manifest(x, err);
-    }
+    add_manifest_page(x, file, shown, res, l->sha, l->received);
+    x->manifest_dirty = true;
+    int rc = flush_manifest(x, false, err);
     if (!rc)
         rc = st_begin(x->st, err);
     if (!rc) {
-        rc = st_landed_begin(x->st, &l, err);
+        rc = st_landed_begin(x->st, &rec, err);
         if (!rc)
-            rc = st_landed_done(x->st, l.id, err);
+            rc = st_landed_done(x->st, rec.id, err);
         if (!rc)
             rc = st_commit(x->st, err);
         else
@@ -745,10 +860,7 @@ static int land_page(struct rest *x, int n, const char *shown, const struct sm_h
     if (!rc) {
         x->stats->files_landed++;
         x->stats->bytes_landed += (int64_t)res->body.len;
-        *out_path = path;
-        path = NULL;
     }
-    free(path);
     sm_buf_release(&orig);
     return rc;
 }
@@ -780,19 +892,17 @@ static char *scalar_text(const json_t *v)
     return NULL;
 }
 
-/* What pagination and the watermark need from a page, found by one pass
- * of util/jscan over its bytes (no tree is built: records are DuckDB's
- * business in bronze). */
-struct page_info {
-    bool json;     /* the page is valid JSON */
-    size_t nrec;   /* records at the records path */
-    struct sm_jscan_result scan;
-    const struct sm_jscan_value *next;     /* cursor_path or next_url_path, or NULL */
-    const struct sm_jscan_value *has_more; /* has_more_path, or NULL */
-    const struct sm_jscan_value *total;    /* total_path, or NULL */
-};
-
 static void see_cursor_value(void *ctx, const struct sm_jscan_value *v);
+
+/* jscan's on_key: a key of a record of the page. */
+static void see_key(void *ctx, const char *key, size_t len)
+{
+    struct rest *x = ctx;
+    if (memchr(key, 0, len))
+        x->page_keys_bad = true;
+    else if (!sm_map_get(&x->page_keys, key))
+        sm_map_put(&x->page_keys, key, (void *)1);
+}
 
 /* Scan a page; *why says why it is not JSON. An empty body is an empty
  * page, not a broken one. */
@@ -828,8 +938,11 @@ static void read_page(struct rest *x, const struct sm_http_response *res, struct
         .paths = paths,
         .record_field = x->r->incremental.cursor_field,
         .on_field = x->r->incremental.cursor_field ? see_cursor_value : NULL,
+        .on_key = see_key,
         .ctx = x,
     };
+    sm_map_release(&x->page_keys);
+    x->page_keys_bad = false;
     /* The watermark candidates of a page that turns out broken must not
      * count: keep the best so far and put it back on failure. */
     char *wm_max = x->wm_max ? sm_strdup(x->wm_max) : NULL;
@@ -1268,26 +1381,30 @@ static int fetch_endpoint(struct rest *x, struct sm_err *err)
         bool missing = !rc && res.status == 404 && x->parent_json;
         if (!rc && !missing && (res.status < 200 || res.status > 299))
             rc = status_error(x, r->method, shown, &res, err);
-        char *landed = NULL;
+        struct landing l = {0};
         if (!rc)
-            rc = land_page(x, ++x->npages, shown, &res, &landed, err);
+            rc = land_write(x, ++x->npages, &res, &l, err);
         struct page_info pi = {0};
         bool more = false;
         if (!rc && missing) {
-            sm_warn("source '%s': %s answered HTTP 404 Not Found for parent %s; the answer is "
-                    "landed as '%s' and bronze quarantines it",
-                    x->src->name, lu, x->parent_json, landed);
+            rc = land_record(x, shown, &res, &l, NULL, err);
+            if (!rc)
+                sm_warn("source '%s': %s answered HTTP 404 Not Found for parent %s; the answer "
+                        "is landed as '%s' and bronze quarantines it",
+                        x->src->name, lu, x->parent_json, l.path);
         } else if (!rc) {
             struct sm_err why = SM_ERR_INIT;
             read_page(x, &res, &pi, &why);
-            if (!pi.json)
+            rc = land_record(x, shown, &res, &l, &pi, err);
+            if (!rc && !pi.json)
                 sm_warn("source '%s': page %d (%s) is %s; it is landed as '%s' and bronze "
                         "quarantines it",
-                        x->src->name, n, lu, why.msg, landed);
-            rc = advance(x, &pg, n, url, &res, &pi, &more, err);
+                        x->src->name, n, lu, why.msg, l.path);
+            if (!rc)
+                rc = advance(x, &pg, n, url, &res, &pi, &more, err);
         }
         sm_jscan_result_release(&pi.scan);
-        free(landed);
+        free(l.path);
         sm_http_response_release(&res);
         sec_value_free(url);
         free(shown);
@@ -1321,31 +1438,46 @@ static int hex_digit(char c)
     return -1;
 }
 
-/* The value of orig_path's fragment parameter name ("#page=1&status=404"),
- * decoded, or NULL. Caller frees. */
-static char *fragment_param(const char *orig, const char *name)
+/* s (n bytes) with %XX escapes decoded. Caller frees. */
+static char *url_decode(const char *s, size_t n)
+{
+    struct sm_buf b = SM_BUF_INIT;
+    for (size_t i = 0; i < n; i++) {
+        int hi = i + 2 < n ? hex_digit(s[i + 1]) : -1;
+        int lo = i + 2 < n ? hex_digit(s[i + 2]) : -1;
+        if (s[i] == '%' && hi >= 0 && lo >= 0) {
+            (void)sm_buf_addc(&b, (char)(hi * 16 + lo));
+            i += 2;
+        } else {
+            (void)sm_buf_addc(&b, s[i]);
+        }
+    }
+    return sm_buf_detach(&b);
+}
+
+/* The raw value of orig_path's fragment parameter name
+ * ("#page=1&status=404"): a pointer into orig and its length, or NULL. */
+static const char *fragment_raw(const char *orig, const char *name, size_t *len)
 {
     const char *h = strrchr(orig, '#');
     size_t nl = strlen(name);
     for (const char *p = h ? h + 1 : NULL; p && *p;) {
         size_t n = strcspn(p, "&");
         if (n > nl && !strncmp(p, name, nl) && p[nl] == '=') {
-            struct sm_buf b = SM_BUF_INIT;
-            for (size_t i = nl + 1; i < n; i++) {
-                int hi = i + 2 < n ? hex_digit(p[i + 1]) : -1;
-                int lo = i + 2 < n ? hex_digit(p[i + 2]) : -1;
-                if (p[i] == '%' && hi >= 0 && lo >= 0) {
-                    (void)sm_buf_addc(&b, (char)(hi * 16 + lo));
-                    i += 2;
-                } else {
-                    (void)sm_buf_addc(&b, p[i]);
-                }
-            }
-            return sm_buf_detach(&b);
+            *len = n - nl - 1;
+            return p + nl + 1;
         }
         p += n + (p[n] == '&');
     }
     return NULL;
+}
+
+/* The same, decoded; caller frees. */
+static char *fragment_param(const char *orig, const char *name)
+{
+    size_t n;
+    const char *v = fragment_raw(orig, name, &n);
+    return v ? url_decode(v, n) : NULL;
 }
 
 /* A scalar that can fill a placeholder: strings, numbers, booleans. */
@@ -1528,6 +1660,12 @@ int ing_rest_land(struct st_db *st, const struct prj_project *p, const struct pr
         rc = rest_setup(&x, err);
     if (!rc)
         rc = src->rest.parent ? fan_out(&x, err) : fetch_endpoint(&x, err);
+    if (x.batch_dir) { /* the pages landed so far, whatever happened */
+        struct sm_err e = SM_ERR_INIT;
+        int mrc = flush_manifest(&x, true, rc ? &e : err);
+        if (!rc)
+            rc = mrc;
+    }
     /* The watermark moves only once every page of the run has landed. */
     if (!rc && x.wm_max && above(x.wm_max, x.wm_max_num, x.wm_max_val, x.wm_old))
         rc = st_watermark_set(st, src->name, x.wm_max, err);
@@ -1564,6 +1702,11 @@ int ing_rest_check_page(struct eng_db *db, const struct st_landed *page, struct 
     }
     if (page->size == 0)
         return 0; /* an empty page has no records */
+    char *checked = fragment_param(page->orig_path, "json");
+    bool json = checked && !strcmp(checked, "1");
+    free(checked);
+    if (json)
+        return 0; /* checked by util/jscan when it landed */
     struct sm_buf q = SM_BUF_INIT;
     (void)sm_buf_adds(&q, "SELECT CAST(json_valid(content) AS INTEGER) FROM read_text(");
     (void)sm_buf_add_sql_str(&q, path);
@@ -1594,21 +1737,33 @@ static void add_tmp(struct sm_buf *b, const struct prj_source *src, const char *
 
 void ing_rest_select(struct sm_buf *b, const struct prj_source *src, const char *what)
 {
+    /* The general path creates rows in _n order, which a plain scan keeps
+     * (DuckDB preserves insertion order); the fast path reads the pages in
+     * the order DuckDB's reader and join give. No sort: row order in a
+     * Delta table means nothing, and a million-row sort is not free. */
     bool rows = !strcmp(what, "rows");
     (void)sm_buf_adds(b, rows ? "SELECT * EXCLUDE (_n) FROM " : "SELECT * FROM ");
     add_tmp(b, src, what);
-    if (rows)
-        (void)sm_buf_adds(b, " ORDER BY _n");
 }
 
 void ing_rest_unstage(struct eng_db *db, const struct prj_source *src)
 {
-    static const char *const tmp[] = {"pages", "recs", "typed", "rows", "rejects"};
-    for (size_t i = 0; i < sizeof(tmp) / sizeof(tmp[0]); i++) {
+    /* views first: they read the tables */
+    static const char *const views[] = {"recv", "rows"};
+    static const char *const tables[] = {"rows", "pages", "recs", "typed", "rejects"};
+    for (size_t i = 0; i < sizeof(views) / sizeof(views[0]); i++) {
+        struct sm_buf q = SM_BUF_INIT;
+        (void)sm_buf_adds(&q, "DROP VIEW IF EXISTS ");
+        add_tmp(&q, src, views[i]);
+        if (eng_exec(db, q.buf, NULL) && strcmp(views[i], "rows"))
+            sm_debug("cannot drop a temporary view of '%s'", src->name);
+        sm_buf_release(&q);
+    }
+    for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
         struct sm_buf q = SM_BUF_INIT;
         (void)sm_buf_adds(&q, "DROP TABLE IF EXISTS ");
-        add_tmp(&q, src, tmp[i]);
-        if (eng_exec(db, q.buf, NULL))
+        add_tmp(&q, src, tables[i]);
+        if (eng_exec(db, q.buf, NULL) && strcmp(tables[i], "rows"))
             sm_debug("cannot drop a temporary table of '%s'", src->name);
         sm_buf_release(&q);
     }
@@ -1704,66 +1859,97 @@ static size_t parent_columns(const struct prj_source *src, char ***out)
     return n;
 }
 
-/* The type of an undeclared parent column: what bronze has, or else what
- * the JSON values of this batch are (whole numbers BIGINT, numbers
- * DOUBLE, booleans BOOLEAN, anything else VARCHAR). */
-static int parent_column_type(struct eng_db *db, const struct prj_source *src,
-                              const struct tbl_snapshot *bronze, const char *col, char **out,
-                              struct sm_err *err)
+/* The parent columns of a batch, typed: what bronze has, or else what the
+ * JSON values of this batch's parent keys are (whole numbers BIGINT,
+ * numbers DOUBLE, booleans BOOLEAN, anything else VARCHAR, objects and
+ * arrays as their JSON text). *out is an array of *n, freed with
+ * dcols_free(). */
+static int parent_dcols(struct eng_db *db, const struct prj_source *src,
+                        const struct tbl_snapshot *bronze, struct dcol **out, size_t *n,
+                        struct sm_err *err)
 {
-    for (size_t i = 0; bronze && i < bronze->ncolumns; i++)
-        if (!strcasecmp(bronze->columns[i].name, col) && bronze->columns[i].sql_type) {
-            *out = sm_strdup(bronze->columns[i].sql_type);
-            return 0;
-        }
-    struct sm_buf q = SM_BUF_INIT;
-    (void)sm_buf_adds(&q, "SELECT CASE WHEN bool_and(t IN ('BIGINT', 'UBIGINT')) THEN 'BIGINT' "
-                          "WHEN bool_and(t IN ('BIGINT', 'UBIGINT', 'DOUBLE')) THEN 'DOUBLE' "
-                          "WHEN bool_and(t = 'BOOLEAN') THEN 'BOOLEAN' ELSE 'VARCHAR' END FROM "
-                          "(SELECT json_type(pk, ");
-    add_json_path(&q, col);
-    (void)sm_buf_adds(&q, ") AS t FROM ");
-    add_tmp(&q, src, "recs");
-    (void)sm_buf_adds(&q, ") WHERE t IS NOT NULL AND t <> 'NULL'");
-    int rc = eng_query_scalar(db, q.buf, out, err);
-    sm_buf_release(&q);
-    if (!rc && !*out)
-        *out = sm_strdup("VARCHAR");
+    char **names = NULL;
+    size_t np = parent_columns(src, &names);
+    struct dcol *cols = sm_calloc(np ? np : 1, sizeof(*cols));
+    int rc = 0;
+    for (size_t j = 0; j < np; j++) {
+        cols[j].name = names[j]; /* owned: freed by dcols_free */
+        cols[j].pk = true;
+        for (size_t i = 0; bronze && i < bronze->ncolumns && !cols[j].type; i++)
+            if (!strcasecmp(bronze->columns[i].name, names[j]) && bronze->columns[i].sql_type)
+                cols[j].type = sm_strdup(bronze->columns[i].sql_type);
+        if (cols[j].type || rc)
+            continue;
+        struct sm_buf q = SM_BUF_INIT;
+        (void)sm_buf_adds(&q, "SELECT CASE WHEN bool_and(t IN ('BIGINT', 'UBIGINT')) THEN "
+                              "'BIGINT' WHEN bool_and(t IN ('BIGINT', 'UBIGINT', 'DOUBLE')) THEN "
+                              "'DOUBLE' WHEN bool_and(t = 'BOOLEAN') THEN 'BOOLEAN' ELSE "
+                              "'VARCHAR' END FROM (SELECT json_type(CAST(parent AS JSON), ");
+        add_json_path(&q, names[j]);
+        (void)sm_buf_adds(&q, ") AS t FROM ");
+        add_tmp(&q, src, "pages");
+        (void)sm_buf_adds(&q, ") WHERE t IS NOT NULL AND t <> 'NULL'");
+        rc = eng_query_scalar(db, q.buf, &cols[j].type, err);
+        sm_buf_release(&q);
+        if (!rc && !cols[j].type)
+            cols[j].type = sm_strdup("VARCHAR");
+    }
+    free(names);
+    *out = cols;
+    *n = np;
     return rc;
+}
+
+static void dcols_free(struct dcol *cols, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free((char *)cols[i].name);
+        free(cols[i].type);
+    }
+    free(cols);
+}
+
+/* ", TRY_CAST(json_extract_string(<pk>, '$."col"') AS T) AS "col"" for
+ * each parent column. */
+static void add_parent_selects(struct sm_buf *q, const struct dcol *pcols, size_t n,
+                               const char *pk)
+{
+    for (size_t i = 0; i < n; i++) {
+        (void)sm_buf_addf(q, ", TRY_CAST(json_extract_string(%s, ", pk);
+        add_json_path(q, pcols[i].name);
+        (void)sm_buf_addf(q, ") AS %s) AS ", pcols[i].type);
+        (void)sm_buf_add_sql_ident(q, pcols[i].name);
+    }
 }
 
 /* Declared columns: TRY_CAST each, and route records that do not cast to
  * the rejects with every failing column named. A child source's parent
  * columns come after them (unless declared), typed by parent_column_type(). */
 static int stage_declared(struct eng_db *db, const struct prj_source *src,
-                          const struct tbl_snapshot *bronze, size_t skip, const char *ingested_at,
-                          struct sm_err *err)
+                          const struct dcol *pcols, size_t npcols, size_t skip,
+                          const char *ingested_at, struct sm_err *err)
 {
     struct sm_buf q = SM_BUF_INIT;
-    char **pcols = NULL;
-    size_t npcols = parent_columns(src, &pcols), n = 0;
+    size_t n = 0;
     struct dcol *cols = sm_calloc(src->ncolumns + npcols + 1, sizeof(*cols));
     int rc = 0;
     for (size_t i = 0; i < src->ncolumns; i++) {
         cols[n].name = src->columns[i].name;
         cols[n].type = sm_strdup(src->columns[i].type);
         for (size_t j = 0; j < npcols; j++)
-            cols[n].pk |= !strcasecmp(pcols[j], cols[n].name);
+            cols[n].pk |= !strcasecmp(pcols[j].name, cols[n].name);
         n++;
     }
-    for (size_t j = 0; j < npcols && !rc; j++) {
+    for (size_t j = 0; j < npcols; j++) {
         bool declared = false;
         for (size_t i = 0; i < src->ncolumns; i++)
-            declared |= !strcasecmp(pcols[j], src->columns[i].name);
+            declared |= !strcasecmp(pcols[j].name, src->columns[i].name);
         if (declared)
             continue;
-        cols[n].name = pcols[j];
-        cols[n].pk = true;
-        rc = parent_column_type(db, src, bronze, pcols[j], &cols[n].type, err);
-        n++;
+        cols[n].name = pcols[j].name;
+        cols[n].type = sm_strdup(pcols[j].type);
+        cols[n++].pk = true;
     }
-    if (rc)
-        goto out;
 
     (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE ");
     add_tmp(&q, src, "typed");
@@ -1779,7 +1965,8 @@ static int stage_declared(struct eng_db *db, const struct prj_source *src,
     (void)sm_buf_adds(&q, " FROM ");
     add_tmp(&q, src, "recs");
     (void)sm_buf_adds(&q, " WHERE json_type(r) = 'OBJECT'");
-    rc = eng_exec(db, q.buf, err);
+    if (!rc)
+        rc = eng_exec(db, q.buf, err);
 
     sm_buf_reset(&q);
     (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE ");
@@ -1829,22 +2016,19 @@ static int stage_declared(struct eng_db *db, const struct prj_source *src,
     (void)sm_buf_adds(&q, " ORDER BY _n");
     if (!rc)
         rc = eng_exec(db, q.buf, err);
-out:
     for (size_t i = 0; i < n; i++)
         free(cols[i].type);
     free(cols);
-    for (size_t j = 0; j < npcols; j++)
-        free(pcols[j]);
-    free(pcols);
     sm_buf_release(&q);
     return rc;
 }
 
 /* No declared columns: let read_json infer the types, exactly as for JSON
- * files, from the extracted records written as NDJSON to a temp file. */
+ * files, from the extracted records written as NDJSON to a temp file. The
+ * general path, for pages stage_fast() cannot read. */
 static int stage_inferred(struct eng_db *db, const struct prj_project *p,
-                          const struct prj_source *src, size_t skip, const char *ingested_at,
-                          struct sm_err *err)
+                          const struct prj_source *src, const struct dcol *pcols, size_t npcols,
+                          size_t skip, const char *ingested_at, struct sm_err *err)
 {
     struct sm_buf q = SM_BUF_INIT;
     char *rnd = sm_random_hex(6);
@@ -1863,7 +2047,9 @@ static int stage_inferred(struct eng_db *db, const struct prj_project *p,
     (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE ");
     add_tmp(&q, src, "rows");
     if (!nobj) {
-        (void)sm_buf_adds(&q, " AS SELECT _n, ");
+        (void)sm_buf_adds(&q, " AS SELECT _n");
+        add_parent_selects(&q, pcols, npcols, "pk");
+        (void)sm_buf_adds(&q, ", ");
         add_provenance(&q, skip, ingested_at);
         (void)sm_buf_adds(&q, " FROM ");
         add_tmp(&q, src, "recs");
@@ -1872,10 +2058,7 @@ static int stage_inferred(struct eng_db *db, const struct prj_project *p,
         struct sm_buf c = SM_BUF_INIT;
         if ((rc = sm_mkdirs(p->temp_directory, err)))
             goto out;
-        /* A child's parent columns become fields of each record, typed
-         * together with the others. */
-        (void)sm_buf_adds(&c, "COPY (SELECT _n, CASE WHEN pk IS NULL THEN r ELSE "
-                              "json_merge_patch(r, pk) END AS r FROM ");
+        (void)sm_buf_adds(&c, "COPY (SELECT _n, r FROM ");
         add_tmp(&c, src, "recs");
         (void)sm_buf_adds(&c, " WHERE json_type(r) = 'OBJECT' ORDER BY _n) TO ");
         (void)sm_buf_add_sql_str(&c, tmp);
@@ -1893,7 +2076,9 @@ static int stage_inferred(struct eng_db *db, const struct prj_project *p,
         sm_buf_release(&t);
         /* Objects that are all empty give no STRUCT: keep them as JSON. */
         bool st = rtype && sm_starts_with(rtype, "STRUCT(");
-        (void)sm_buf_addf(&q, " AS SELECT _n, %s, ", st ? "unnest(j.r)" : "j.r AS _record");
+        (void)sm_buf_addf(&q, " AS SELECT _n, %s", st ? "unnest(j.r)" : "j.r AS _record");
+        add_parent_selects(&q, pcols, npcols, "pk");
+        (void)sm_buf_adds(&q, ", ");
         add_provenance(&q, skip, ingested_at);
         (void)sm_buf_addf(&q, " FROM %s j JOIN ", c.buf);
         add_tmp(&q, src, "recs");
@@ -1911,6 +2096,285 @@ out:
     return rc;
 }
 
+static bool provenance_col(const char *name);
+
+/* read_json over the batch's pages as whole documents; with an explicit
+ * type (columns=) or, without, inferring from a sample of the pages (the
+ * first 32, DuckDB's default) or from all of them (full). */
+static void add_read_pages(struct sm_buf *q, const struct st_landed **pages, size_t n,
+                           const char *type, bool full)
+{
+    int64_t maxsize = 0;
+    for (size_t i = 0; i < n; i++)
+        if (pages[i]->size > maxsize)
+            maxsize = pages[i]->size;
+    (void)sm_buf_adds(q, "read_json([");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            (void)sm_buf_addc(q, ',');
+        (void)sm_buf_add_sql_str(q, pages[i]->landing_path);
+    }
+    (void)sm_buf_addf(q,
+                      "], format='unstructured', records=false, filename=true, "
+                      "map_inference_threshold=-1, maximum_object_size=%lld",
+                      (long long)maxsize + 1);
+    if (type) {
+        (void)sm_buf_adds(q, ", columns={'json': ");
+        (void)sm_buf_add_sql_str(q, type);
+        (void)sm_buf_adds(q, "}");
+    } else if (full) {
+        (void)sm_buf_adds(q, ", sample_size=-1, maximum_sample_files=-1");
+    }
+    (void)sm_buf_adds(q, ")");
+}
+
+/* "json"."a"."b": the records path in a page document. */
+static void add_records_expr(struct sm_buf *q, const struct prj_source *src)
+{
+    (void)sm_buf_adds(q, "json");
+    for (const char *r = sm_or(src->rest.records, ""); *r;) {
+        size_t k = strcspn(r, ".");
+        char *key = sm_strndup(r, k);
+        (void)sm_buf_adds(q, ".");
+        (void)sm_buf_add_sql_ident(q, key);
+        free(key);
+        r += k + (r[k] == '.');
+    }
+}
+
+/* The fields of the records as DuckDB infers them: from their type, a
+ * list of objects (*list) or one object. desc gets (name, type) rows.
+ * Nonzero with nothing set when the records are anything else. */
+static int infer_fields(struct eng_db *db, const struct prj_source *src,
+                        const struct st_landed **pages, size_t n, bool full, bool *list,
+                        struct eng_result **desc)
+{
+    struct sm_buf q = SM_BUF_INIT, path = SM_BUF_INIT;
+    char *type = NULL;
+    *desc = NULL;
+    add_records_expr(&path, src);
+    (void)sm_buf_addf(&q, "SELECT column_type FROM (DESCRIBE SELECT %s AS v FROM ", path.buf);
+    add_read_pages(&q, pages, n, NULL, full);
+    (void)sm_buf_adds(&q, ")");
+    int rc = eng_query_scalar(db, q.buf, &type, NULL);
+    bool l = !rc && type && sm_starts_with(type, "STRUCT(") && sm_ends_with(type, ")[]") &&
+             !sm_ends_with(type, ")[][]");
+    bool one = !rc && type && sm_starts_with(type, "STRUCT(") && sm_ends_with(type, ")");
+    if (rc || (!l && !one) || sm_starts_with(type, "STRUCT()")) {
+        sm_debug("source '%s': the records are %s, not objects DuckDB can type", src->name,
+                 sm_or(type, "missing"));
+        rc = SM_EPARSE;
+        goto out;
+    }
+    sm_buf_reset(&q);
+    if (l)
+        (void)sm_buf_addf(&q, "DESCRIBE SELECT unnest(r) FROM (SELECT unnest(%s) AS r FROM ",
+                          path.buf);
+    else
+        (void)sm_buf_addf(&q, "DESCRIBE SELECT unnest(%s) FROM ", path.buf);
+    add_read_pages(&q, pages, n, NULL, full);
+    if (l)
+        (void)sm_buf_adds(&q, ")");
+    rc = eng_query(db, q.buf, desc, NULL);
+    *list = l;
+out:
+    free(type);
+    sm_buf_release(&q);
+    sm_buf_release(&path);
+    return rc;
+}
+
+/* Types DuckDB gives values it can only keep as JSON text in bronze. */
+static bool as_json(const char *t)
+{
+    return nested_type(t) || !strcmp(t, "NULL") || !strcmp(t, "\"NULL\"");
+}
+
+/* The fast path of a source without declared columns. DuckDB's JSON
+ * reader takes the pages whole, with the records' fields typed by
+ * inference from a sample of the pages (its first 32): the landing
+ * listed every key the records of each page have (&keys=), so a key the
+ * sample missed sends inference over every page instead. Fields are read
+ * with those types, objects and arrays (and fields whose values mix
+ * types) as their JSON text, and no record is parsed twice.
+ *
+ * rows is then a view, read once by the bronze commit (*out_lazy): if a
+ * page beyond the sample holds a value that does not fit its field's
+ * type, that read fails, and ingest.c stages the batch again by the
+ * general path. When the batch does not fit bronze's columns, rows is a
+ * table instead, read here, for fit_to_bronze() (and recv, a view, gives
+ * each record's JSON for its quarantine).
+ *
+ * It applies when every page was found to be JSON when it landed, and its
+ * records (at the records path) are objects; anything else leaves
+ * *out_used false, and the general path reads the batch. */
+static int stage_fast(struct eng_db *db, const struct prj_source *src,
+                      const struct tbl_snapshot *bronze, const struct st_landed **pages, size_t n,
+                      const struct dcol *pcols, size_t npcols, size_t skip,
+                      const char *ingested_at, bool *out_used, bool *out_lazy, struct sm_err *err)
+{
+    struct sm_buf q = SM_BUF_INIT, type = SM_BUF_INIT, cols = SM_BUF_INIT, recs = SM_BUF_INIT;
+    struct sm_map keys = SM_MAP_INIT;
+    struct eng_result *desc = NULL;
+    bool keys_known = true, list = false, fit = false;
+    int rc = 0;
+    *out_used = *out_lazy = false;
+    if (!n)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        const char *v = fragment_raw(pages[i]->orig_path, "json", &len);
+        if (!v || len != 1 || *v != '1' || fragment_raw(pages[i]->orig_path, "nonobj", &len))
+            goto out; /* not checked when landed, or records that are not objects */
+        if (!(v = fragment_raw(pages[i]->orig_path, "keys", &len))) {
+            keys_known = false;
+            continue;
+        }
+        for (size_t j = 0; j < len;) {
+            size_t k = j;
+            while (k < len && v[k] != ',')
+                k++;
+            char *key = url_decode(v + j, k - j);
+            if (*key)
+                sm_map_put(&keys, key, (void *)1);
+            free(key);
+            j = k + 1;
+        }
+    }
+    if (infer_fields(db, src, pages, n, !keys_known, &list, &desc))
+        goto out;
+    if (keys_known) {
+        bool missing = false;
+        for (size_t i = 0; i < keys.nslots && !missing; i++) {
+            const struct sm_map_entry *e = &keys.slots[i];
+            if (!e->key || e->deleted)
+                continue;
+            bool found = false;
+            for (size_t j = 0; j < eng_result_nrows(desc) && !found; j++)
+                found = !strcmp(sm_or(eng_result_str(desc, 0, j), ""), e->key);
+            missing = !found;
+        }
+        if (missing) {
+            sm_debug("source '%s': DuckDB's sample of the pages missed some keys; inferring "
+                     "from all of them",
+                     src->name);
+            eng_result_free(desc);
+            if (infer_fields(db, src, pages, n, true, &list, &desc))
+                goto out;
+        }
+    }
+
+    /* The explicit type of the documents: the records' fields, nested in
+     * the records path. */
+    size_t depth = 0;
+    for (const char *r = sm_or(src->rest.records, ""); *r; depth++) {
+        size_t k = strcspn(r, ".");
+        char *key = sm_strndup(r, k);
+        (void)sm_buf_adds(&type, "STRUCT(");
+        (void)sm_buf_add_sql_ident(&type, key);
+        (void)sm_buf_adds(&type, " ");
+        free(key);
+        r += k + (r[k] == '.');
+    }
+    (void)sm_buf_adds(&type, "STRUCT(");
+    for (size_t j = 0; j < eng_result_nrows(desc); j++) {
+        const char *name = sm_or(eng_result_str(desc, 0, j), ""),
+                   *t = sm_or(eng_result_str(desc, 1, j), "JSON");
+        bool js = as_json(t);
+        if (j) {
+            (void)sm_buf_adds(&type, ", ");
+            (void)sm_buf_adds(&cols, ", ");
+        }
+        (void)sm_buf_add_sql_ident(&type, name);
+        (void)sm_buf_addf(&type, " %s", js ? "JSON" : t);
+        if (js) {
+            (void)sm_buf_adds(&cols, "CAST(");
+            (void)sm_buf_add_sql_ident(&cols, name);
+            (void)sm_buf_adds(&cols, " AS VARCHAR) AS ");
+        }
+        (void)sm_buf_add_sql_ident(&cols, name);
+        const char *final = js ? "VARCHAR" : t;
+        for (size_t k = 0; bronze && k < bronze->ncolumns; k++)
+            if (!strcasecmp(bronze->columns[k].name, name) && bronze->columns[k].sql_type &&
+                strcasecmp(bronze->columns[k].sql_type, final))
+                fit = true;
+    }
+    (void)sm_buf_addf(&type, ")%s", list ? "[]" : "");
+    for (size_t d = 0; d < depth; d++)
+        (void)sm_buf_adds(&type, ")");
+    /* bronze columns this batch lacks are added by fit_to_bronze() */
+    for (size_t k = 0; bronze && k < bronze->ncolumns && !fit; k++) {
+        const char *bn = bronze->columns[k].name;
+        bool have = provenance_col(bn) || !bronze->columns[k].sql_type;
+        for (size_t j = 0; j < eng_result_nrows(desc) && !have; j++)
+            have = !strcasecmp(sm_or(eng_result_str(desc, 0, j), ""), bn);
+        for (size_t j = 0; j < npcols && !have; j++)
+            have = !strcasecmp(pcols[j].name, bn);
+        fit = !have;
+    }
+
+    /* The records with their page; helper columns are named so that no
+     * record field can clash with them. */
+    (void)sm_buf_adds(&recs, " FROM (SELECT filename, ");
+    if (list) {
+        (void)sm_buf_adds(&recs, "unnest(");
+        add_records_expr(&recs, src);
+        (void)sm_buf_adds(&recs, ") AS \"smelt$r\", CAST(generate_subscripts(");
+        add_records_expr(&recs, src);
+        (void)sm_buf_adds(&recs, ", 1) AS BIGINT) AS \"smelt$rec\"");
+    } else {
+        add_records_expr(&recs, src);
+        (void)sm_buf_adds(&recs, " AS \"smelt$r\", CAST(1 AS BIGINT) AS \"smelt$rec\"");
+    }
+    (void)sm_buf_adds(&recs, " FROM ");
+    add_read_pages(&recs, pages, n, type.buf, false);
+    (void)sm_buf_adds(&recs, ") x JOIN ");
+    add_tmp(&recs, src, "pages");
+    (void)sm_buf_adds(&recs, " p ON p.path = x.filename WHERE x.\"smelt$r\" IS NOT NULL");
+
+    sm_buf_reset(&q);
+    (void)sm_buf_addf(&q, "CREATE OR REPLACE TEMP %s ", fit ? "TABLE" : "VIEW");
+    add_tmp(&q, src, "rows");
+    (void)sm_buf_addf(&q, " AS SELECT \"smelt$n\" AS _n, %s", cols.buf);
+    add_parent_selects(&q, pcols, npcols, "CAST(\"smelt$parent\" AS JSON)");
+    (void)sm_buf_addf(&q,
+                      ", \"smelt$batch\" AS _batch_id, substr(\"smelt$path\", %zu) AS "
+                      "_source_file, CAST('%s' AS TIMESTAMP) AS _ingested_at, \"smelt$url\" AS "
+                      "_source_url FROM (SELECT p.page_id * 4294967296 + x.\"smelt$rec\" AS "
+                      "\"smelt$n\", unnest(x.\"smelt$r\"), p.parent AS \"smelt$parent\", "
+                      "p.batch_id AS \"smelt$batch\", p.path AS \"smelt$path\", p.url AS "
+                      "\"smelt$url\"%s)",
+                      skip, ingested_at, recs.buf);
+    struct sm_err e = SM_ERR_INIT;
+    if (eng_exec(db, q.buf, &e)) {
+        /* a page beyond the sample does not fit (only a table is read here) */
+        sm_debug("source '%s': the fast path cannot read the pages (%s)", src->name, e.msg);
+        goto out;
+    }
+    if (fit) {
+        sm_buf_reset(&q);
+        (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP VIEW ");
+        add_tmp(&q, src, "recv");
+        (void)sm_buf_addf(&q,
+                          " AS SELECT p.page_id * 4294967296 + x.\"smelt$rec\" AS _n, p.path, "
+                          "p.url, p.batch_id, x.\"smelt$rec\" AS _rec, CAST(to_json(x.\"smelt$r\") "
+                          "AS JSON) AS r%s",
+                          recs.buf);
+        if ((rc = eng_exec(db, q.buf, err)))
+            goto out;
+    }
+    *out_used = true;
+    *out_lazy = !fit;
+out:
+    eng_result_free(desc);
+    sm_map_release(&keys);
+    sm_buf_release(&q);
+    sm_buf_release(&type);
+    sm_buf_release(&cols);
+    sm_buf_release(&recs);
+    return rc;
+}
+
 static bool provenance_col(const char *name)
 {
     return !strcmp(name, "_n") || !strcmp(name, "_batch_id") || !strcmp(name, "_source_file") ||
@@ -1924,8 +2388,8 @@ static bool provenance_col(const char *name)
  * cast goes to quarantine, and a column the table has and the batch lacks
  * is added as NULLs. */
 static int fit_to_bronze(struct eng_db *db, const struct prj_source *src,
-                         const struct tbl_snapshot *bronze, size_t skip, const char *ingested_at,
-                         struct sm_err *err)
+                         const struct tbl_snapshot *bronze, const char *recs, size_t skip,
+                         const char *ingested_at, struct sm_err *err)
 {
     struct sm_buf q = SM_BUF_INIT;
     struct eng_result *desc = NULL;
@@ -1966,7 +2430,7 @@ static int fit_to_bronze(struct eng_db *db, const struct prj_source *src,
             (void)sm_buf_addf(&q, ", c.batch_id, CAST('%s' AS TIMESTAMP) FROM ", ingested_at);
             add_tmp(&q, src, "rows");
             (void)sm_buf_adds(&q, " t JOIN ");
-            add_tmp(&q, src, "recs");
+            add_tmp(&q, src, recs);
             (void)sm_buf_addf(&q, " c USING (_n) WHERE t.%s ORDER BY _n; DELETE FROM ", bad.buf);
             add_tmp(&q, src, "rows");
             (void)sm_buf_addf(&q, " WHERE %s; ALTER TABLE ", bad.buf);
@@ -2014,13 +2478,19 @@ static int nested_to_json(struct eng_db *db, const struct prj_source *src, struc
 
 int ing_rest_stage(struct eng_db *db, const struct prj_project *p, const struct prj_source *src,
                    const struct tbl_snapshot *bronze, const struct st_landed **pages, size_t n,
-                   const char *ingested_at, int64_t *out_rejected, struct sm_err *err)
+                   const char *ingested_at, bool general, int64_t *out_rejected, bool *out_lazy,
+                   struct sm_err *err)
 {
     size_t skip = strlen(p->lake) + 2;
     struct sm_buf q = SM_BUF_INIT;
+    struct dcol *pcols = NULL;
+    size_t npcols = 0;
+    bool fast = false, lazy = false;
     int rc = 0;
     *out_rejected = 0;
+    *out_lazy = false;
 
+    ing_rest_unstage(db, src); /* whatever a failed load left */
     /* The pages, with the URL each came from. */
     (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE ");
     add_tmp(&q, src, "pages");
@@ -2052,71 +2522,89 @@ int ing_rest_stage(struct eng_db *db, const struct prj_project *p, const struct 
     if ((rc = eng_exec(db, q.buf, err)))
         goto out;
 
-    /* One row per record: the JSON value at the records path is an array
-     * (its elements), an object (itself) or anything else (nothing). */
-    sm_buf_reset(&q);
-    (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE ");
-    add_tmp(&q, src, "recs");
-    (void)sm_buf_adds(&q, " AS SELECT row_number() OVER (ORDER BY p.page_id, x.i) AS _n, p.path, "
-                          "p.url, p.batch_id, CAST(x.i AS BIGINT) AS _rec, x.r, CAST(p.parent AS JSON) "
-                          "AS pk FROM (SELECT "
-                          "filename, generate_subscripts(l, 1) AS i, unnest(l) AS r FROM (SELECT "
-                          "filename, CASE json_type(v) WHEN 'ARRAY' THEN CAST(json_extract(v, "
-                          "'$[*]') AS JSON[]) WHEN 'OBJECT' THEN [v] ELSE CAST([] AS JSON[]) END "
-                          "AS l FROM (SELECT filename, json_extract(content, ");
-    add_json_path(&q, sm_or(src->rest.records, ""));
-    (void)sm_buf_adds(&q, ") AS v FROM read_text([");
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            (void)sm_buf_addc(&q, ',');
-        (void)sm_buf_add_sql_str(&q, pages[i]->landing_path);
-    }
-    (void)sm_buf_adds(&q, "])))) x JOIN ");
-    add_tmp(&q, src, "pages");
-    (void)sm_buf_adds(&q, " p ON p.path = x.filename");
-    if (!n) { /* read_text([]) is an error: an empty table of the same shape */
-        sm_buf_reset(&q);
-        (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE ");
-        add_tmp(&q, src, "recs");
-        (void)sm_buf_adds(&q, " (_n BIGINT, path VARCHAR, url VARCHAR, batch_id VARCHAR, "
-                              "_rec BIGINT, r JSON, pk JSON)");
-    }
-    if ((rc = eng_exec(db, q.buf, err)))
-        goto out;
-
     /* The quarantine rows, in the quarantine table's shape. */
     sm_buf_reset(&q);
     (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE ");
     add_tmp(&q, src, "rejects");
-    (void)sm_buf_addf(&q,
-                      " AS SELECT substr(path, %zu) AS _source_file, _rec AS line, "
-                      "CAST(NULL AS VARCHAR) AS column_name, 'NOT AN OBJECT' AS error_type, "
-                      "CAST(r AS VARCHAR) AS raw, 'the record is not a JSON object but ' || "
-                      "lower(json_type(r)) AS error, batch_id AS _batch_id, "
-                      "CAST('%s' AS TIMESTAMP) AS _quarantined_at FROM ",
-                      skip, ingested_at);
-    add_tmp(&q, src, "recs");
-    (void)sm_buf_adds(&q, " WHERE json_type(r) <> 'OBJECT' ORDER BY _n");
+    (void)sm_buf_adds(&q, " (_source_file VARCHAR, line BIGINT, column_name VARCHAR, error_type "
+                          "VARCHAR, raw VARCHAR, error VARCHAR, _batch_id VARCHAR, "
+                          "_quarantined_at TIMESTAMP)");
     if ((rc = eng_exec(db, q.buf, err)))
         goto out;
+    /* A child source's parent columns, typed. */
+    if ((rc = parent_dcols(db, src, bronze, &pcols, &npcols, err)))
+        goto out;
+    if (!src->ncolumns && !general &&
+        (rc = stage_fast(db, src, bronze, pages, n, pcols, npcols, skip, ingested_at, &fast,
+                         &lazy, err)))
+        goto out;
+    if (!fast) {
+        /* One row per record: the JSON value at the records path is an
+         * array (its elements), an object (itself) or anything else
+         * (nothing). */
+        sm_buf_reset(&q);
+        (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE ");
+        add_tmp(&q, src, "recs");
+        (void)sm_buf_adds(&q, " AS SELECT row_number() OVER (ORDER BY p.page_id, x.i) AS _n, "
+                              "p.path, p.url, p.batch_id, CAST(x.i AS BIGINT) AS _rec, x.r, "
+                              "CAST(p.parent AS JSON) AS pk FROM (SELECT filename, "
+                              "generate_subscripts(l, 1) AS i, unnest(l) AS r FROM (SELECT "
+                              "filename, CASE json_type(v) WHEN 'ARRAY' THEN CAST(json_extract(v, "
+                              "'$[*]') AS JSON[]) WHEN 'OBJECT' THEN [v] ELSE CAST([] AS JSON[]) "
+                              "END AS l FROM (SELECT filename, json_extract(content, ");
+        add_json_path(&q, sm_or(src->rest.records, ""));
+        (void)sm_buf_adds(&q, ") AS v FROM read_text([");
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                (void)sm_buf_addc(&q, ',');
+            (void)sm_buf_add_sql_str(&q, pages[i]->landing_path);
+        }
+        (void)sm_buf_adds(&q, "])))) x JOIN ");
+        add_tmp(&q, src, "pages");
+        (void)sm_buf_adds(&q, " p ON p.path = x.filename");
+        if (!n) { /* read_text([]) is an error: an empty table of the same shape */
+            sm_buf_reset(&q);
+            (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE ");
+            add_tmp(&q, src, "recs");
+            (void)sm_buf_adds(&q, " (_n BIGINT, path VARCHAR, url VARCHAR, batch_id VARCHAR, "
+                                  "_rec BIGINT, r JSON, pk JSON)");
+        }
+        if ((rc = eng_exec(db, q.buf, err)))
+            goto out;
 
-    if (src->ncolumns)
-        rc = stage_declared(db, src, bronze, skip, ingested_at, err);
-    else
-        rc = stage_inferred(db, p, src, skip, ingested_at, err);
-    if (!rc)
+        sm_buf_reset(&q);
+        (void)sm_buf_adds(&q, "INSERT INTO ");
+        add_tmp(&q, src, "rejects");
+        (void)sm_buf_addf(&q,
+                          " SELECT substr(path, %zu), _rec, NULL, 'NOT AN OBJECT', CAST(r AS "
+                          "VARCHAR), 'the record is not a JSON object but ' || "
+                          "lower(json_type(r)), batch_id, CAST('%s' AS TIMESTAMP) FROM ",
+                          skip, ingested_at);
+        add_tmp(&q, src, "recs");
+        (void)sm_buf_adds(&q, " WHERE json_type(r) <> 'OBJECT' ORDER BY _n");
+        if ((rc = eng_exec(db, q.buf, err)))
+            goto out;
+        if (src->ncolumns)
+            rc = stage_declared(db, src, pcols, npcols, skip, ingested_at, err);
+        else
+            rc = stage_inferred(db, p, src, pcols, npcols, skip, ingested_at, err);
+    }
+    /* rows as a view (lazy) holds scalars only, and fits bronze */
+    if (!rc && !lazy)
         rc = nested_to_json(db, src, err);
-    if (!rc && !src->ncolumns && bronze)
-        rc = fit_to_bronze(db, src, bronze, skip, ingested_at, err);
+    if (!rc && !src->ncolumns && bronze && !lazy)
+        rc = fit_to_bronze(db, src, bronze, fast ? "recv" : "recs", skip, ingested_at, err);
     if (rc)
         goto out;
     sm_buf_reset(&q);
     (void)sm_buf_adds(&q, "SELECT count(*) FROM ");
     add_tmp(&q, src, "rejects");
     rc = eng_query_i64(db, q.buf, out_rejected, err);
+    *out_lazy = lazy;
 out:
     if (rc)
         sm_err_prefix(err, rc, "reading the landed pages of '%s'", src->name);
+    dcols_free(pcols, npcols);
     sm_buf_release(&q);
     return rc;
 }

@@ -22,6 +22,7 @@ struct frame {
     bool track;   /* path names this container */
     bool rtrack;  /* rel names this container (inside a record) */
     bool records; /* this array is the records */
+    bool record;  /* this object is a record */
     size_t plen;  /* length of path naming this container */
     size_t rlen;  /* length of rel naming this container */
 };
@@ -263,8 +264,10 @@ static void report(struct scan *s, const struct ctx *c, enum sm_jscan_type type,
             v->text = text ? sm_strndup(text, len) : NULL;
             v->len = text ? len : 0;
         }
-        if (path_is(&s->path, q->records) && type != SM_JSCAN_ARRAY)
+        if (path_is(&s->path, q->records) && type != SM_JSCAN_ARRAY) {
             s->out->nrecords = type == SM_JSCAN_OBJECT ? 1 : 0;
+            s->out->nobjects = 0; /* push() counts the object */
+        }
     }
     if (c->rtrack && q->on_field && path_is(&s->rel, q->record_field)) {
         /* a number's text points into the document: give it its own NUL */
@@ -288,23 +291,29 @@ static int push(struct scan *s, char kind, const struct ctx *c)
     f->track = c->track;
     f->rtrack = c->rtrack;
     f->records = false;
+    f->record = false;
     f->plen = s->path.len;
     f->rlen = s->rel.len;
     if (c->track && path_is(&s->path, s->q->records)) {
         if (kind == '[') {
             f->records = true;
             s->out->nrecords = 0;
+            s->out->nobjects = 0;
         } else {
             /* the records are this one object: its fields are a record's */
             f->rtrack = true;
+            f->record = true;
             f->rlen = 0;
             sm_buf_reset(&s->rel);
+            s->out->nobjects = 1;
         }
     }
     if (c->record && kind == '{') {
         f->rtrack = true;
+        f->record = true;
         f->rlen = 0;
         sm_buf_reset(&s->rel);
+        s->out->nobjects++;
     }
     return 0;
 }
@@ -458,9 +467,11 @@ int sm_jscan(const char *buf, size_t len, const struct sm_jscan_query *q,
             rc = fail(&s, "expected a key (a string) in an object");
             break;
         }
-        bool keep = f->track || f->rtrack;
+        bool keep = f->track || f->rtrack || (f->record && q->on_key);
         if ((rc = string(&s, keep)))
             break;
+        if (f->record && q->on_key)
+            q->on_key(q->ctx, s.str.buf, s.str.len);
         c.record = false;
         c.track = f->track && extend(&s.path, f->plen, &s.str);
         c.rtrack = f->rtrack && extend(&s.rel, f->rlen, &s.str);

@@ -48,11 +48,14 @@ struct sm_jscan_query {
     const char *const *paths; /* scalars wanted, NULL-terminated, or NULL */
     const char *record_field; /* a path inside each record (an object) reported to on_field, or NULL */
     void (*on_field)(void *ctx, const struct sm_jscan_value *v);
+    /* Each key of each record (an object), unescaped, as it is met; NULL = none. */
+    void (*on_key)(void *ctx, const char *key, size_t len);
     void *ctx;
 };
 
 struct sm_jscan_result {
     size_t nrecords;               /* elements of the records array; 1 for an object; else 0 */
+    size_t nobjects;               /* of which objects */
     struct sm_jscan_value *values; /* one per query path */
     size_t nvalues;
 };
