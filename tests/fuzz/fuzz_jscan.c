@@ -28,6 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .records = "data", .paths = paths, .record_field = "id", .on_field = on_field};
     struct sm_jscan_result r;
     int rc = sm_jscan((const char *)data, size, &q, &r, NULL);
+    if (!rc && r.nobjects > r.nrecords)
+        abort();
     json_error_t jerr;
     json_t *j = json_loadb((const char *)data, size,
                            JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &jerr);
@@ -39,7 +41,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (j && !rc) {
         json_t *d = json_is_object(j) ? json_object_get(j, "data") : NULL;
         size_t want = json_is_array(d) ? json_array_size(d) : json_is_object(d) ? 1 : 0;
-        if (want != r.nrecords)
+        size_t objs = 0;
+        for (size_t i = 0; json_is_array(d) && i < json_array_size(d); i++)
+            objs += json_is_object(json_array_get(d, i));
+        if (json_is_object(d))
+            objs = 1;
+        if (want != r.nrecords || objs != r.nobjects)
             abort();
         json_t *nx = json_is_object(j) ? json_object_get(j, "next") : NULL;
         if (json_is_string(nx) && (r.values[0].type != SM_JSCAN_STRING ||

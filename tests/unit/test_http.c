@@ -141,7 +141,14 @@ static void test_oauth_error(void **state)
     sm_buf_release(&big);
 }
 
-static char fields[256];
+static char fields[256], keys[256];
+
+static void on_key(void *ctx, const char *key, size_t len)
+{
+    (void)ctx;
+    size_t n = strlen(keys);
+    snprintf(keys + n, sizeof(keys) - n, "%s%.*s", n ? "," : "", (int)len, key);
+}
 
 static void on_field(void *ctx, const struct sm_jscan_value *v)
 {
@@ -162,11 +169,15 @@ static void test_jscan_picks(void **state)
     struct sm_jscan_query q = {.records = "data.items",
                                .paths = paths,
                                .record_field = "u.t",
-                               .on_field = on_field};
+                               .on_field = on_field,
+                               .on_key = on_key};
     struct sm_jscan_result r;
-    fields[0] = 0;
+    fields[0] = keys[0] = 0;
     assert_int_equal(sm_jscan(doc, strlen(doc), &q, &r, NULL), 0);
     assert_int_equal(r.nrecords, 4);
+    assert_int_equal(r.nobjects, 3);
+    /* the keys of the records only, not of objects inside them */
+    assert_string_equal(keys, "id,u,u,u");
     /* the last of two equal keys counts */
     assert_int_equal(r.values[0].type, SM_JSCAN_STRING);
     assert_string_equal(r.values[0].text, "c20");
@@ -183,6 +194,7 @@ static void test_jscan_picks(void **state)
     struct sm_jscan_query q1 = {.records = ""};
     assert_int_equal(sm_jscan(one, strlen(one), &q1, &r, NULL), 0);
     assert_int_equal(r.nrecords, 1);
+    assert_int_equal(r.nobjects, 1);
     sm_jscan_result_release(&r);
     assert_int_equal(sm_jscan("[1,2,3]", 7, &q1, &r, NULL), 0);
     assert_int_equal(r.nrecords, 3);
