@@ -541,6 +541,32 @@ else
     not_ok "oauth: no token issued is anywhere smelt writes" "tokens: $ntok" "leaked: $leaked"
 fi
 
+# --- bronze types from DuckDB's sample of the pages ---------------------------------------
+# One record a page: 45 pages, more than the 32 DuckDB samples to infer types.
+mkpages() { # DIR PARAM
+    mkproj "$1" <<EOF
+kind: rest
+base_url: $BASE
+resource: page/items
+params: {$2}
+records: data
+paginate: {type: page, limit: 1, limit_param: per_page}
+EOF
+}
+mkpages late "late_key: 40"
+run_smelt late
+check_eq "sampled types: a key first seen on page 40 is a column (the landing listed it)" "0,45,6,l45" \
+    "$rc,$(q late 'SELECT count(*), count(late), max(late) FROM bronze.items')"
+mkpages lstr "late_str: 40"
+run_smelt lstr
+check_eq "sampled types: numbers, then strings after the sample: every record, as JSON text" \
+    "0,45,VARCHAR,1,\"\"\"s45\"\"\"" \
+    "$rc,$(q lstr "SELECT count(*), any_value(typeof(num)), min(num) FILTER (WHERE id = 1), min(num) FILTER (WHERE id = 45) FROM bronze.items")"
+mkpages nobj "nonobj: 7"
+run_smelt nobj
+check_eq "a record that is not an object: quarantined, the others loaded" "0,44,NOT AN OBJECT,7" \
+    "$rc,$(q nobj 'SELECT count(*) FROM bronze.items'),$(q nobj 'SELECT any_value(error_type), any_value(raw) FROM quarantine.items')"
+
 # --- parent/child endpoints ------------------------------------------------------------
 # Record i has i % 7 parts, served 3 a page by /items/<i>/parts. Over records
 # 1..45: 6 full cycles of 0+1+...+6 = 126, plus 43, 44, 45 -> 1+2+3 = 132

@@ -19,7 +19,9 @@ every start: record i (1..N) is
      "tags": ["t<i % 3>"], "updated_at": 2024-01-01T00:00:00Z + i minutes}
 
 Endpoints (every list endpoint takes updated_since=<ISO time> and then
-serves only records updated strictly after it):
+serves only records updated strictly after it; late_key=K adds "late":
+"l<i>" to records i >= K, late_str=K adds "num": i, a string "s<i>" from
+record K on, nonobj=K serves record K as the bare number K):
 
     /offset/items?offset=&limit=        {"data": {"items": [...]}, "meta": {"total": T}}
     /page/items?page=&per_page=         {"data": [...], "has_more": bool}     (page 1 first)
@@ -116,6 +118,16 @@ def records(q):
     if since:
         t = parse_ts(since)
         out = [r for r in out if parse_ts(r["updated_at"]) > t]
+    # shapes that change late in a run (for bronze's sampled type inference)
+    if "late_key" in q:
+        for r in out:
+            if r["id"] >= int(q["late_key"]):
+                r["late"] = "l%d" % r["id"]
+    if "late_str" in q:
+        for r in out:
+            r["num"] = r["id"] if r["id"] < int(q["late_str"]) else "s%d" % r["id"]
+    if "nonobj" in q:
+        out = [r["id"] if r["id"] == int(q["nonobj"]) else r for r in out]
     return out
 
 
