@@ -629,6 +629,35 @@ check_eq "parent/child: no part twice" "149,149" \
     "$(q pc "SELECT count(*), count(DISTINCT (_items_id, part)) FROM bronze.item_parts")"
 api /admin/set?n=45 > /dev/null
 
+# A progress line for long transfers, on a terminal only: parents done of
+# all, pages and bytes. 45 parent records, one page each at 20 requests/s.
+mkproj pcp <<EOF
+kind: rest
+base_url: $BASE
+resource: offset/items
+records: data.items
+paginate: {type: offset, limit: 50}
+EOF
+cat > pcp/sources/parts.yml <<EOF
+kind: rest
+base_url: $BASE
+parent: items
+path: items/{id}/parts
+params: {per_page: 10}
+records: data
+rate_limit: 20
+EOF
+cp -r pcp pcq
+run_smelt pcp
+check_absent "progress: none when the output is not a terminal" "$(printf '\033[K')" run.out run.err
+if command -v script > /dev/null; then
+    env -u SMELT_NO_TTY script -qec "'$SMELT' -C pcq run" tty.log > /dev/null 2>&1 < /dev/null
+    check_match "progress: on a terminal, parents done of all, pages and bytes" \
+        "landing.parts +\[#*\.*\] [0-9]+/45 parents +[0-9]+ pages +[0-9.]+ kB" "$(tr '\r' '\n' < tty.log)"
+else
+    ok "progress: on a terminal (skipped: no 'script' command)"
+fi
+
 # Declared columns: the parent key is added, typed like the parent's values.
 mkproj pcd <<EOF
 kind: rest
