@@ -205,42 +205,38 @@ static int string(struct scan *s, bool keep)
     }
 }
 
+/* Skip the digits at *p; false when there is none. */
+static bool digits(const unsigned char **p, const unsigned char *end)
+{
+    const unsigned char *start = *p;
+    while (*p < end && **p >= '0' && **p <= '9')
+        (*p)++;
+    return *p > start;
+}
+
+/* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
 static int number(struct scan *s)
 {
     const unsigned char *p = s->p;
+    bool ok = true;
     if (p < s->end && *p == '-')
         p++;
-    if (p >= s->end || !(*p >= '0' && *p <= '9')) {
-        s->p = p;
-        return fail(s, "an invalid number");
-    }
-    if (*p == '0')
+    if (p < s->end && *p == '0')
         p++;
     else
-        while (p < s->end && *p >= '0' && *p <= '9')
-            p++;
-    if (p < s->end && *p == '.') {
+        ok = digits(&p, s->end);
+    if (ok && p < s->end && *p == '.') {
         p++;
-        if (p >= s->end || !(*p >= '0' && *p <= '9')) {
-            s->p = p;
-            return fail(s, "an invalid number");
-        }
-        while (p < s->end && *p >= '0' && *p <= '9')
-            p++;
+        ok = digits(&p, s->end);
     }
-    if (p < s->end && (*p == 'e' || *p == 'E')) {
+    if (ok && p < s->end && (*p == 'e' || *p == 'E')) {
         p++;
         if (p < s->end && (*p == '+' || *p == '-'))
             p++;
-        if (p >= s->end || !(*p >= '0' && *p <= '9')) {
-            s->p = p;
-            return fail(s, "an invalid number");
-        }
-        while (p < s->end && *p >= '0' && *p <= '9')
-            p++;
+        ok = digits(&p, s->end);
     }
     s->p = p;
-    return 0;
+    return ok ? 0 : fail(s, "an invalid number");
 }
 
 static bool path_is(const struct sm_buf *b, const char *want)
