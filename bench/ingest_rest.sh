@@ -12,7 +12,8 @@
 # Environment: PAGES (1000), PER_PAGE (1000), REPEAT (3), SERVER (raw: a
 # minimal keep-alive HTTP loop serving pre-made pages; std: Python's
 # http.server, the one the tests use), OUT (bench/out/rest, recreated),
-# SMELT (build/smelt).
+# SMELT (build/smelt). The report is also in OUT/results.txt, and as
+# measure,value lines in OUT/results.csv for other scripts.
 set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -167,4 +168,16 @@ sm=$(median < "$OUT/smelt.txt")
     echo
     awk -v a="$py" -v b="$sm" 'BEGIN { r = a / b; printf "smelt / Python: %.1fx faster (goal: at least 5x) %s\n", r, (r >= 5 ? "ok" : "MISSED") }'
 } | tee "$OUT/results.txt"
+{
+    echo "measure,value"
+    echo "records,$RECORDS"
+    echo "python_client,$CLIENT"
+    echo "python_median_s,$py"
+    echo "smelt_median_s,$sm"
+    echo "landing_median_s,$(median < "$OUT/landing.txt")"
+    echo "bronze_median_s,$(median < "$OUT/bronze.txt")"
+    echo "python_records_per_s,$(awk -v n="$RECORDS" -v t="$py" 'BEGIN { printf "%.0f", n / t }')"
+    echo "smelt_records_per_s,$(awk -v n="$RECORDS" -v t="$sm" 'BEGIN { printf "%.0f", n / t }')"
+    echo "ratio,$(awk -v a="$py" -v b="$sm" 'BEGIN { printf "%.2f", a / b }')"
+} > "$OUT/results.csv"
 rm -rf "$OUT"/smelt-*/lake

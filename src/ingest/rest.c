@@ -7,29 +7,43 @@
  * Landing. One run of a source is one batch: every page fetched is written,
  * untouched and before anything parses it, to
  *     <lake>/landing/<src>/<yyyy>/<mm>/<dd>/<batch_id>/page-NNNNN.json
- * with the batch's _manifest.json (URL without secrets, status, kept
- * headers, size, sha256, time) rewritten after each page, and recorded in
- * state.db as a landed file whose orig_path is "<url>#page=N". The bytes go
- * first (temp file, fsync, rename), then the record (intent and "landed" in
- * one transaction): a crash between the two leaves an unrecorded file that
- * nothing loads, and the page is fetched again by the next run because the
- * watermark only moves once every page of a run has landed. A page whose
- * bytes were landed before (same sha256) is not landed again.
+ * (created in place in the run's own batch folder), checked and read by one
+ * pass of util/jscan for what pagination and the watermark need (the next
+ * cursor or URL, has_more, total, the number of records, the highest
+ * incremental cursor value, the records' keys), synced by a pool of
+ * threads, and recorded in state.db in page order (see land_queue and
+ * docs/internals/state.md for what its orig_path carries). A crash before
+ * the record leaves an unrecorded file that nothing loads, and the page is
+ * fetched again by the next run because the watermark only moves once
+ * every page of a run has landed. A page whose bytes were landed before
+ * (same sha256) is not landed again. The batch's _manifest.json (URL
+ * without secrets, status, kept headers, size, sha256, time) is rewritten
+ * at most once a second and at the end. A page that is not JSON is still
+ * landed (bronze quarantines it as a file) and ends the run's pagination
+ * with an error unless the next page can be asked for without reading it
+ * (offset with a limit, page numbers, Link headers).
  *
- * Then the page is parsed here, with jansson, only for what pagination and
- * the watermark need: the next cursor or URL, has_more, total, the number
- * of records and the highest incremental cursor value. A page that is not
- * JSON is still landed (bronze quarantines it as a file) and ends the run's
- * pagination with an error unless the next page can be asked for without
- * reading it (offset with a limit, page numbers, Link headers).
+ * Child endpoints (parent:) fan out over the records of the parent's pages
+ * landed since their last run: one endpoint, paginated like any, per
+ * distinct parent key, with the key in each page's record; a 404 for one
+ * parent is landed and quarantined rather than fatal.
  *
- * Bronze. DuckDB reads the landed pages (read_text), extracts the records
- * with its JSON functions at the configured path, and types them: declared
- * columns by TRY_CAST, a record that does not cast going to quarantine with
- * its JSON text; otherwise by read_json's own inference over the extracted
- * records. Rows carry _batch_id, _source_file, _ingested_at and _source_url.
- * ing_load_bronze() commits them with the same exactly-once txn marker as
- * file sources.
+ * OAuth 2.0 client credentials: the token is fetched (util/oauth.c) when
+ * the first request needs it, kept in memory for the run, replaced before
+ * it expires and once when a request gets 401.
+ *
+ * Bronze. When every page was checked as JSON on landing and its records
+ * are objects, DuckDB reads the pages whole with types inferred from a
+ * sample (checked against the keys the landing noted), lazily, as a view
+ * the bronze commit reads once (stage_fast). Otherwise, or when a page
+ * beyond the sample does not fit, the general path: DuckDB reads the
+ * landed pages (read_text), extracts the records with its JSON functions
+ * at the configured path, and types them: declared columns by TRY_CAST, a
+ * record that does not cast going to quarantine with its JSON text;
+ * otherwise by read_json's own inference over the extracted records. Rows
+ * carry _batch_id, _source_file, _ingested_at and _source_url (and a
+ * child's parent columns). ing_load_bronze() commits them with the same
+ * exactly-once txn marker as file sources.
  *
  * Secrets. Every string of the source is a template resolved here, at the
  * moment of use (sec_resolve: ${env:NAME}, ${secret:NAME}). Resolved values
@@ -57,14 +71,6 @@
 
 /* --- templates and secrets -------------------------------------------------- */
 
-/*
- * HOOK: the secret store. sec_resolve() calls this for each
- * ${secret:NAME}; ctx is the struct rest being set up (it has the state
- * database and the project). Wire the encrypted store in here (st_secret_get
- * + sec_key_load + sec_decrypt, or the secrets module's own lookup once it
- * has one); the value must be allocated so that sec_value_free() can wipe
- * it. Until then a secret reference fails and says what to use instead.
- */
 /* ${secret:NAME}: read the encrypted value from state.db and decrypt it
  * with the project's master key, at the moment of use. */
 static int lookup_secret(void *ctx, const char *name, char **out_value, struct sm_err *err);
