@@ -132,9 +132,9 @@ struct rest {
     char *token_url, *token_log_url, *client_id, *client_secret, *scope;
     struct sm_http_header *token_params; /* values owned (may be secrets) */
     size_t ntoken_params;
-    size_t auth_header;   /* index of "Authorization" in headers */
+    size_t auth_header; /* index of "Authorization" in headers */
     bool have_token;
-    int64_t refresh_ms;   /* when to fetch the next token; 0 = when a request gets 401 */
+    int64_t refresh_ms; /* when to fetch the next token; 0 = when a request gets 401 */
     int64_t ntokens;
 
     /* Child endpoints: the parent record being fanned out. */
@@ -145,10 +145,10 @@ struct rest {
     /* The keys of the records: of the page being read, and of every page
      * landed this run (see add_new_keys). */
     struct sm_map page_keys, run_keys;
-    bool page_keys_bad; /* a key with a NUL: the page's keys are not listed */
-    struct sm_map run_ids;  /* identity of each page written this run -> its path */
-    struct syncpool *pool;  /* pages being synced and recorded (see land_queue) */
-    bool land_failed;       /* a page could not be recorded: record no more */
+    bool page_keys_bad;    /* a key with a NUL: the page's keys are not listed */
+    struct sm_map run_ids; /* identity of each page written this run -> its path */
+    struct syncpool *pool; /* pages being synced and recorded (see land_queue) */
+    bool land_failed;      /* a page could not be recorded: record no more */
 
     /* Landing. */
     char *batch_id;
@@ -411,8 +411,8 @@ static int oauth_setup(struct rest *x, size_t *halloc, struct sm_err *err)
     if (!rc)
         rc = resolve(x, a->scope, "auth.scope", &x->scope, err);
     if (!rc) {
-        x->token_params = sm_calloc(a->token_params.n ? a->token_params.n : 1,
-                                    sizeof(*x->token_params));
+        x->token_params =
+            sm_calloc(a->token_params.n ? a->token_params.n : 1, sizeof(*x->token_params));
         for (size_t i = 0; i < a->token_params.n && !rc; i++) {
             char *what = sm_asprintf("auth.token_params.%s", a->token_params.items[i].name), *v;
             rc = resolve(x, a->token_params.items[i].value, what, &v, err);
@@ -627,8 +627,8 @@ static char *log_url(const struct rest *x, const char *shown)
  * of util/jscan over its bytes (no tree is built: records are DuckDB's
  * business in bronze). */
 struct page_info {
-    bool json;     /* the page is valid JSON */
-    size_t nrec;   /* records at the records path */
+    bool json;   /* the page is valid JSON */
+    size_t nrec; /* records at the records path */
     struct sm_jscan_result scan;
     const struct sm_jscan_value *next;     /* cursor_path or next_url_path, or NULL */
     const struct sm_jscan_value *has_more; /* has_more_path, or NULL */
@@ -639,8 +639,8 @@ struct page_info {
 
 /* The manifest entry of a page, into b. */
 static void add_manifest_page(const struct rest *x, struct sm_buf *b, const char *file,
-                              const char *url, const struct sm_http_response *res,
-                              const char *sha, const char *received)
+                              const char *url, const struct sm_http_response *res, const char *sha,
+                              const char *received)
 {
     static const char *const kept[] = {"content-type", "date"};
     (void)sm_buf_adds(b, "{");
@@ -706,7 +706,7 @@ struct landing {
  * then for its record in state.db (by the fetching thread, in page
  * order). */
 struct pending {
-    int fd; /* open until synced */
+    int fd;                    /* open until synced */
     char *path, *orig, *entry; /* landing path, orig_path, manifest entry */
     char id[SEC_SHA256_HEX];
     char received[40];
@@ -828,8 +828,8 @@ static void pool_free(struct syncpool *sp)
  * batch folder rather than renamed from a temporary: until it is recorded
  * nothing reads it, and a crash before that leaves an unrecorded file that
  * nothing loads, as a crash between rename and record always did. */
-static int land_write(struct rest *x, int n, const struct sm_http_response *res,
-                      struct landing *l, struct sm_err *err)
+static int land_write(struct rest *x, int n, const struct sm_http_response *res, struct landing *l,
+                      struct sm_err *err)
 {
     memset(l, 0, sizeof(*l));
     l->n = n;
@@ -1505,9 +1505,8 @@ static int get_token(struct rest *x, bool force, struct sm_err *err)
     sm_buf_release(&b);
     x->have_token = true;
     x->ntokens++;
-    x->refresh_ms = tok.expires_in > 0
-                        ? now + tok.expires_in * 1000 - refresh_margin_ms(tok.expires_in)
-                        : 0;
+    x->refresh_ms =
+        tok.expires_in > 0 ? now + tok.expires_in * 1000 - refresh_margin_ms(tok.expires_in) : 0;
     sm_debug("source '%s': new access token from '%s'%s", x->src->name, x->token_log_url,
              tok.expires_in > 0 ? "" : " (no expires_in: kept until the API refuses it)");
     sm_oauth_token_release(&tok);
@@ -1828,8 +1827,8 @@ static int fan_out(struct rest *x, struct sm_err *err)
         if (pages[i].id < failed_page)
             cursor = pages[i].id;
     if (cursor > after) {
-        char *v = sm_asprintf("{\"parent\": \"%s\", \"landed_id\": %lld}", par->name,
-                              (long long)cursor);
+        char *v =
+            sm_asprintf("{\"parent\": \"%s\", \"landed_id\": %lld}", par->name, (long long)cursor);
         struct sm_err e = SM_ERR_INIT;
         int wrc = st_watermark_set(x->st, x->src->name, v, rc ? &e : err);
         if (!rc)
@@ -1881,8 +1880,7 @@ int ing_rest_land(struct st_db *st, const struct prj_project *p, const struct pr
     if (x.http_ready && (x.http.nretries || x.ntokens > 1))
         sm_info("source '%s': %lld request%s, %lld retried%s", src->name,
                 (long long)x.http.nrequests, x.http.nrequests == 1 ? "" : "s",
-                (long long)x.http.nretries,
-                x.ntokens > 1 ? ", access token renewed" : "");
+                (long long)x.http.nretries, x.ntokens > 1 ? ", access token renewed" : "");
     if (rc)
         sm_err_prefix(err, rc, "source '%s'", src->name);
     rest_release(&x);
@@ -1903,8 +1901,8 @@ int ing_rest_check_page(struct eng_db *db, const struct st_landed *page, struct 
         int rc = sm_err_set(err, SM_EPARSE,
                             "HTTP %lld %s%s%s: the API has no such resource for this parent "
                             "record; the answer is landed as received and not read as records",
-                            (long long)code, sm_http_reason((long)code), parent ? " for parent " : "",
-                            sm_or(parent, ""));
+                            (long long)code, sm_http_reason((long)code),
+                            parent ? " for parent " : "", sm_or(parent, ""));
         free(parent);
         free(status);
         return rc;
@@ -2046,8 +2044,7 @@ static size_t parent_columns(const struct prj_source *src, char ***out)
     if (!src->rest.parent)
         return 0;
     /* The same fields, in the same order, as the landing used. */
-    x.param_tmpls = sm_calloc(src->rest.params.n ? src->rest.params.n : 1,
-                              sizeof(*x.param_tmpls));
+    x.param_tmpls = sm_calloc(src->rest.params.n ? src->rest.params.n : 1, sizeof(*x.param_tmpls));
     if (!sm_tmpl_parse(sm_or(src->rest.resource, ""), &x.resource.t, NULL)) {
         for (size_t i = 0; i < src->rest.params.n; i++)
             if (sm_tmpl_parse(src->rest.params.items[i].value, &x.param_tmpls[i].t, NULL))
@@ -2120,8 +2117,7 @@ static void dcols_free(struct dcol *cols, size_t n)
 
 /* ", TRY_CAST(json_extract_string(<pk>, '$."col"') AS T) AS "col"" for
  * each parent column. */
-static void add_parent_selects(struct sm_buf *q, const struct dcol *pcols, size_t n,
-                               const char *pk)
+static void add_parent_selects(struct sm_buf *q, const struct dcol *pcols, size_t n, const char *pk)
 {
     for (size_t i = 0; i < n; i++) {
         (void)sm_buf_addf(q, ", TRY_CAST(json_extract_string(%s, ", pk);
@@ -2134,9 +2130,8 @@ static void add_parent_selects(struct sm_buf *q, const struct dcol *pcols, size_
 /* Declared columns: TRY_CAST each, and route records that do not cast to
  * the rejects with every failing column named. A child source's parent
  * columns come after them (unless declared), typed by parent_column_type(). */
-static int stage_declared(struct eng_db *db, const struct prj_source *src,
-                          const struct dcol *pcols, size_t npcols, size_t skip,
-                          const char *ingested_at, struct sm_err *err)
+static int stage_declared(struct eng_db *db, const struct prj_source *src, const struct dcol *pcols,
+                          size_t npcols, size_t skip, const char *ingested_at, struct sm_err *err)
 {
     struct sm_buf q = SM_BUF_INIT;
     size_t n = 0;
@@ -2419,8 +2414,8 @@ static bool as_json(const char *t)
  * *out_used false, and the general path reads the batch. */
 static int stage_fast(struct eng_db *db, const struct prj_source *src,
                       const struct tbl_snapshot *bronze, const struct st_landed **pages, size_t n,
-                      const struct dcol *pcols, size_t npcols, size_t skip,
-                      const char *ingested_at, bool *out_used, bool *out_lazy, struct sm_err *err)
+                      const struct dcol *pcols, size_t npcols, size_t skip, const char *ingested_at,
+                      bool *out_used, bool *out_lazy, struct sm_err *err)
 {
     struct sm_buf q = SM_BUF_INIT, type = SM_BUF_INIT, cols = SM_BUF_INIT, recs = SM_BUF_INIT;
     struct sm_map keys = SM_MAP_INIT;
@@ -2744,8 +2739,8 @@ int ing_rest_stage(struct eng_db *db, const struct prj_project *p, const struct 
     if ((rc = parent_dcols(db, src, bronze, &pcols, &npcols, err)))
         goto out;
     if (!src->ncolumns && !general &&
-        (rc = stage_fast(db, src, bronze, pages, n, pcols, npcols, skip, ingested_at, &fast,
-                         &lazy, err)))
+        (rc = stage_fast(db, src, bronze, pages, n, pcols, npcols, skip, ingested_at, &fast, &lazy,
+                         err)))
         goto out;
     if (!fast) {
         /* One row per record: the JSON value at the records path is an

@@ -261,8 +261,8 @@ static void progress_xfer(const struct progress *pg, double secs)
         fprintf(stderr, "\r\033[K  %-32s [%s] %lld/%lld parents  %lld pages  %s  %s/s  %5.1fs",
                 pg->name, bar, (long long)done, (long long)total, (long long)pages, b, rate, secs);
     } else {
-        fprintf(stderr, "\r\033[K  %-32s %lld page%s  %s  %s/s  %5.1fs", pg->name,
-                (long long)pages, pages == 1 ? "" : "s", b, rate, secs);
+        fprintf(stderr, "\r\033[K  %-32s %lld page%s  %s  %s/s  %5.1fs", pg->name, (long long)pages,
+                pages == 1 ? "" : "s", b, rate, secs);
     }
 }
 
@@ -300,8 +300,8 @@ static void *progress_main(void *arg)
     return NULL;
 }
 
-static void progress_start(struct progress *pg, struct eng_db *db,
-                           const struct ing_progress *xfer, const char *name)
+static void progress_start(struct progress *pg, struct eng_db *db, const struct ing_progress *xfer,
+                           const char *name)
 {
     pg->db = db;
     pg->xfer = xfer;
@@ -612,9 +612,8 @@ int orc_run(const struct prj_project *p, const struct orc_plan *plan, struct eng
     while (norder < p->nsources) {
         size_t before = norder;
         for (size_t i = 0; i < p->nsources; i++) {
-            const struct prj_source *par = p->sources[i].rest.parent
-                                               ? prj_find_source(p, p->sources[i].rest.parent)
-                                               : NULL;
+            const struct prj_source *par =
+                p->sources[i].rest.parent ? prj_find_source(p, p->sources[i].rest.parent) : NULL;
             if (!placed[i] && (!par || placed[par - p->sources])) {
                 placed[i] = true;
                 order[norder++] = i;

@@ -321,9 +321,8 @@ static const char *const kind_values[] = {"files", "rest", NULL};
 static const char *const method_values[] = {"GET", "POST", NULL};
 static const char *const paginate_values[] = {"none",     "offset",      "page", "cursor",
                                               "next_url", "link_header", NULL};
-static const char *const auth_values[] = {"none",    "bearer",
-                                          "basic",   "api_key",
-                                          "oauth2_client_credentials", NULL};
+static const char *const auth_values[] = {
+    "none", "bearer", "basic", "api_key", "oauth2_client_credentials", NULL};
 static const char *const client_auth_values[] = {"basic", "body", NULL};
 static const char *const auth_in_values[] = {"header", "query", NULL};
 static const char *const drift_values[] = {"evolve", "fail", "quarantine", NULL};

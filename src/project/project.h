@@ -95,7 +95,7 @@ struct prj_auth {
     char *name;              /* api_key: header or query parameter name */
     char *in;                /* api_key: "header" (default) or "query" */
     /* oauth2_client_credentials: */
-    char *token_url;             /* absolute, or relative to base_url */
+    char *token_url; /* absolute, or relative to base_url */
     char *client_id;
     char *client_secret;         /* always a ${...} reference (checked at load) */
     char *scope;                 /* or NULL */
@@ -129,10 +129,10 @@ struct prj_rest {
     char *parent;              /* or NULL */
     int parent_line;           /* line of 'parent:' in the source file */
     char *include_from_parent; /* more parent fields copied to each row, comma-joined, or NULL */
-    int timeout;         /* seconds per request, default 30 */
-    int connect_timeout; /* seconds, default 10 */
-    int retries;         /* default 5 */
-    double rate_limit;   /* requests per second; 0 = unlimited */
+    int timeout;               /* seconds per request, default 30 */
+    int connect_timeout;       /* seconds, default 10 */
+    int retries;               /* default 5 */
+    double rate_limit;         /* requests per second; 0 = unlimited */
 };
 
 struct prj_source {

@@ -154,8 +154,8 @@ struct sm_oauth_request {
     const char *log_url;   /* shown in errors; NULL = token_url without its query */
     const char *client_id;
     const char *client_secret;
-    const char *scope;                    /* or NULL */
-    const struct sm_http_header *params;  /* more form fields, e.g. {"audience", ...} */
+    const char *scope;                   /* or NULL */
+    const struct sm_http_header *params; /* more form fields, e.g. {"audience", ...} */
     size_t nparams;
     bool client_auth_body; /* id and secret in the form instead of HTTP basic */
 };

@@ -402,7 +402,8 @@ int sm_jscan(const char *buf, size_t len, const struct sm_jscan_query *q,
                 static const struct {
                     const char *word;
                     enum sm_jscan_type type;
-                } lits[] = {{"true", SM_JSCAN_TRUE}, {"false", SM_JSCAN_FALSE}, {"null", SM_JSCAN_NULL}};
+                } lits[] = {
+                    {"true", SM_JSCAN_TRUE}, {"false", SM_JSCAN_FALSE}, {"null", SM_JSCAN_NULL}};
                 size_t i = 0;
                 for (; i < 3; i++) {
                     size_t n = strlen(lits[i].word);

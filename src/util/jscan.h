@@ -44,9 +44,11 @@ struct sm_jscan_value {
 };
 
 struct sm_jscan_query {
-    const char *records;      /* the records: an array (its elements) or an object (one); "" = document */
+    const char
+        *records; /* the records: an array (its elements) or an object (one); "" = document */
     const char *const *paths; /* scalars wanted, NULL-terminated, or NULL */
-    const char *record_field; /* a path inside each record (an object) reported to on_field, or NULL */
+    const char
+        *record_field; /* a path inside each record (an object) reported to on_field, or NULL */
     void (*on_field)(void *ctx, const struct sm_jscan_value *v);
     /* Each key of each record (an object), unescaped, as it is met; NULL = none. */
     void (*on_key)(void *ctx, const char *key, size_t len);

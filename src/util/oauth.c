@@ -212,8 +212,10 @@ int sm_oauth_fetch(struct sm_http *h, const struct sm_oauth_request *req,
     }
     if (res.status >= 200 && res.status <= 299) {
         if (res.truncated)
-            rc = sm_err_set(err, SM_EPARSE, "token request to '%s': the answer was cut at %zu "
-                            "bytes", shown, res.body.len);
+            rc = sm_err_set(err, SM_EPARSE,
+                            "token request to '%s': the answer was cut at %zu "
+                            "bytes",
+                            shown, res.body.len);
         else
             rc = sm_oauth_parse_token(res.body.buf, res.body.len, out, err);
         if (rc)

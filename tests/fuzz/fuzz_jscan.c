@@ -49,9 +49,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (want != r.nrecords || objs != r.nobjects)
             abort();
         json_t *nx = json_is_object(j) ? json_object_get(j, "next") : NULL;
-        if (json_is_string(nx) && (r.values[0].type != SM_JSCAN_STRING ||
-                                   r.values[0].len != json_string_length(nx) ||
-                                   memcmp(r.values[0].text, json_string_value(nx), r.values[0].len)))
+        if (json_is_string(nx) &&
+            (r.values[0].type != SM_JSCAN_STRING || r.values[0].len != json_string_length(nx) ||
+             memcmp(r.values[0].text, json_string_value(nx), r.values[0].len)))
             abort();
         if (r.values[2].type == SM_JSCAN_ABSENT)
             abort(); /* "" is the document itself */

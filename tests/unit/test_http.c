@@ -5,8 +5,8 @@
 #include "util/jscan.h"
 #include "util/tmpl.h"
 
-#include <setjmp.h>
 #include <cmocka.h>
+#include <setjmp.h>
 
 /* "lit|{field}|lit" */
 static char *show(const struct sm_tmpl *t)
@@ -107,8 +107,7 @@ static void test_oauth_token(void **state)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct sm_err e = SM_ERR_INIT;
-        assert_int_equal(sm_oauth_parse_token(bad[i].body, strlen(bad[i].body), &t, &e),
-                         SM_EPARSE);
+        assert_int_equal(sm_oauth_parse_token(bad[i].body, strlen(bad[i].body), &t, &e), SM_EPARSE);
         assert_null(t.access_token);
         if (!strstr(e.msg, bad[i].msg))
             fail_msg("'%s': got '%s'", bad[i].body, e.msg);
@@ -253,12 +252,9 @@ static void test_jscan_refuses(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tmpl_parts),
-        cmocka_unit_test(test_tmpl_errors),
-        cmocka_unit_test(test_oauth_token),
-        cmocka_unit_test(test_oauth_error),
-        cmocka_unit_test(test_jscan_picks),
-        cmocka_unit_test(test_jscan_refuses),
+        cmocka_unit_test(test_tmpl_parts),  cmocka_unit_test(test_tmpl_errors),
+        cmocka_unit_test(test_oauth_token), cmocka_unit_test(test_oauth_error),
+        cmocka_unit_test(test_jscan_picks), cmocka_unit_test(test_jscan_refuses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
