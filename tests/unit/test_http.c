@@ -5,8 +5,9 @@
 #include "util/jscan.h"
 #include "util/tmpl.h"
 
+#include <setjmp.h> /* before cmocka.h, which needs jmp_buf */
+
 #include <cmocka.h>
-#include <setjmp.h>
 
 /* "lit|{field}|lit" */
 static char *show(const struct sm_tmpl *t)
