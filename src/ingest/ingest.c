@@ -1248,7 +1248,7 @@ static int open_snapshot(const char *loc, struct tbl_snapshot **out, struct sm_e
  * that is not JSON is quarantined whole. */
 static int rest_write(struct load *ld, struct st_landed *files, size_t nfiles,
                       const struct tbl_snapshot *bsnap, bool write_bronze, const char *bloc,
-                      struct tbl_commit *bc, struct sm_buf *quarantine, bool *staged,
+                      struct tbl_commit **bc, struct sm_buf *quarantine, bool *staged,
                       struct ing_stats *out, struct sm_err *err)
 {
     const struct st_landed **good = sm_calloc(nfiles ? nfiles : 1, sizeof(*good));
@@ -1258,24 +1258,41 @@ static int rest_write(struct load *ld, struct st_landed *files, size_t nfiles,
         struct sm_err e = SM_ERR_INIT;
         if (files[i].size == 0)
             continue;
-        if (ing_rest_check_page(ld->db, files[i].landing_path, &e)) {
+        if (ing_rest_check_page(ld->db, &files[i], &e)) {
             add_bad(ld, sm_strdup(files[i].landing_path + ld->skip - 1), files[i].batch_id, e.msg);
             continue;
         }
         good[ngood++] = &files[i];
     }
     if (write_bronze) {
-        rc = ing_rest_stage(ld->db, ld->p, ld->src, bsnap, good, ngood, ld->ingested_at,
-                            &out->rows_quarantined, err);
-        if (!rc) {
-            *staged = true;
+        bool lazy = false;
+        rc = ing_rest_stage(ld->db, ld->p, ld->src, bsnap, good, ngood, ld->ingested_at, false,
+                            &out->rows_quarantined, &lazy, err);
+        *staged = !rc;
+        while (!rc) {
+            struct sm_err e = SM_ERR_INIT;
             struct sm_buf q = SM_BUF_INIT;
             ing_rest_select(&q, ld->src, "rows");
-            rc = tbl_write_select(ld->db, bloc, q.buf, NULL, bc, NULL, err);
+            rc = tbl_write_select(ld->db, bloc, q.buf, NULL, *bc, NULL, &e);
             sm_buf_release(&q);
+            if (!rc || !lazy || rc == SM_ECANCELLED) {
+                if (rc)
+                    sm_err_set(err, rc, "%s", e.msg);
+                break;
+            }
+            /* A page beyond DuckDB's sample does not fit the types it
+             * inferred: read every record instead. */
+            sm_debug("bronze.%s: %s; reading the pages record by record", ld->src->name, e.msg);
+            ing_rest_unstage(ld->db, ld->src);
+            tbl_commit_free(*bc);
+            *bc = tbl_commit_new("WRITE");
+            out->rows_quarantined = 0;
+            rc = ing_rest_stage(ld->db, ld->p, ld->src, bsnap, good, ngood, ld->ingested_at, true,
+                                &out->rows_quarantined, &lazy, err);
+            *staged = !rc;
         }
         if (!rc) {
-            out->rows_out = tbl_commit_rows_added(bc);
+            out->rows_out = tbl_commit_rows_added(*bc);
             out->rows_in = out->rows_out + out->rows_quarantined;
         }
     }
@@ -1372,7 +1389,7 @@ int ing_load_bronze(struct eng_db *db, struct st_db *st, const struct prj_projec
     if (write_bronze)
         bc = tbl_commit_new("WRITE");
     if (rest)
-        rc = rest_write(&ld, files, nfiles, bsnap, write_bronze, bloc, bc, &q, &rest_staged, out,
+        rc = rest_write(&ld, files, nfiles, bsnap, write_bronze, bloc, &bc, &q, &rest_staged, out,
                         err);
     else
         rc = files_write(&ld, files, nfiles, write_bronze, bloc, bc, &q, out, err);

@@ -27,6 +27,17 @@
 #include "state/state.h"
 #include "util/util.h"
 
+#include <stdatomic.h>
+
+/* Live counters of a landing in progress, for a progress line that another
+ * thread draws (orchestrate/). Updated as pages arrive. */
+struct ing_progress {
+    _Atomic int64_t pages;         /* REST pages received */
+    _Atomic int64_t bytes;         /* bytes received */
+    _Atomic int64_t parents_done;  /* child REST sources: parent records done */
+    _Atomic int64_t parents_total; /* ... out of; 0 = not a child source */
+};
+
 struct ing_stats {
     int64_t files_seen;
     int64_t files_landed;
@@ -37,6 +48,7 @@ struct ing_stats {
     int64_t rows_quarantined; /* bronze: lines + files sent to quarantine */
     int64_t files_quarantined;
     bool committed;           /* bronze: a commit was written */
+    struct ing_progress *progress; /* optional, borrowed: updated while landing */
 };
 
 /* Land new files of src. SM_ENOTFOUND with a clear message when the source
@@ -82,17 +94,27 @@ struct tbl_snapshot;
  * page landed. files_seen counts pages fetched, files_landed new ones. */
 int ing_rest_land(struct st_db *st, const struct prj_project *p, const struct prj_source *src,
                   struct ing_stats *out, struct sm_err *err) SM_MUST_USE;
-/* 0 when the landed page at path is JSON DuckDB can read; SM_EPARSE with
- * DuckDB's reason otherwise (the page is then quarantined as a file). */
-int ing_rest_check_page(struct eng_db *db, const char *path, struct sm_err *err) SM_MUST_USE;
+/* 0 when the landed page is JSON DuckDB can read; SM_EPARSE with the
+ * reason otherwise (the page is then quarantined as a file): DuckDB's, or
+ * the HTTP status of a child endpoint's answer that was not a success
+ * (a 404 for one parent record). */
+int ing_rest_check_page(struct eng_db *db, const struct st_landed *page,
+                        struct sm_err *err) SM_MUST_USE;
 /* Extract and type the records of pages (readable, in id order) into temp
  * tables of db: the bronze rows (ing_rest_select(b, src, "rows")) and the
  * quarantine rows, in the quarantine table's shape (... "rejects");
  * *out_rejected is their count. bronze is the table's current snapshot or
- * NULL. Drop the tables with ing_rest_unstage(). */
+ * NULL. Drop the tables with ing_rest_unstage().
+ *
+ * *out_lazy says that the rows are a view that reads the pages when it is
+ * read, with types DuckDB inferred from a sample of them: reading it can
+ * then fail on a page whose values do not fit, and the caller should
+ * unstage and stage again with general set, which reads and types every
+ * record before returning. */
 int ing_rest_stage(struct eng_db *db, const struct prj_project *p, const struct prj_source *src,
                    const struct tbl_snapshot *bronze, const struct st_landed **pages, size_t n,
-                   const char *ingested_at, int64_t *out_rejected, struct sm_err *err) SM_MUST_USE;
+                   const char *ingested_at, bool general, int64_t *out_rejected, bool *out_lazy,
+                   struct sm_err *err) SM_MUST_USE;
 void ing_rest_select(struct sm_buf *b, const struct prj_source *src, const char *what);
 void ing_rest_unstage(struct eng_db *db, const struct prj_source *src);
 

@@ -219,9 +219,52 @@ struct progress {
     pthread_cond_t cv;
     bool running, stop;
     struct eng_db *db;
+    const struct ing_progress *xfer; /* a landing: pages and bytes so far, or NULL */
     char name[128];
     double t0;
 };
+
+/* "12.3 MB" */
+static void fmt_bytes(char *buf, size_t n, int64_t b)
+{
+    static const char *const units[] = {"B", "kB", "MB", "GB", "TB"};
+    double v = (double)b;
+    size_t u = 0;
+    while (v >= 1000 && u + 1 < sizeof(units) / sizeof(units[0])) {
+        v /= 1000;
+        u++;
+    }
+    snprintf(buf, n, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+/* The bar: a percentage, or none when pct < 0. */
+static void fmt_bar(char bar[31], double pct)
+{
+    int fill = pct < 0 ? 0 : (int)(pct * 30 / 100);
+    for (int i = 0; i < 30; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[30] = 0;
+}
+
+/* A transfer: pages and bytes received and the rate; with a bar when the
+ * total is known (the parent records of a child REST source). */
+static void progress_xfer(const struct progress *pg, double secs)
+{
+    int64_t pages = atomic_load(&pg->xfer->pages), bytes = atomic_load(&pg->xfer->bytes);
+    int64_t done = atomic_load(&pg->xfer->parents_done);
+    int64_t total = atomic_load(&pg->xfer->parents_total);
+    char b[32], rate[32], bar[31];
+    fmt_bytes(b, sizeof(b), bytes);
+    fmt_bytes(rate, sizeof(rate), secs > 0 ? (int64_t)((double)bytes / secs) : 0);
+    if (total > 0) {
+        fmt_bar(bar, 100.0 * (double)done / (double)total);
+        fprintf(stderr, "\r\033[K  %-32s [%s] %lld/%lld parents  %lld pages  %s  %s/s  %5.1fs",
+                pg->name, bar, (long long)done, (long long)total, (long long)pages, b, rate, secs);
+    } else {
+        fprintf(stderr, "\r\033[K  %-32s %lld page%s  %s  %s/s  %5.1fs", pg->name, (long long)pages,
+                pages == 1 ? "" : "s", b, rate, secs);
+    }
+}
 
 static void *progress_main(void *arg)
 {
@@ -238,12 +281,14 @@ static void *progress_main(void *arg)
         pthread_cond_timedwait(&pg->cv, &pg->mu, &ts);
         if (pg->stop)
             break;
+        if (pg->xfer && atomic_load(&pg->xfer->pages)) {
+            progress_xfer(pg, sm_now() - pg->t0);
+            fflush(stderr);
+            continue;
+        }
         double pct = eng_progress(pg->db);
         char bar[31];
-        int fill = pct < 0 ? 0 : (int)(pct * 30 / 100);
-        for (int i = 0; i < 30; i++)
-            bar[i] = i < fill ? '#' : '.';
-        bar[30] = 0;
+        fmt_bar(bar, pct);
         if (pct >= 0)
             fprintf(stderr, "\r\033[K  %-32s [%s] %3.0f%%  %5.1fs", pg->name, bar, pct,
                     sm_now() - pg->t0);
@@ -255,9 +300,11 @@ static void *progress_main(void *arg)
     return NULL;
 }
 
-static void progress_start(struct progress *pg, struct eng_db *db, const char *name)
+static void progress_start(struct progress *pg, struct eng_db *db, const struct ing_progress *xfer,
+                           const char *name)
 {
     pg->db = db;
+    pg->xfer = xfer;
     snprintf(pg->name, sizeof(pg->name), "%s", name);
     pg->t0 = sm_now();
     pg->stop = false;
@@ -325,14 +372,16 @@ static void finish_task(struct runner *r, size_t i, enum orc_task_state s, doubl
         progress_stop(&r->pg);
 }
 
-static void start_task(struct runner *r, size_t i)
+/* xfer: the live counters of a landing, shown instead of DuckDB's progress
+ * while pages arrive; or NULL. */
+static void start_task(struct runner *r, size_t i, const struct ing_progress *xfer)
 {
     struct sm_err e = SM_ERR_INIT;
     r->run->tasks[i].state = ORC_RUNNING;
     if (st_task_set_state(r->st, r->task_ids[i], "running", &e))
         sm_warn("%s", e.msg);
     if (r->opt->progress)
-        progress_start(&r->pg, r->db, r->run->tasks[i].name);
+        progress_start(&r->pg, r->db, xfer, r->run->tasks[i].name);
 }
 
 /* Attach zone.name at its latest version and record it in the catalog. */
@@ -357,8 +406,10 @@ static void run_source(struct runner *r, const struct prj_source *src, size_t li
     struct sm_err e = SM_ERR_INIT;
     struct orc_task_result *lt = &r->run->tasks[li], *bt = &r->run->tasks[bi];
 
+    struct ing_progress xfer = {0};
+    s.progress = &xfer;
     double t0 = sm_now();
-    start_task(r, li);
+    start_task(r, li, &xfer);
     int rc = ing_land(r->st, r->p, src, &s, &e);
     lt->rows_in = s.files_seen;
     lt->rows_out = s.files_landed;
@@ -374,7 +425,7 @@ static void run_source(struct runner *r, const struct prj_source *src, size_t li
 
     /* Bronze loads whatever is landed, even if this run's landing failed. */
     t0 = sm_now();
-    start_task(r, bi);
+    start_task(r, bi, NULL);
     sm_err_clear(&e);
     memset(&s, 0, sizeof(s));
     rc = ing_load_bronze(r->db, r->st, r->p, src, r->ingested_at, &s, &e);
@@ -524,7 +575,7 @@ static void run_model(struct runner *r, size_t mi, size_t ti, const bool *failed
             return;
         }
     }
-    start_task(r, ti);
+    start_task(r, ti, NULL);
     char *inputs = NULL, *def = NULL, *fp = NULL, *prev_inputs = NULL, *prev_def = NULL;
     char *model = sm_asprintf("%s.%s", m->zone, m->name);
     char *app = sm_asprintf("smelt:%s", model);
@@ -674,14 +725,35 @@ int orc_run(const struct prj_project *p, const struct orc_plan *plan, struct eng
     /* "2026-11-21T13:22:01.123Z" -> "2026-11-21 13:22:01.123" for DuckDB */
     snprintf(r.ingested_at, sizeof(r.ingested_at), "%.10s %.12s", iso, iso + 11);
 
+    /* Sources in name order, but a child REST source after its parent
+     * (prj_load() refused parent cycles), so it fans out over what its
+     * parent landed in this run. order[k] is a source index; the source's
+     * landing and bronze tasks are 2k and 2k + 1. */
+    size_t *order = sm_calloc(p->nsources ? p->nsources : 1, sizeof(size_t)), norder = 0;
+    bool *placed = sm_calloc(p->nsources ? p->nsources : 1, sizeof(bool));
+    while (norder < p->nsources) {
+        size_t before = norder;
+        for (size_t i = 0; i < p->nsources; i++) {
+            const struct prj_source *par =
+                p->sources[i].rest.parent ? prj_find_source(p, p->sources[i].rest.parent) : NULL;
+            if (!placed[i] && (!par || placed[par - p->sources])) {
+                placed[i] = true;
+                order[norder++] = i;
+                break; /* rescan: keep name order among the ready */
+            }
+        }
+        if (norder == before)
+            SM_BUG("parent cycle among the sources of a loaded project");
+    }
+    free(placed);
     size_t ntasks = 2 * p->nsources + plan->nmodels;
     out->tasks = sm_calloc(ntasks ? ntasks : 1, sizeof(*out->tasks));
     r.task_ids = sm_calloc(ntasks ? ntasks : 1, sizeof(int64_t));
     bool *failed_models = sm_calloc(plan->nmodels ? plan->nmodels : 1, sizeof(bool));
     rc = st_run_start(st, "run", &out->run_id, err);
-    for (size_t i = 0; i < p->nsources && !rc; i++) {
-        add_task(out, "landing.%s%s", p->sources[i].name, "");
-        add_task(out, "bronze.%s%s", p->sources[i].name, "");
+    for (size_t k = 0; k < p->nsources && !rc; k++) {
+        add_task(out, "landing.%s%s", p->sources[order[k]].name, "");
+        add_task(out, "bronze.%s%s", p->sources[order[k]].name, "");
     }
     for (size_t i = 0; i < plan->nmodels && !rc; i++)
         add_task(out, "%s.%s", plan->models[i].m->zone, plan->models[i].m->name);
@@ -692,15 +764,15 @@ int orc_run(const struct prj_project *p, const struct orc_plan *plan, struct eng
     if (rc)
         goto out;
 
-    for (size_t i = 0; i < p->nsources; i++)
-        run_source(&r, &p->sources[i], 2 * i, 2 * i + 1);
+    for (size_t k = 0; k < p->nsources; k++)
+        run_source(&r, &p->sources[order[k]], 2 * k, 2 * k + 1);
     /* A model whose bronze input failed is skipped like one whose model input failed. */
     for (size_t mi = 0; mi < plan->nmodels; mi++) {
         const struct plan_model *pm = &plan->models[mi];
         bool upstream_source_failed = false;
         for (size_t k = 0; k < pm->nrefs; k++)
             for (size_t s = 0; s < p->nsources; s++) {
-                char *bn = sm_asprintf("bronze.%s", p->sources[s].name);
+                char *bn = sm_asprintf("bronze.%s", p->sources[order[s]].name);
                 if (!strcmp(bn, pm->refs[k].name) && out->tasks[2 * s + 1].state == ORC_FAILED)
                     upstream_source_failed = true;
                 free(bn);
@@ -719,6 +791,7 @@ int orc_run(const struct prj_project *p, const struct orc_plan *plan, struct eng
     }
 out:
     out->seconds = sm_now() - t0;
+    free(order);
     free(failed_models);
     free(r.task_ids);
     st_close(st);
