@@ -4,6 +4,7 @@
 #   make test     install deps, build (plain and ASan+UBSan), run every test
 #   make fuzz     run the libFuzzer targets for a bounded time
 #   make bench    run the benchmarks in bench/
+#   make bench-merge  bench/merge.sh: a 10-row MERGE into a 10M-row table
 DUCKDB_DIR ?= deps/duckdb
 CC ?= cc
 PKGS := sqlite3 yaml-0.1 jansson libsodium libcrypto zlib libcurl libarchive
@@ -24,7 +25,7 @@ REL_CFLAGS := $(CFLAGS_BASE) -O2 -g
 SAN_CFLAGS := $(CFLAGS_BASE) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
               -fno-sanitize-recover=all
 
-.PHONY: all deps demo test unit e2e fuzz bench clean format
+.PHONY: all deps demo test unit e2e fuzz bench bench-merge clean format
 all: build/smelt
 
 deps:
@@ -77,6 +78,10 @@ fuzz: deps
 bench: deps
 	@$(MAKE) --no-print-directory build/smelt
 	@./bench/pipeline.sh
+
+bench-merge: deps
+	@$(MAKE) --no-print-directory build/smelt build/duckq
+	@./bench/merge.sh
 
 format:
 	clang-format -i src/*.c src/*/*.c src/*/*.h tests/unit/*.c

@@ -41,12 +41,13 @@ COPY (
                   store_rejects = true, rejects_table = 'rej_orders',
                   rejects_scan = 'rej_orders_scans')
 ) TO '@OUT@/bronze/orders.parquet' (FORMAT parquet);
+-- the point-of-sale feed: the zip's members, extracted by unzip before this runs
 COPY (
     SELECT order_id, line_no, order_ts, updated_at, status, customer_id, store_id,
            product_id, quantity, unit_price,
            split_part(filename, '/', -2) AS _batch_id, filename AS _source_file,
            TIMESTAMP '@INGESTED_AT@' AS _ingested_at
-    FROM read_csv([@POS_FILES@], filename = true,
+    FROM read_csv('@POS_DIR@/*.csv', filename = true,
                   columns = {'order_id': 'BIGINT', 'line_no': 'INTEGER',
                              'order_ts': 'TIMESTAMP', 'updated_at': 'TIMESTAMP',
                              'status': 'VARCHAR', 'customer_id': 'BIGINT',
@@ -140,7 +141,7 @@ CREATE VIEW bronze.orders_pos AS
            product_id, quantity, unit_price,
            split_part(filename, '/', -2) AS _batch_id, filename AS _source_file,
            TIMESTAMP '@INGESTED_AT@' AS _ingested_at
-    FROM read_csv([@POS_FILES@], filename = true,
+    FROM read_csv('@POS_DIR@/*.csv', filename = true,
                   columns = {'order_id': 'BIGINT', 'line_no': 'INTEGER',
                              'order_ts': 'TIMESTAMP', 'updated_at': 'TIMESTAMP',
                              'status': 'VARCHAR', 'customer_id': 'BIGINT',
@@ -195,6 +196,13 @@ COPY (
     QUALIFY row_number() OVER (PARTITION BY customer_id
                                ORDER BY updated_at DESC, _ingested_at DESC) = 1
 ) TO '@OUT@/silver/customers.parquet' (FORMAT parquet);
+-- models/silver/customers_history.sql (a snapshot: on the first build, one
+-- current version per customer from its updated_at)
+COPY (
+    SELECT *, CAST(updated_at AS TIMESTAMP) AS valid_from, CAST(NULL AS TIMESTAMP) AS valid_to,
+           true AS is_current
+    FROM read_parquet('@OUT@/silver/customers.parquet')
+) TO '@OUT@/silver/customers_history.parquet' (FORMAT parquet);
 -- models/silver/products.sql
 COPY (
     SELECT product_id, name, category, list_price

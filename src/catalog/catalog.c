@@ -7,6 +7,7 @@
  * pushdown into the Parquet scan).
  */
 #include "catalog.h"
+#include "catalog_int.h"
 
 #include <dirent.h>
 
@@ -25,11 +26,9 @@ char *cat_location_of(const char *lake, const char *qualified)
     return sm_asprintf("%s/%.*s/%s", lake, (int)(dot - qualified), qualified, dot + 1);
 }
 
-int cat_attach_table(struct eng_db *db, const char *zone, const char *name, const char *location,
-                     int64_t version, struct tbl_snapshot **out_snap, struct sm_err *err)
+int cat_attach_snapshot(struct eng_db *db, const char *zone, const char *name,
+                        const struct tbl_snapshot *snap, const bool *keep, struct sm_err *err)
 {
-    struct tbl_snapshot *snap;
-    SM_TRY(tbl_snapshot_open(location, version, &snap, err));
     struct sm_buf q = SM_BUF_INIT;
     (void)sm_buf_adds(&q, "CREATE SCHEMA IF NOT EXISTS ");
     (void)sm_buf_add_sql_ident(&q, zone);
@@ -38,12 +37,21 @@ int cat_attach_table(struct eng_db *db, const char *zone, const char *name, cons
     (void)sm_buf_addc(&q, '.');
     (void)sm_buf_add_sql_ident(&q, name);
     (void)sm_buf_adds(&q, " AS ");
-    tbl_snapshot_view_sql(snap, &q);
+    tbl_snapshot_view_sql_files(snap, keep, &q);
     int rc = eng_exec(db, q.buf, err);
     sm_buf_release(&q);
+    return rc ? sm_err_prefix(err, rc, "cannot attach %s.%s", zone, name) : 0;
+}
+
+int cat_attach_table(struct eng_db *db, const char *zone, const char *name, const char *location,
+                     int64_t version, struct tbl_snapshot **out_snap, struct sm_err *err)
+{
+    struct tbl_snapshot *snap;
+    SM_TRY(tbl_snapshot_open(location, version, &snap, err));
+    int rc = cat_attach_snapshot(db, zone, name, snap, NULL, err);
     if (rc) {
         tbl_snapshot_free(snap);
-        return sm_err_prefix(err, rc, "cannot attach %s.%s", zone, name);
+        return rc;
     }
     if (out_snap)
         *out_snap = snap;
@@ -52,7 +60,28 @@ int cat_attach_table(struct eng_db *db, const char *zone, const char *name, cons
     return 0;
 }
 
-int cat_attach_lake(struct eng_db *db, const char *lake, struct sm_err *err)
+char *cat_key(const char *zone, const char *name)
+{
+    char *k = sm_asprintf("%s.%s", zone, name);
+    for (char *p = k; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    return k;
+}
+
+/* Is zone.name in skip (keys from cat_key())? */
+static bool skipped(const struct sm_map *skip, const char *zone, const char *name)
+{
+    if (!skip || !skip->count)
+        return false;
+    char *k = cat_key(zone, name);
+    bool r = sm_map_get(skip, k) != NULL;
+    free(k);
+    return r;
+}
+
+static int attach_lake(struct eng_db *db, const char *lake, const struct sm_map *skip,
+                       struct sm_err *err)
 {
     (void)err; /* tables that fail are warned about and skipped, see below */
     for (size_t z = 0; cat_zones[z]; z++) {
@@ -61,7 +90,8 @@ int cat_attach_lake(struct eng_db *db, const char *lake, struct sm_err *err)
         struct dirent *e;
         int rc = 0;
         while (d && !rc && (e = readdir(d))) {
-            if (e->d_name[0] == '.' || e->d_name[0] == '_')
+            if (e->d_name[0] == '.' || e->d_name[0] == '_' ||
+                skipped(skip, cat_zones[z], e->d_name))
                 continue;
             char *loc = sm_path_join(zdir, e->d_name);
             /* One unreadable table must not break queries of the others: it
@@ -81,6 +111,11 @@ int cat_attach_lake(struct eng_db *db, const char *lake, struct sm_err *err)
     return 0;
 }
 
+int cat_attach_lake(struct eng_db *db, const char *lake, struct sm_err *err)
+{
+    return attach_lake(db, lake, NULL, err);
+}
+
 int cat_record(struct st_db *st, const char *zone, const char *name,
                const struct tbl_snapshot *snap, struct sm_err *err)
 {
@@ -98,10 +133,10 @@ int cat_record(struct st_db *st, const char *zone, const char *name,
     return st_table_upsert(st, &t, err);
 }
 
-int cat_attach_all(struct eng_db *db, const char *lake, const char *state_path,
-                   struct sm_err *err)
+int cat_attach_all_except(struct eng_db *db, const char *lake, const char *state_path,
+                          const struct sm_map *skip, struct sm_err *err)
 {
-    SM_TRY(cat_attach_lake(db, lake, err));
+    SM_TRY(attach_lake(db, lake, skip, err));
     if (!state_path || !sm_path_exists(state_path))
         return 0;
     struct st_db *st;
@@ -112,7 +147,8 @@ int cat_attach_all(struct eng_db *db, const char *lake, const char *state_path,
     size_t ll = strlen(lake);
     for (size_t i = 0; i < n && !rc; i++) {
         /* lake tables are attached already, at their latest version */
-        if (!strncmp(t[i].location, lake, ll) && t[i].location[ll] == '/')
+        if ((!strncmp(t[i].location, lake, ll) && t[i].location[ll] == '/') ||
+            skipped(skip, t[i].zone, t[i].name))
             continue;
         struct sm_err te = SM_ERR_INIT;
         if (cat_attach_table(db, t[i].zone, t[i].name, t[i].location, -1, NULL, &te))
@@ -121,6 +157,11 @@ int cat_attach_all(struct eng_db *db, const char *lake, const char *state_path,
     st_table_free_array(t, n);
     st_close(st);
     return rc;
+}
+
+int cat_attach_all(struct eng_db *db, const char *lake, const char *state_path, struct sm_err *err)
+{
+    return cat_attach_all_except(db, lake, state_path, NULL, err);
 }
 
 int cat_resolve(const char *lake, const char *state_path, const char *qualified, char **out,

@@ -5,6 +5,15 @@
  *
  *     cat_attach_lake(db, lake, &err);      // views bronze.x, silver.y, ...
  *     cat_attach_table(db, "gold", "daily_sales", loc, 3, &snap, &err);  // as of v3
+ *
+ * For an ad-hoc query, cat_attach_query() attaches every table too, but the
+ * view of each table the query names reads only the data files its WHERE
+ * clause can match (file pruning, scan.c), and says what it did:
+ *
+ *     struct cat_query *q;
+ *     cat_attach_query(db, lake, state_path, sql, &opts, &q, &err);
+ *     // q->scans[i]: gold.daily_sales, 1 of 31 files, ...
+ *     cat_query_free(q);
  */
 #ifndef SM_CATALOG_H
 #define SM_CATALOG_H
@@ -30,6 +39,12 @@ int cat_attach_table(struct eng_db *db, const char *zone, const char *name, cons
                      int64_t version, struct tbl_snapshot **out_snap,
                      struct sm_err *err) SM_MUST_USE;
 
+/* Create (or replace) the view zone.name over snap's data files, only
+ * those with keep[i] when keep is non-NULL. */
+int cat_attach_snapshot(struct eng_db *db, const char *zone, const char *name,
+                        const struct tbl_snapshot *snap, const bool *keep,
+                        struct sm_err *err) SM_MUST_USE;
+
 /* Attach every table found in the lake at its latest version. */
 int cat_attach_lake(struct eng_db *db, const char *lake, struct sm_err *err) SM_MUST_USE;
 
@@ -42,6 +57,53 @@ int cat_attach_all(struct eng_db *db, const char *lake, const char *state_path,
  * registered external one. Caller frees *out. SM_ENOTFOUND with a hint. */
 int cat_resolve(const char *lake, const char *state_path, const char *qualified, char **out,
                 struct sm_err *err) SM_MUST_USE;
+
+/* --- the tables an ad-hoc query reads (scan.c) ------------------------------ */
+
+/* One table a query names, and what its view reads. */
+struct cat_scan {
+    char *name;     /* "zone.table" as the query first names it */
+    char *location; /* the table's root */
+    int64_t version;
+    size_t files_total, files_scanned;
+    size_t pruned_partition;          /* files skipped by their partition values */
+    size_t pruned_stats;              /* ... by their column statistics */
+    int64_t rows_total, rows_scanned; /* from numRecords; -1 when a file has none */
+    int64_t bytes_total, bytes_scanned;
+    /* per reference to the table in the query: the predicates used for
+     * pruning, as SQL joined by " AND ", or NULL when there were none */
+    char **filters;
+    size_t nrefs;
+    char *note; /* why the table is read whole after all, or NULL */
+};
+
+struct cat_query {
+    struct cat_scan *scans; /* sorted by name */
+    size_t nscans;
+    /* DuckDB's reason when the SQL has no parse tree (only SELECT statements
+     * have one): then no table is pruned. NULL otherwise. */
+    char *unparsed;
+    size_t nstatements; /* in the parse tree */
+};
+
+struct cat_query_opts {
+    int64_t version; /* --as-of VERSION for the tables the query names, or -1 */
+    int64_t ts_ms;   /* --as-of TIMESTAMP (ms since the epoch), or -1 */
+    bool no_prune;   /* read every table whole */
+};
+
+/* Attach every table (cat_attach_all()), the ones sql names as pruned
+ * views: from the top-level AND of each SELECT's WHERE clause, DuckDB's parse
+ * tree (json_serialize_sql) gives the simple predicates on a table's
+ * columns, and only data files that may match them are read. With an as-of
+ * option the named tables are read at that version, and a name that is not
+ * a table, or SQL without a parse tree, is an error; without one, DuckDB
+ * reports those when the query runs. *out (free with cat_query_free())
+ * describes the named tables. */
+int cat_attach_query(struct eng_db *db, const char *lake, const char *state_path, const char *sql,
+                     const struct cat_query_opts *opts, struct cat_query **out,
+                     struct sm_err *err) SM_MUST_USE;
+void cat_query_free(struct cat_query *q);
 
 /* Record snap as zone.name in state's catalog. */
 int cat_record(struct st_db *st, const char *zone, const char *name,

@@ -56,13 +56,19 @@ const struct cli_command cli_commands[] = {
      "  --force              with --infer: replace columns already declared\n"
      "  --format FMT         table (default on a terminal), csv or json\n"},
     {"query", cmd_query, "run SQL over the lake's tables",
-     "usage: smelt query SQL [--format table|csv|json] [--as-of VERSION]\n"
+     "usage: smelt query SQL [--format table|csv|json] [--as-of VERSION|TIMESTAMP]\n"
+     "                       [--explain] [--no-prune]\n"
      "\n"
      "Run any DuckDB SQL over the lake. Tables are named by zone: bronze.orders,\n"
-     "silver.orders, gold.daily_sales, quarantine.orders.\n"
+     "silver.orders, gold.daily_sales, quarantine.orders. A table's data files that\n"
+     "the WHERE clause cannot match (by partition values or column statistics) are\n"
+     "not read.\n"
      "\n"
      "  --format FMT     table (default on a terminal), csv (default otherwise) or json\n"
-     "  --as-of VERSION  read the tables the query names at this Delta version\n"},
+     "  --as-of VERSION  read the tables the query names at this Delta version\n"
+     "  --as-of TIME     ... or as they were at this UTC time (2026-11-21 13:00:00)\n"
+     "  --explain        print the files each table reads and DuckDB's plan; do not run\n"
+     "  --no-prune       read every data file\n"},
     {"validate", cmd_validate, "check the project without running anything",
      "usage: smelt validate [--dag] [--keys]\n"
      "\n"

@@ -76,8 +76,8 @@ int cmd_crawl(int argc, char **argv, struct cli_ctx *ctx)
     printf("version %lld, %zu file%s, %lld rows, %zu column%s", (long long)snap->version, snap->nfiles,
            snap->nfiles == 1 ? "" : "s", (long long)snap->num_records, snap->ncolumns,
            snap->ncolumns == 1 ? "" : "s");
-    if (snap->npartition_columns)
-        printf(", partitioned by %s", snap->partition_columns[0]);
+    for (size_t i = 0; i < snap->npartition_columns; i++)
+        printf("%s%s", i ? ", " : ", partitioned by ", snap->partition_columns[i]);
     printf("\n");
 out:
     st_close(st);

@@ -147,6 +147,17 @@ static int heal_pending(struct st_db *st, const struct prj_source *src, struct s
     return rc;
 }
 
+void ing_progress_init(struct ing_progress *pg, enum ing_progress_unit unit)
+{
+    atomic_init(&pg->done, 0);
+    atomic_init(&pg->total, 0);
+    atomic_init(&pg->unit, unit);
+    atomic_init(&pg->pages, 0);
+    atomic_init(&pg->bytes, 0);
+    atomic_init(&pg->parents_done, 0);
+    atomic_init(&pg->parents_total, 0);
+}
+
 static void count_bytes(void *ctx, int64_t n)
 {
     struct ing_progress *pg = ctx;

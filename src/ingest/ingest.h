@@ -35,25 +35,34 @@
 
 #include <stdatomic.h>
 
-/* How far a landing (bytes copied) or a bronze load (rows read) has got,
- * for a progress bar: written by the task from any of its threads, read by
- * whoever draws the bar. total 0 means not known (yet). */
+/* How far a task has got, for a progress line that another thread draws
+ * (orchestrate/): written by the task from any of its threads. A landing
+ * of files or a bronze load counts done out of total (0: not known yet) in
+ * unit; a REST landing counts the pages and bytes received instead, and a
+ * child REST source the parent records done. */
 enum ing_progress_unit { ING_PROGRESS_BYTES, ING_PROGRESS_ROWS };
 struct ing_progress {
     _Atomic int64_t done;
     _Atomic int64_t total;
-    _Atomic int unit; /* enum ing_progress_unit */
+    _Atomic int unit;              /* enum ing_progress_unit */
+    _Atomic int64_t pages;         /* REST pages received */
+    _Atomic int64_t bytes;         /* REST bytes received */
+    _Atomic int64_t parents_done;  /* child REST sources: parent records done */
+    _Atomic int64_t parents_total; /* ... out of; 0 = not a child source */
 };
+
+/* Zero every counter of pg and set its unit. */
+void ing_progress_init(struct ing_progress *pg, enum ing_progress_unit unit);
 
 struct ing_stats {
     struct ing_progress *progress; /* in: where to report progress, or NULL */
     int64_t files_seen;
     int64_t files_landed;
     int64_t bytes_landed;
-    int64_t files_loaded;     /* bronze: landed files read */
-    int64_t rows_in;          /* bronze: rows read (good + rejected) */
-    int64_t rows_out;         /* bronze: rows appended */
-    int64_t rows_quarantined; /* bronze: lines + files sent to quarantine */
+    int64_t files_loaded;      /* bronze: landed files read */
+    int64_t rows_in;           /* bronze: rows read (good + rejected) */
+    int64_t rows_out;          /* bronze: rows appended */
+    int64_t rows_quarantined;  /* bronze: lines + files sent to quarantine */
     int64_t files_quarantined; /* bronze: unreadable files (and members) quarantined */
     int64_t files_drifted;     /* bronze: files quarantined by schema_drift: quarantine */
     int64_t columns_added;     /* bronze: new columns (schema_drift: evolve) */

@@ -29,8 +29,8 @@ bool ing_is_archive(const char *name);
  * position plus the blank (and rejected) lines before it.
  */
 struct ing_lines {
-    bool ws_blank;  /* in: lines of only spaces, tabs and CRs are blank (NDJSON);
-                       otherwise only "" and "\r" are */
+    bool ws_blank;      /* in: lines of only spaces, tabs and CRs are blank (NDJSON);
+                           otherwise only "" and "\r" are */
     size_t head_lines;  /* in: keep the text of the first head_lines lines ... */
     size_t head_max;    /* in: ... but at most head_max bytes of whole lines */
     struct sm_buf head; /* the kept lines, each ending in '\n' */
@@ -60,9 +60,9 @@ int ing_check_gzip_lines(const char *path, struct ing_lines *lines, struct sm_er
 
 /* One member of an archive, as ing_archive_extract() found it. */
 struct ing_member {
-    char *name;     /* as shown: the member's path, invalid bytes as '?' */
-    char *path;     /* plain-text extracted copy under the temp folder, or NULL */
-    char *refused;  /* why it is not loaded, or NULL */
+    char *name;    /* as shown: the member's path, invalid bytes as '?' */
+    char *path;    /* plain-text extracted copy under the temp folder, or NULL */
+    char *refused; /* why it is not loaded, or NULL */
     struct ing_lines lines;
 };
 
@@ -108,18 +108,27 @@ const char *ing_times_quarantined(const struct ing_times *t, const char *batch_i
  * page landed. files_seen counts pages fetched, files_landed new ones. */
 int ing_rest_land(struct st_db *st, const struct prj_project *p, const struct prj_source *src,
                   struct ing_stats *out, struct sm_err *err) SM_MUST_USE;
-/* 0 when the landed page at path is JSON DuckDB can read; SM_EPARSE with
- * DuckDB's reason otherwise (the page is then quarantined as a file). */
-int ing_rest_check_page(struct eng_db *db, const char *path, struct sm_err *err) SM_MUST_USE;
+/* 0 when the landed page is JSON DuckDB can read; SM_EPARSE with the
+ * reason otherwise (the page is then quarantined as a file): DuckDB's, or
+ * the HTTP status of a child endpoint's answer that was not a success
+ * (a 404 for one parent record). */
+int ing_rest_check_page(struct eng_db *db, const struct st_landed *page,
+                        struct sm_err *err) SM_MUST_USE;
 /* Extract and type the records of pages (readable, in id order) into temp
  * tables of db: the bronze rows (ing_rest_select(b, src, "rows")) and the
  * quarantine rows, in the quarantine table's shape (... "rejects");
  * *out_rejected is their count. bronze is the table's current snapshot or
- * NULL. Drop the tables with ing_rest_unstage(). */
+ * NULL. Drop the tables with ing_rest_unstage().
+ *
+ * *out_lazy says that the rows are a view that reads the pages when it is
+ * read, with types DuckDB inferred from a sample of them: reading it can
+ * then fail on a page whose values do not fit, and the caller should
+ * unstage and stage again with general set, which reads and types every
+ * record before returning. */
 int ing_rest_stage(struct eng_db *db, const struct prj_project *p, const struct prj_source *src,
                    const struct tbl_snapshot *bronze, const struct st_landed **pages, size_t n,
-                   const struct ing_times *times, int64_t *out_rejected,
-                   struct sm_err *err) SM_MUST_USE;
+                   const struct ing_times *times, bool general, int64_t *out_rejected,
+                   bool *out_lazy, struct sm_err *err) SM_MUST_USE;
 void ing_rest_select(struct sm_buf *b, const struct prj_source *src, const char *what);
 void ing_rest_unstage(struct eng_db *db, const struct prj_source *src);
 

@@ -2007,10 +2007,23 @@ static int open_snapshot(const char *loc, struct tbl_snapshot **out, struct sm_e
     return tbl_snapshot_open(loc, -1, out, err);
 }
 
+/* A commit to a table of the source (snapshot s, or NULL): a rebuild
+ * replaces every file of it. */
+static struct tbl_commit *load_commit_new(const struct load *ld, const struct tbl_snapshot *s)
+{
+    struct tbl_commit *c = tbl_commit_new("WRITE");
+    if (ld->rebuild) {
+        tbl_commit_remove_all(c, s);
+        tbl_commit_set_info(c, "smelt.rebuild", "from the landing zone");
+    }
+    return c;
+}
+
 /* REST pages: each readable page's records are staged by rest.c; a page
- * that is not JSON is quarantined whole. */
+ * that is not JSON is quarantined whole. *bc is replaced when the pages
+ * are staged a second time. */
 static int rest_write(struct load *ld, struct st_landed *files, size_t nfiles, bool write_bronze,
-                      const char *bloc, struct tbl_commit *bc, struct sm_buf *quarantine,
+                      const char *bloc, struct tbl_commit **bc, struct sm_buf *quarantine,
                       bool *staged, struct sm_err *err)
 {
     const struct st_landed **good = sm_calloc(nfiles ? nfiles : 1, sizeof(*good));
@@ -2021,7 +2034,7 @@ static int rest_write(struct load *ld, struct st_landed *files, size_t nfiles, b
         struct sm_err e = SM_ERR_INIT;
         if (files[i].size == 0)
             continue;
-        if (ing_rest_check_page(ld->db, files[i].landing_path, &e)) {
+        if (ing_rest_check_page(ld->db, &files[i], &e)) {
             bad_add(&ld->bad, &ld->nbad, &ld->badalloc,
                     sm_strdup(files[i].landing_path + ld->skip - 1), files[i].batch_id, e.msg,
                     "UNREADABLE FILE");
@@ -2030,17 +2043,34 @@ static int rest_write(struct load *ld, struct st_landed *files, size_t nfiles, b
         good[ngood++] = &files[i];
     }
     if (write_bronze) {
-        rc = ing_rest_stage(ld->db, ld->p, ld->src, ld->bsnap, good, ngood, ld->times,
-                            &out->rows_quarantined, err);
-        if (!rc) {
-            *staged = true;
+        bool lazy = false;
+        rc = ing_rest_stage(ld->db, ld->p, ld->src, ld->bsnap, good, ngood, ld->times, false,
+                            &out->rows_quarantined, &lazy, err);
+        *staged = !rc;
+        while (!rc) {
+            struct sm_err e = SM_ERR_INIT;
             struct sm_buf q = SM_BUF_INIT;
             ing_rest_select(&q, ld->src, "rows");
-            rc = tbl_write_select(ld->db, bloc, q.buf, NULL, bc, NULL, err);
+            rc = tbl_write_select(ld->db, bloc, q.buf, NULL, *bc, NULL, &e);
             sm_buf_release(&q);
+            if (!rc || !lazy || rc == SM_ECANCELLED) {
+                if (rc)
+                    sm_err_set(err, rc, "%s", e.msg);
+                break;
+            }
+            /* A page beyond DuckDB's sample does not fit the types it
+             * inferred: read every record instead. */
+            sm_debug("bronze.%s: %s; reading the pages record by record", ld->src->name, e.msg);
+            ing_rest_unstage(ld->db, ld->src);
+            tbl_commit_free(*bc);
+            *bc = load_commit_new(ld, ld->bsnap);
+            out->rows_quarantined = 0;
+            rc = ing_rest_stage(ld->db, ld->p, ld->src, ld->bsnap, good, ngood, ld->times, true,
+                                &out->rows_quarantined, &lazy, err);
+            *staged = !rc;
         }
         if (!rc) {
-            out->rows_out = tbl_commit_rows_added(bc);
+            out->rows_out = tbl_commit_rows_added(*bc);
             out->rows_in = out->rows_out + out->rows_quarantined;
         }
     }
@@ -2110,15 +2140,10 @@ int ing_load_bronze(struct eng_db *db, struct st_db *st, const struct prj_projec
         if (rc)
             goto out;
     }
-    if (write_bronze) {
-        bc = tbl_commit_new("WRITE");
-        if (rebuild) {
-            tbl_commit_remove_all(bc, bsnap);
-            tbl_commit_set_info(bc, "smelt.rebuild", "from the landing zone");
-        }
-    }
+    if (write_bronze)
+        bc = load_commit_new(&ld, bsnap);
     if (rest)
-        rc = rest_write(&ld, files, nfiles, write_bronze, bloc, bc, &q, &rest_staged, err);
+        rc = rest_write(&ld, files, nfiles, write_bronze, bloc, &bc, &q, &rest_staged, err);
     else
         rc = files_write(&ld, files, nfiles, write_bronze, bloc, bc, &q, err);
     if (rc)
@@ -2130,11 +2155,7 @@ int ing_load_bronze(struct eng_db *db, struct st_db *st, const struct prj_projec
     out->rows_quarantined += (int64_t)ld.nbad;
 
     if (rebuild || qdone < maxid) {
-        qc = tbl_commit_new("WRITE");
-        if (rebuild) {
-            tbl_commit_remove_all(qc, qsnap);
-            tbl_commit_set_info(qc, "smelt.rebuild", "from the landing zone");
-        }
+        qc = load_commit_new(&ld, qsnap);
         rc = tbl_write_select(db, qloc, q.buf, NULL, qc, NULL, err);
         if (maxid >= 0)
             tbl_commit_set_txn(qc, app, maxid);

@@ -241,8 +241,42 @@ static void human(char *buf, size_t len, double n, bool bytes)
         snprintf(buf, len, u ? "%.1f%s" : "%.0f%s", n, units[u]);
 }
 
+/* The bar: a percentage, or none when pct < 0. */
+static void fmt_bar(char bar[31], double pct)
+{
+    int fill = pct < 0 ? 0 : (int)(pct * 30 / 100);
+    for (int i = 0; i < 30; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[30] = 0;
+}
+
+/* A REST transfer: pages and bytes received and the rate; with a bar when
+ * the total is known (the parent records of a child REST source). */
+static void progress_xfer(const struct progress *pg, double secs)
+{
+    int64_t pages = atomic_load(&pg->ip->pages), bytes = atomic_load(&pg->ip->bytes);
+    int64_t done = atomic_load(&pg->ip->parents_done);
+    int64_t total = atomic_load(&pg->ip->parents_total);
+    char b[32], rate[32], bar[31];
+    human(b, sizeof(b), (double)bytes, true);
+    human(rate, sizeof(rate), secs > 0 ? (double)bytes / secs : 0, true);
+    if (total > 0) {
+        fmt_bar(bar, 100.0 * (double)done / (double)total);
+        fprintf(stderr, "\r\033[K  %-32s [%s] %lld/%lld parents  %lld pages  %s  %s/s  %5.1fs",
+                pg->name, bar, (long long)done, (long long)total, (long long)pages, b, rate, secs);
+    } else {
+        fprintf(stderr, "\r\033[K  %-32s %lld page%s  %s  %s/s  %5.1fs", pg->name, (long long)pages,
+                pages == 1 ? "" : "s", b, rate, secs);
+    }
+}
+
 static void progress_draw(struct progress *pg)
 {
+    if (pg->ip && atomic_load(&pg->ip->pages)) {
+        progress_xfer(pg, sm_now() - pg->t0);
+        fflush(stderr);
+        return;
+    }
     double pct = -1;
     char amount[64] = "";
     int64_t total = pg->ip ? atomic_load(&pg->ip->total) : 0;
@@ -266,10 +300,7 @@ static void progress_draw(struct progress *pg)
     if (pct > 100)
         pct = 100;
     char bar[31];
-    int fill = pct < 0 ? 0 : (int)(pct * 30 / 100);
-    for (int i = 0; i < 30; i++)
-        bar[i] = i < fill ? '#' : '.';
-    bar[30] = 0;
+    fmt_bar(bar, pct);
     if (pct >= 0)
         fprintf(stderr, "\r\033[K  %-32s [%s] %3.0f%%%s  %5.1fs", pg->name, bar, pct, amount,
                 sm_now() - pg->t0);
@@ -427,9 +458,7 @@ static void landing_note(struct orc_task_result *lt, const struct ing_stats *s, 
 static void run_source(struct runner *r, const struct prj_source *src, size_t li, size_t bi)
 {
     struct ing_progress ip;
-    atomic_init(&ip.done, 0);
-    atomic_init(&ip.total, 0);
-    atomic_init(&ip.unit, ING_PROGRESS_BYTES);
+    ing_progress_init(&ip, ING_PROGRESS_BYTES);
     struct ing_stats s = {.progress = &ip};
     struct sm_err e = SM_ERR_INIT;
     struct orc_task_result *lt = &r->run->tasks[li], *bt = &r->run->tasks[bi];
@@ -460,9 +489,7 @@ static void run_source(struct runner *r, const struct prj_source *src, size_t li
 
     /* Bronze loads whatever is landed, even if this run's landing failed. */
     t0 = sm_now();
-    atomic_store(&ip.done, 0);
-    atomic_store(&ip.total, 0);
-    atomic_store(&ip.unit, ING_PROGRESS_ROWS);
+    ing_progress_init(&ip, ING_PROGRESS_ROWS);
     start_task(r, bi, &ip);
     sm_err_clear(&e);
     memset(&s, 0, sizeof(s));
@@ -677,9 +704,9 @@ static void run_model(struct runner *r, size_t mi, size_t ti, const bool *failed
         struct xf_commit_info ci = {
             .inputs = inputs, .fingerprint = fp, .txn_app = app, .txn_version = r->run->run_id};
         if (m->materialized == PRJ_MAT_INCREMENTAL) {
-            const char *full = r->opt->full_refresh                    ? "--full-refresh"
+            const char *full = r->opt->full_refresh                ? "--full-refresh"
                                : prev_def && strcmp(prev_def, def) ? "the definition changed"
-                                                                     : NULL;
+                                                                   : NULL;
             rc = xf_build_incremental(r->db, m, loc, xin, pm->nrefs, full, &ci, &xr, &e);
         } else if (m->materialized == PRJ_MAT_SNAPSHOT) {
             /* history cannot be recomputed: --full-refresh leaves it be */
@@ -778,11 +805,28 @@ int orc_run(const struct prj_project *p, const struct orc_plan *plan, struct eng
     /* "2026-11-21T13:22:01.123Z" -> "2026-11-21 13:22:01.123" for DuckDB */
     snprintf(r.ingested_at, sizeof(r.ingested_at), "%.10s %.12s", iso, iso + 11);
 
-    /* The sources that run, in name order. */
+    /* The sources that run (all, or those asked for), in name order but a
+     * child REST source after its parent (prj_load() refused parent
+     * cycles), so it fans out over what its parent landed in this run.
+     * srcs[k] is a source index; its landing and bronze tasks are 2k and
+     * 2k + 1. */
     size_t *srcs = sm_calloc(p->nsources ? p->nsources : 1, sizeof(size_t)), nsrc = 0;
-    for (size_t i = 0; i < p->nsources; i++)
+    bool *placed = sm_calloc(p->nsources ? p->nsources : 1, sizeof(bool));
+    for (size_t n = 0; n < p->nsources; n++) {
+        size_t i = 0;
+        for (; i < p->nsources; i++) {
+            const struct prj_source *par =
+                p->sources[i].rest.parent ? prj_find_source(p, p->sources[i].rest.parent) : NULL;
+            if (!placed[i] && (!par || placed[par - p->sources]))
+                break; /* the first ready one: name order among the ready */
+        }
+        if (i == p->nsources)
+            SM_BUG("parent cycle among the sources of a loaded project");
+        placed[i] = true;
         if (!opt->nsources || in_list(opt->sources, opt->nsources, p->sources[i].name))
             srcs[nsrc++] = i;
+    }
+    free(placed);
     size_t nmodels = opt->no_models ? 0 : plan->nmodels;
     size_t ntasks = 2 * nsrc + nmodels;
     out->tasks = sm_calloc(ntasks ? ntasks : 1, sizeof(*out->tasks));

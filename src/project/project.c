@@ -26,6 +26,8 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
+#include "util/tmpl.h"
+
 /* --- the YAML tree ----------------------------------------------------------- */
 
 enum node_kind { NODE_SCALAR, NODE_SEQ, NODE_MAP };
@@ -326,7 +328,9 @@ static const char *const kind_values[] = {"files", "rest", NULL};
 static const char *const method_values[] = {"GET", "POST", NULL};
 static const char *const paginate_values[] = {"none",     "offset",      "page", "cursor",
                                               "next_url", "link_header", NULL};
-static const char *const auth_values[] = {"none", "bearer", "basic", "api_key", NULL};
+static const char *const auth_values[] = {
+    "none", "bearer", "basic", "api_key", "oauth2_client_credentials", NULL};
+static const char *const client_auth_values[] = {"basic", "body", NULL};
 static const char *const auth_in_values[] = {"header", "query", NULL};
 static const char *const drift_values[] = {"evolve", "fail", "quarantine", NULL};
 
@@ -625,7 +629,9 @@ static const struct key auth_keys[] = {
      .values = auth_values,
      .at = AT(prj_source, rest.auth.type),
      .help = "`bearer` sends `Authorization: Bearer <token>`; `basic` a user name and "
-             "password; `api_key` the key `token` as header or query parameter `name`"},
+             "password; `api_key` the key `token` as header or query parameter `name`; "
+             "`oauth2_client_credentials` gets a bearer token from `token_url` with the client's "
+             "id and secret (OAuth 2.0 client credentials grant, see below)"},
     {.name = "token",
      .type = KT_STR,
      .at = AT(prj_source, rest.auth.token),
@@ -649,6 +655,38 @@ static const struct key auth_keys[] = {
      .values = auth_in_values,
      .at = AT(prj_source, rest.auth.in),
      .help = "api_key: where the key goes"},
+    {.name = "token_url",
+     .type = KT_STR,
+     .at = AT(prj_source, rest.auth.token_url),
+     .help = "oauth2_client_credentials: the token endpoint, absolute or relative to `base_url`, "
+             "e.g. `https://auth.example.com/oauth/token`"},
+    {.name = "client_id",
+     .type = KT_STR,
+     .at = AT(prj_source, rest.auth.client_id),
+     .help = "oauth2_client_credentials: the client's id"},
+    {.name = "client_secret",
+     .type = KT_STR,
+     .at = AT(prj_source, rest.auth.client_secret),
+     .help = "oauth2_client_credentials: the client's secret, written as a reference: "
+             "`\"${secret:NAME}\"` (or `\"${env:NAME}\"`), never the value"},
+    {.name = "scope",
+     .type = KT_STR,
+     .at = AT(prj_source, rest.auth.scope),
+     .help = "oauth2_client_credentials: scopes to ask for, space-separated, e.g. `\"read:items "
+             "read:orders\"`; default: none sent"},
+    {.name = "token_params",
+     .type = KT_PAIRS,
+     .at = AT(prj_source, rest.auth.token_params),
+     .help = "oauth2_client_credentials: more form fields of the token request, e.g. "
+             "`{audience: https://api.example.com}`"},
+    {.name = "client_auth",
+     .type = KT_CHOICE,
+     .def = "basic",
+     .values = client_auth_values,
+     .at = AT(prj_source, rest.auth.client_auth),
+     .help = "oauth2_client_credentials: how the client proves who it is: HTTP basic "
+             "authentication (`basic`, as RFC 6749 §2.3.1 prefers) or `client_id` and "
+             "`client_secret` in the form (`body`)"},
     {0},
 };
 
@@ -800,6 +838,19 @@ static const struct key source_keys[] = {
      .only = "rest",
      .sub = &incremental_section,
      .help = "fetch only records newer than the last run's (see below)"},
+    {.name = "parent",
+     .type = KT_IDENT,
+     .only = "rest",
+     .at = AT(prj_source, rest.parent),
+     .help = "another REST source of the project whose records fill the `{field}` placeholders "
+             "of `resource` (or `path`) and `params`, e.g. `orders` with `path: "
+             "orders/{id}/items`: one request, and its pages, per parent record (see below)"},
+    {.name = "include_from_parent",
+     .type = KT_STRS,
+     .only = "rest",
+     .at = AT(prj_source, rest.include_from_parent),
+     .help = "more fields of the parent record copied into each row as `_<parent>_<field>`, "
+             "e.g. `[name]`; the placeholder fields always are"},
     {.name = "timeout",
      .type = KT_INT,
      .def = "30",
@@ -847,9 +898,10 @@ static const struct key model_keys[] = {
              "is new upstream (`incremental`), or keep every version of each row (`snapshot`, "
              "SCD type 2)"},
     {.name = "partition_by",
-     .type = KT_STR,
+     .type = KT_STRS,
      .at = AT(prj_model, partition_by),
-     .help = "column whose values split the table into folders, e.g. `order_date`"},
+     .help = "column (or list of columns) whose values split the table into folders, e.g. "
+             "`order_date` or `[region, day]` (nested: `region=West/day=2026-01-30/`)"},
     {.name = "unique_key",
      .type = KT_STRS,
      .at = AT(prj_model, unique_key),
@@ -1400,6 +1452,78 @@ static int check_kind_keys(struct ctx *c, const struct node *map, int line, cons
     return 0;
 }
 
+/* Check the {field} placeholders of one template (util/tmpl.h) and add
+ * their number to *nfields; what names the key in messages. */
+static int check_tmpl(struct ctx *c, const char *what, const char *text, int line, size_t *nfields)
+{
+    struct sm_tmpl t;
+    struct sm_err e = SM_ERR_INIT;
+    int rc = sm_tmpl_parse(text, &t, &e);
+    if (rc)
+        rc = cfg_err(c, line, "'%s': %s", what, e.msg);
+    else
+        *nfields += t.nfields;
+    sm_tmpl_release(&t);
+    return rc;
+}
+
+/* A child endpoint: placeholders and 'parent' go together. */
+static int check_child(struct ctx *c, const struct node *map, struct prj_source *src)
+{
+    struct prj_rest *r = &src->rest;
+    const struct node *pn = map_get(map, "parent"), *res = map_get(map, "resource");
+    const char *res_key = "resource";
+    if (!res || res->is_null) {
+        res = map_get(map, "path");
+        res_key = "path";
+    }
+    size_t nfields = 0;
+    int first_line = 0;
+    if (r->resource) {
+        SM_TRY(check_tmpl(c, res_key, r->resource, res ? res->line : 0, &nfields));
+        if (nfields)
+            first_line = res ? res->line : 0;
+    }
+    for (size_t i = 0; i < r->params.n; i++) {
+        char *what = sm_asprintf("params.%s", r->params.items[i].name);
+        size_t before = nfields;
+        int rc = check_tmpl(c, what, r->params.items[i].value, r->params.items[i].line, &nfields);
+        free(what);
+        SM_TRY(rc);
+        if (nfields > before && !first_line)
+            first_line = r->params.items[i].line;
+    }
+    if (pn && !pn->is_null)
+        r->parent_line = pn->line;
+    if (nfields && !r->parent)
+        return cfg_err(c, first_line,
+                       "a {field} placeholder is filled from the records of a parent source: add "
+                       "'parent: <source>' (another REST source of this project), or write '{{' "
+                       "for a literal '{'");
+    if (r->parent && !nfields)
+        return cfg_err(c, r->parent_line,
+                       "'parent: %s' is set but neither the path nor 'params' has a {field} "
+                       "placeholder to fill from its records, e.g. path: %s/{id}/items",
+                       r->parent, r->parent);
+    const struct node *inc = map_get(map, "include_from_parent");
+    if (r->include_from_parent && !r->parent)
+        return cfg_err(c, inc->line, "'include_from_parent' needs 'parent'");
+    if (r->parent && r->incremental.cursor_field)
+        return cfg_err(c, map_get(map, "incremental")->line,
+                       "a child source fans out over the parent records landed since its last "
+                       "run, so 'incremental' belongs on the parent '%s'",
+                       r->parent);
+    for (const char *f = r->include_from_parent; f && *f;) {
+        size_t n = strcspn(f, ","), nf = 0;
+        char *ph = sm_asprintf("{%.*s}", (int)n, f);
+        int rc = check_tmpl(c, "include_from_parent", ph, inc->line, &nf);
+        free(ph);
+        SM_TRY(rc);
+        f += n + (f[n] == ',');
+    }
+    return 0;
+}
+
 static int check_rest(struct ctx *c, const struct node *map, int line, struct prj_source *src)
 {
     struct prj_rest *r = &src->rest;
@@ -1429,6 +1553,7 @@ static int check_rest(struct ctx *c, const struct node *map, int line, struct pr
         if (v && !v->is_null && (i ? r->connect_timeout : r->timeout) == 0)
             return cfg_err(c, v->line, "'%s' must be at least 1 second", timeouts[i]);
     }
+    SM_TRY(check_child(c, map, src));
     return json_path(c, map, "records", true, &r->records);
 }
 
@@ -1559,8 +1684,9 @@ static int check_paginate(struct ctx *c, const struct node *map, int line, void 
 
 static int check_auth(struct ctx *c, const struct node *map, int line, void *target)
 {
+    static const char *const oauth_keys[] = {"token_url", "client_id",    "client_secret",
+                                             "scope",     "token_params", "client_auth"};
     const struct prj_auth *a = target ? &((struct prj_source *)target)->rest.auth : NULL;
-    (void)map;
     if (!a)
         return 0;
     if (a->type == PRJ_AUTH_BEARER && !a->token)
@@ -1572,6 +1698,34 @@ static int check_auth(struct ctx *c, const struct node *map, int line, void *tar
         return cfg_err(c, line,
                        "auth type 'api_key' needs 'name' (the header or query parameter) and "
                        "'token' (the key), e.g. token: \"${env:API_KEY}\"");
+    if (a->type != PRJ_AUTH_OAUTH2_CC) {
+        for (size_t i = 0; i < sizeof(oauth_keys) / sizeof(oauth_keys[0]); i++) {
+            const struct node *v = map_get(map, oauth_keys[i]);
+            if (v)
+                return cfg_err(c, v->line,
+                               "'%s' applies to auth type 'oauth2_client_credentials' only",
+                               oauth_keys[i]);
+        }
+        return 0;
+    }
+    static const char *const other_keys[] = {"token", "username", "password", "name", "in"};
+    for (size_t i = 0; i < sizeof(other_keys) / sizeof(other_keys[0]); i++) {
+        const struct node *v = map_get(map, other_keys[i]);
+        if (v)
+            return cfg_err(c, v->line,
+                           "'%s' does not apply to auth type 'oauth2_client_credentials', which "
+                           "gets its token from 'token_url'",
+                           other_keys[i]);
+    }
+    if (!a->token_url || !a->client_id || !a->client_secret)
+        return cfg_err(c, line,
+                       "auth type 'oauth2_client_credentials' needs 'token_url', 'client_id' and "
+                       "'client_secret', e.g. client_secret: \"${secret:api_client_secret}\"");
+    if (!strstr(a->client_secret, "${"))
+        return cfg_err(c, map_get(map, "client_secret")->line,
+                       "'client_secret' is written as a value: store it with 'smelt secrets set "
+                       "NAME' and write client_secret: \"${secret:NAME}\" (or \"${env:NAME}\"), so "
+                       "it never sits in the project files");
     return 0;
 }
 
@@ -1696,6 +1850,63 @@ out:
     free_names(names, n);
     free(dir);
     return rc;
+}
+
+/* 'parent:' names another REST source of the project, and following
+ * parents never comes back to where it started (the run lands a parent
+ * before its children). Checked once every source is loaded. */
+static int check_parents(struct ctx *c, const struct prj_project *p)
+{
+    for (size_t i = 0; i < p->nsources; i++) {
+        const struct prj_source *s = &p->sources[i];
+        if (!s->rest.parent)
+            continue;
+        c->file = s->file;
+        const struct prj_source *par = prj_find_source(p, s->rest.parent);
+        if (!par) {
+            const char **names = sm_calloc(p->nsources, sizeof(char *));
+            for (size_t j = 0; j < p->nsources; j++)
+                names[j] = p->sources[j].name;
+            const char *near = nearest(s->rest.parent, names, p->nsources);
+            int rc = near ? cfg_err(c, s->rest.parent_line,
+                                    "unknown parent '%s': no source 'sources/%s.yml' (did you "
+                                    "mean '%s'?)",
+                                    s->rest.parent, s->rest.parent, near)
+                          : cfg_err(c, s->rest.parent_line,
+                                    "unknown parent '%s': no source 'sources/%s.yml' in this "
+                                    "project",
+                                    s->rest.parent, s->rest.parent);
+            free(names);
+            return rc;
+        }
+        if (par == s)
+            return cfg_err(c, s->rest.parent_line, "a source cannot be its own parent");
+        if (strcmp(par->kind, "rest"))
+            return cfg_err(c, s->rest.parent_line,
+                           "parent '%s' is a %s source: a parent must be a REST source", par->name,
+                           par->kind);
+        /* Walk up: at most nsources steps unless there is a cycle. */
+        const struct prj_source *up = par;
+        for (size_t k = 0; up && up->rest.parent && k <= p->nsources; k++) {
+            up = prj_find_source(p, up->rest.parent);
+            if (up == s) {
+                struct sm_buf b = SM_BUF_INIT;
+                (void)sm_buf_adds(&b, s->name);
+                for (const struct prj_source *w = par; w; w = prj_find_source(p, w->rest.parent)) {
+                    (void)sm_buf_addf(&b, " -> %s", w->name);
+                    if (w == s)
+                        break;
+                }
+                int rc = cfg_err(c, s->rest.parent_line,
+                                 "the parents of '%s' come back to it (%s): a parent is landed "
+                                 "before its children, so parents cannot form a cycle",
+                                 s->name, b.buf);
+                sm_buf_release(&b);
+                return rc;
+            }
+        }
+    }
+    return 0;
 }
 
 static const char *const zones[] = {"gold", "silver"};
@@ -1966,7 +2177,7 @@ int prj_load_infer(const char *dir, const char *source, struct prj_project **out
     /* Folders are listed sorted and '.' sorts before every character a name
      * may hold, so sources come out sorted by name and models by zone, then
      * name, without sorting again. */
-    if ((rc = load_sources(&c, p)) || (rc = load_models(&c, p)))
+    if ((rc = load_sources(&c, p)) || (rc = check_parents(&c, p)) || (rc = load_models(&c, p)))
         goto out;
 out:
     free(yml);
@@ -2022,6 +2233,14 @@ static void source_release(struct prj_source *s)
     free(r->auth.password);
     free(r->auth.name);
     free(r->auth.in);
+    free(r->auth.token_url);
+    free(r->auth.client_id);
+    free(r->auth.client_secret);
+    free(r->auth.scope);
+    prj_kvs_release(&r->auth.token_params);
+    free(r->auth.client_auth);
+    free(r->parent);
+    free(r->include_from_parent);
     free(r->incremental.cursor_field);
     free(r->incremental.param);
 }

@@ -86,7 +86,13 @@ struct prj_paginate {
     bool stop_on_empty;          /* default true: a page without records ends */
 };
 
-enum prj_auth_type { PRJ_AUTH_NONE, PRJ_AUTH_BEARER, PRJ_AUTH_BASIC, PRJ_AUTH_API_KEY };
+enum prj_auth_type {
+    PRJ_AUTH_NONE,
+    PRJ_AUTH_BEARER,
+    PRJ_AUTH_BASIC,
+    PRJ_AUTH_API_KEY,
+    PRJ_AUTH_OAUTH2_CC, /* OAuth 2.0 client credentials grant (RFC 6749 §4.4) */
+};
 
 /* auth: strings as written (see struct prj_kv). */
 struct prj_auth {
@@ -96,6 +102,13 @@ struct prj_auth {
     char *password;          /* basic */
     char *name;              /* api_key: header or query parameter name */
     char *in;                /* api_key: "header" (default) or "query" */
+    /* oauth2_client_credentials: */
+    char *token_url; /* absolute, or relative to base_url */
+    char *client_id;
+    char *client_secret;         /* always a ${...} reference (checked at load) */
+    char *scope;                 /* or NULL */
+    struct prj_kvs token_params; /* extra form fields, e.g. audience */
+    char *client_auth;           /* "basic" (default, RFC 6749 §2.3.1) or "body" */
 };
 
 /* incremental: ask only for records newer than the last run's. */
@@ -118,10 +131,16 @@ struct prj_rest {
     struct prj_paginate paginate;
     struct prj_auth auth;
     struct prj_incremental incremental;
-    int timeout;         /* seconds per request, default 30 */
-    int connect_timeout; /* seconds, default 10 */
-    int retries;         /* default 5 */
-    double rate_limit;   /* requests per second; 0 = unlimited */
+    /* A child endpoint: the {field} placeholders of resource and of params
+     * values (util/tmpl.h) are filled from each record of the source named
+     * parent, another rest source of the project. */
+    char *parent;              /* or NULL */
+    int parent_line;           /* line of 'parent:' in the source file */
+    char *include_from_parent; /* more parent fields copied to each row, comma-joined, or NULL */
+    int timeout;               /* seconds per request, default 30 */
+    int connect_timeout;       /* seconds, default 10 */
+    int retries;               /* default 5 */
+    double rate_limit;         /* requests per second; 0 = unlimited */
 };
 
 struct prj_source {
@@ -162,7 +181,8 @@ struct prj_model {
                        and trailing comments are removed, so callers can
                        wrap it, e.g. "CREATE TABLE t AS (" sql ")" */
     enum prj_materialized materialized; /* default table */
-    char *partition_by;                 /* column name or NULL */
+    char *partition_by;                 /* column name, comma-joined list ("region,day" or
+                                           "region, day" as written) or NULL */
     char *unique_key;                   /* comma-joined column list, e.g. "a,b", or NULL */
     /* incremental: "append", "merge" or "insert_overwrite" (set from the
      * keys present when not written); NULL for other materializations */

@@ -62,70 +62,61 @@ static const struct tbl_file *find_file(const struct tbl_changes *c, const struc
     return NULL;
 }
 
-static int read_commit(const char *location, int64_t v, const struct tbl_snapshot *base,
-                       struct tbl_changes *c, size_t *added_alloc, size_t *removed_alloc,
-                       struct sm_err *err)
+struct commit_reader {
+    const char *location;
+    int64_t v;
+    const struct tbl_snapshot *base;
+    struct tbl_changes *c;
+    size_t added_alloc, removed_alloc;
+};
+
+static int change_action(json_t *a, const char *path, size_t line, void *ctx, struct sm_err *err)
 {
-    char *path = sm_asprintf("%s/_delta_log/%020lld.json", location, (long long)v);
-    char *text = NULL;
-    int rc = sm_read_file(path, &text, NULL, err);
-    if (rc) {
-        if (rc == SM_ENOTFOUND) {
-            sm_err_clear(err);
+    struct commit_reader *cr = ctx;
+    struct tbl_changes *c = cr->c;
+    json_t *x;
+    (void)path;
+    (void)line;
+    if ((x = json_object_get(a, "add")) && !json_is_false(json_object_get(x, "dataChange"))) {
+        SM_ALLOC_GROW(c->added, c->nadded + 1, cr->added_alloc);
+        memset(&c->added[c->nadded], 0, sizeof(c->added[0]));
+        tbl_file_from_add(x, &c->added[c->nadded++]);
+        if (c->added[c->nadded - 1].deletion_vector)
+            return sm_err_set(err, SM_EINVALID,
+                              "table '%s': version %lld adds a deletion vector; reading changes "
+                              "of such tables is not supported",
+                              cr->location, (long long)cr->v);
+    } else if ((x = json_object_get(a, "remove")) &&
+               !json_is_false(json_object_get(x, "dataChange"))) {
+        char *p = tbl_uri_decode(sm_or(json_string_value(json_object_get(x, "path")), ""));
+        const struct tbl_file *f = find_file(c, cr->base, p);
+        int rc = 0;
+        if (!f) {
             rc = sm_err_set(err, SM_ENOTFOUND,
-                            "table '%s': commit %lld is no longer in the log (cleaned up); the "
-                            "changes since an earlier version cannot be read",
-                            location, (long long)v);
+                            "table '%s': version %lld removes '%s', which no earlier version adds",
+                            cr->location, (long long)cr->v, p);
+        } else {
+            SM_ALLOC_GROW(c->removed, c->nremoved + 1, cr->removed_alloc);
+            copy_file(&c->removed[c->nremoved++], f);
         }
-        free(path);
+        free(p);
         return rc;
+    } else if (json_object_get(a, "metaData")) {
+        c->metadata_changed = true;
     }
-    size_t lineno = 0;
-    for (char *line = text, *next; line && *line && !rc; line = next) {
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = 0;
-        lineno++;
-        if (!*line || (*line == '\r' && !line[1]))
-            continue;
-        json_error_t je;
-        json_t *a = json_loads(line, 0, &je);
-        if (!a) {
-            rc = sm_err_set(err, SM_EPARSE, "%s:%zu: invalid JSON in Delta log: %s", path, lineno,
-                            je.text);
-            break;
-        }
-        json_t *x;
-        if ((x = json_object_get(a, "add")) && !json_is_false(json_object_get(x, "dataChange"))) {
-            SM_ALLOC_GROW(c->added, c->nadded + 1, *added_alloc);
-            memset(&c->added[c->nadded], 0, sizeof(c->added[0]));
-            tbl_file_from_add(x, &c->added[c->nadded]);
-            if (c->added[c->nadded].deletion_vector)
-                rc = sm_err_set(err, SM_EINVALID,
-                                "table '%s': version %lld adds a deletion vector; reading changes "
-                                "of such tables is not supported",
-                                location, (long long)v);
-            c->nadded++;
-        } else if ((x = json_object_get(a, "remove")) &&
-                   !json_is_false(json_object_get(x, "dataChange"))) {
-            char *p = tbl_uri_decode(sm_or(json_string_value(json_object_get(x, "path")), ""));
-            const struct tbl_file *f = find_file(c, base, p);
-            if (!f) {
-                rc = sm_err_set(err, SM_ENOTFOUND,
-                                "table '%s': version %lld removes '%s', which no earlier version "
-                                "adds",
-                                location, (long long)v, p);
-            } else {
-                SM_ALLOC_GROW(c->removed, c->nremoved + 1, *removed_alloc);
-                copy_file(&c->removed[c->nremoved++], f);
-            }
-            free(p);
-        } else if (json_object_get(a, "metaData")) {
-            c->metadata_changed = true;
-        }
-        json_decref(a);
-    }
-    free(text);
+    return 0;
+}
+
+static int read_commit(struct commit_reader *cr, struct sm_err *err)
+{
+    char *path = sm_asprintf("%s/_delta_log/%020lld.json", cr->location, (long long)cr->v);
+    struct stat st;
+    int rc = stat(path, &st) ? sm_err_set(err, SM_ENOTFOUND,
+                                          "table '%s': commit %lld is no longer in the log "
+                                          "(cleaned up); the changes since an earlier version "
+                                          "cannot be read",
+                                          cr->location, (long long)cr->v)
+                             : tbl_log_read_actions(path, change_action, cr, err);
     free(path);
     return rc;
 }
@@ -139,10 +130,10 @@ int tbl_changes_read(const char *location, int64_t from_version, int64_t to_vers
     struct tbl_snapshot *base = NULL;
     if (from_version >= 0)
         SM_TRY(tbl_snapshot_open(location, from_version, &base, err));
-    size_t aa = 0, ra = 0;
+    struct commit_reader cr = {.location = location, .base = base, .c = out};
     int rc = 0;
-    for (int64_t v = from_version + 1; v <= to_version && !rc; v++)
-        rc = read_commit(location, v, base, out, &aa, &ra, err);
+    for (cr.v = from_version + 1; cr.v <= to_version && !rc; cr.v++)
+        rc = read_commit(&cr, err);
     /* Removed files are read back by the caller: they must still be there
      * (VACUUM deletes them only after the retention period). */
     for (size_t i = 0; i < out->nremoved && !rc; i++) {
@@ -169,22 +160,6 @@ void tbl_files_view_sql(const struct tbl_snapshot *s, const struct tbl_file *fil
     view.files = (struct tbl_file *)files;
     view.nfiles = n;
     tbl_snapshot_view_sql(&view, b);
-}
-
-static const struct tbl_column *find_column(const struct tbl_snapshot *s, const char *name)
-{
-    for (size_t i = 0; i < s->ncolumns; i++)
-        if (!strcmp(s->columns[i].name, name))
-            return &s->columns[i];
-    return NULL;
-}
-
-static bool is_partition(const struct tbl_snapshot *s, const char *name)
-{
-    for (size_t i = 0; i < s->npartition_columns; i++)
-        if (!strcmp(s->partition_columns[i], name))
-            return true;
-    return false;
 }
 
 /* A stats or partition value as an SQL literal of the column's type, or
@@ -214,7 +189,7 @@ static void column_matches_sql(const struct tbl_snapshot *s, const struct tbl_fi
                                const struct tbl_column *col, const char *key_col,
                                const char *keys_rel, struct sm_buf *b)
 {
-    bool part = is_partition(s, col->name);
+    bool part = tbl_is_partition_col(s, col->name);
     const char *type = sm_or(col->sql_type, "VARCHAR");
     const char *pn = sm_or(col->physical_name, col->name);
     (void)sm_buf_adds(b, "WITH f(i, known, all_null, may_null, lo, hi) AS (VALUES ");
@@ -274,7 +249,7 @@ int tbl_files_matching(struct eng_db *db, const struct tbl_snapshot *s, const st
     struct sm_buf b = SM_BUF_INIT;
     size_t used = 0;
     for (size_t k = 0; k < ncols; k++) {
-        const struct tbl_column *col = find_column(s, cols[k]);
+        const struct tbl_column *col = tbl_find_column(s, cols[k]);
         if (!col)
             continue; /* not in the table: cannot narrow on it */
         (void)sm_buf_adds(&b, used++ ? " INTERSECT " : "");
@@ -303,6 +278,24 @@ int tbl_files_matching(struct eng_db *db, const struct tbl_snapshot *s, const st
     return 0;
 }
 
+int tbl_key_match_op(struct eng_db *db, const char *keys_rel, char *const *key_cols, size_t ncols,
+                     const char **out_op, struct sm_err *err)
+{
+    struct sm_buf q = SM_BUF_INIT;
+    int64_t nulls = 0;
+    (void)sm_buf_adds(&q, "SELECT count(*) FROM ");
+    (void)sm_buf_adds(&q, keys_rel);
+    for (size_t k = 0; k < ncols; k++) {
+        (void)sm_buf_adds(&q, k ? " OR " : " WHERE ");
+        (void)sm_buf_add_sql_ident(&q, key_cols[k]);
+        (void)sm_buf_adds(&q, " IS NULL");
+    }
+    int rc = ncols ? eng_query_i64(db, q.buf, &nulls, err) : 0;
+    sm_buf_release(&q);
+    *out_op = nulls ? "IS NOT DISTINCT FROM" : "=";
+    return rc;
+}
+
 int tbl_files_holding(struct eng_db *db, const struct tbl_snapshot *s, const struct tbl_file *files,
                       size_t n, char *const *cols, char *const *key_cols, size_t ncols,
                       const char *keys_rel, bool *match, struct sm_err *err)
@@ -318,8 +311,10 @@ int tbl_files_holding(struct eng_db *db, const struct tbl_snapshot *s, const str
     if (nmatch < 2 || s->column_mapping || !ncols)
         return 0;
     for (size_t k = 0; k < ncols; k++)
-        if (!find_column(s, cols[k]) || is_partition(s, cols[k]))
+        if (!tbl_find_column(s, cols[k]) || tbl_is_partition_col(s, cols[k]))
             return 0;
+    const char *op = NULL;
+    SM_TRY(tbl_key_match_op(db, keys_rel, key_cols, ncols, &op, err));
     struct sm_buf q = SM_BUF_INIT;
     struct sm_map idx = SM_MAP_INIT;
     (void)sm_buf_adds(&q, "SELECT DISTINCT t.filename FROM read_parquet([");
@@ -340,7 +335,7 @@ int tbl_files_holding(struct eng_db *db, const struct tbl_snapshot *s, const str
     for (size_t k = 0; k < ncols; k++) {
         (void)sm_buf_adds(&q, k ? " AND t." : "t.");
         (void)sm_buf_add_sql_ident(&q, cols[k]);
-        (void)sm_buf_adds(&q, " IS NOT DISTINCT FROM k.");
+        (void)sm_buf_addf(&q, " %s k.", op);
         (void)sm_buf_add_sql_ident(&q, key_cols[k]);
     }
     struct eng_result *res = NULL;

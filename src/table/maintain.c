@@ -178,12 +178,9 @@ int tbl_optimize(struct eng_db *db, const char *location, int64_t target_bytes,
     struct tbl_snapshot *s;
     SM_TRY(tbl_snapshot_open(location, -1, &s, err));
     int rc = 0;
-    if (s->npartition_columns > 1) {
-        tbl_snapshot_free(s);
-        return sm_err_set(err, SM_EINVALID,
-                          "table '%s' has %zu partition columns; optimize handles one", location,
-                          s->npartition_columns);
-    }
+    struct sm_buf parts = SM_BUF_INIT; /* the partition columns, comma-joined */
+    for (size_t i = 0; i < s->npartition_columns; i++)
+        (void)sm_buf_addf(&parts, "%s%s", i ? "," : "", s->partition_columns[i]);
     struct tbl_commit *c = tbl_commit_new("OPTIMIZE");
     tbl_commit_set_data_change(c, false);
     bool *done = sm_calloc(s->nfiles ? s->nfiles : 1, sizeof(bool));
@@ -213,8 +210,7 @@ int tbl_optimize(struct eng_db *db, const char *location, int64_t target_bytes,
         sm_buf_reset(&q);
         tbl_snapshot_view_sql(&sub, &q);
         int64_t rows = 0;
-        rc = tbl_write_select(db, location, q.buf,
-                              s->npartition_columns ? s->partition_columns[0] : NULL, c, &rows, err);
+        rc = tbl_write_select(db, location, q.buf, parts.len ? parts.buf : NULL, c, &rows, err);
         for (size_t k = 0; k < n && !rc; k++)
             tbl_commit_remove_file(c, &group[k]);
         out->files_removed += n;
@@ -226,6 +222,7 @@ int tbl_optimize(struct eng_db *db, const char *location, int64_t target_bytes,
         rc = tbl_commit_write(c, location, s->version, s, &out->version, err);
     }
     sm_buf_release(&q);
+    sm_buf_release(&parts);
     free(group);
     free(done);
     tbl_commit_free(c);

@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #define LOG_DIR "_delta_log"
@@ -161,6 +162,12 @@ int64_t tbl_latest_version(const char *location)
  * snapshot API does not need a caller's connection, and this one is only
  * opened when a table has checkpoints. */
 static struct eng_db *aux_db;
+static struct eng_db *borrowed_db; /* tbl_use_engine() */
+
+void tbl_use_engine(struct eng_db *db)
+{
+    borrowed_db = db;
+}
 
 static void aux_close(void)
 {
@@ -170,6 +177,10 @@ static void aux_close(void)
 
 static int aux_engine(struct eng_db **out, struct sm_err *err)
 {
+    if (borrowed_db) {
+        *out = borrowed_db;
+        return 0;
+    }
     if (!aux_db) {
         struct eng_config cfg = {.threads = 1, .memory_limit = "1GB"};
         SM_TRY(eng_open(&cfg, &aux_db, err));
@@ -304,12 +315,96 @@ static void columns_free(struct tbl_column *cols, size_t n)
         free(cols[i].delta_type);
         free(cols[i].sql_type);
         free(cols[i].physical_name);
+        free(cols[i].read_sql);
     }
     free(cols);
 }
 
+/* The physical name of a field of a schemaString (column mapping), or its
+ * name. */
+static const char *field_phys_name(json_t *f)
+{
+    const char *phys = json_string_value(
+        json_object_get(json_object_get(f, "metadata"), "delta.columnMapping.physicalName"));
+    return phys ? phys : sm_or(json_string_value(json_object_get(f, "name")), "");
+}
+
+/* Whether a value of Delta type t (a schemaString type) holds, at any depth,
+ * a struct field whose physical name differs from its name. */
+static bool nested_renamed(json_t *t)
+{
+    const char *kind = json_string_value(json_object_get(t, "type"));
+    if (!json_is_object(t) || !kind)
+        return false;
+    if (!strcmp(kind, "array"))
+        return nested_renamed(json_object_get(t, "elementType"));
+    if (!strcmp(kind, "map"))
+        return nested_renamed(json_object_get(t, "keyType")) ||
+               nested_renamed(json_object_get(t, "valueType"));
+    json_t *fields = json_object_get(t, "fields");
+    for (size_t i = 0; i < json_array_size(fields); i++) {
+        json_t *f = json_array_get(fields, i);
+        if (strcmp(field_phys_name(f), sm_or(json_string_value(json_object_get(f, "name")), "")) ||
+            nested_renamed(json_object_get(f, "type")))
+            return true;
+    }
+    return false;
+}
+
+/* Append to b an SQL expression that turns expr, a value of Delta type t as
+ * the Parquet files store it (struct fields under their physical names),
+ * into the value with the logical field names: struct_pack() per struct,
+ * list_transform() into lists, and map entries rebuilt for maps, recursing
+ * only where something is renamed. depth numbers the lambda parameters so
+ * that nested lambdas do not shadow each other. */
+static void add_nested_remap(struct sm_buf *b, const char *expr, json_t *t, int depth)
+{
+    const char *kind = json_string_value(json_object_get(t, "type"));
+    if (!nested_renamed(t)) {
+        (void)sm_buf_adds(b, expr);
+        return;
+    }
+    char *x = sm_asprintf("__smelt_e%d", depth);
+    if (!strcmp(kind, "array")) {
+        (void)sm_buf_addf(b, "list_transform(%s, lambda %s: ", expr, x);
+        add_nested_remap(b, x, json_object_get(t, "elementType"), depth + 1);
+        (void)sm_buf_adds(b, ")");
+    } else if (!strcmp(kind, "map")) {
+        char *k = sm_asprintf("%s.key", x), *v = sm_asprintf("%s.value", x);
+        (void)sm_buf_addf(b,
+                          "map_from_entries(list_transform(map_entries(%s), lambda %s: "
+                          "struct_pack(key := ",
+                          expr, x);
+        add_nested_remap(b, k, json_object_get(t, "keyType"), depth + 1);
+        (void)sm_buf_adds(b, ", value := ");
+        add_nested_remap(b, v, json_object_get(t, "valueType"), depth + 1);
+        (void)sm_buf_adds(b, ")))");
+        free(k);
+        free(v);
+    } else {
+        /* a NULL struct stays NULL rather than a struct of NULL fields */
+        json_t *fields = json_object_get(t, "fields");
+        (void)sm_buf_addf(b, "CASE WHEN %s IS NULL THEN NULL ELSE struct_pack(", expr);
+        for (size_t i = 0; i < json_array_size(fields); i++) {
+            json_t *f = json_array_get(fields, i);
+            struct sm_buf fx = SM_BUF_INIT;
+            (void)sm_buf_addf(&fx, "struct_extract(%s, ", expr);
+            (void)sm_buf_add_sql_str(&fx, field_phys_name(f));
+            (void)sm_buf_adds(&fx, ")");
+            (void)sm_buf_adds(b, i ? ", " : "");
+            (void)sm_buf_add_sql_ident(b, sm_or(json_string_value(json_object_get(f, "name")), ""));
+            (void)sm_buf_adds(b, " := ");
+            add_nested_remap(b, fx.buf, json_object_get(f, "type"), depth);
+            sm_buf_release(&fx);
+        }
+        (void)sm_buf_adds(b, ") END");
+    }
+    free(x);
+}
+
 /* Parse metaData.schemaString into columns. Nested types are kept by name
- * with a NULL sql_type (read as stored). */
+ * with a NULL sql_type (read as stored), and with read_sql when their
+ * fields are renamed by column mapping. */
 static int parse_schema(const char *schema, struct tbl_column **out, size_t *n,
                         struct sm_err *err)
 {
@@ -329,9 +424,14 @@ static int parse_schema(const char *schema, struct tbl_column **out, size_t *n,
         cols[i].delta_type = json_is_string(t) ? sm_strdup(json_string_value(t)) : json_dumps(t, JSON_COMPACT);
         cols[i].sql_type = json_is_string(t) ? sql_type_of(json_string_value(t)) : NULL;
         cols[i].nullable = !json_is_false(json_object_get(f, "nullable"));
-        const char *phys = json_string_value(
-            json_object_get(json_object_get(f, "metadata"), "delta.columnMapping.physicalName"));
-        cols[i].physical_name = sm_strdup(phys ? phys : cols[i].name);
+        cols[i].physical_name = sm_strdup(field_phys_name(f));
+        if (nested_renamed(t)) {
+            struct sm_buf e = SM_BUF_INIT, x = SM_BUF_INIT;
+            (void)sm_buf_add_sql_ident(&x, cols[i].physical_name);
+            add_nested_remap(&e, x.buf, t, 1);
+            cols[i].read_sql = sm_buf_detach(&e);
+            sm_buf_release(&x);
+        }
     }
     json_decref(root);
     *out = cols;
@@ -350,6 +450,43 @@ static char *json_text_or_null(json_t *v)
     return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
 }
 
+/* The top-level numRecords of a stats JSON text, or -1. A scan rather than
+ * a parse: opening a table reads one stats string per live file, and only
+ * this member is needed then. Strings are skipped, so a column named
+ * numRecords inside minValues does not count. */
+static int64_t stats_num_records(const char *st)
+{
+    int depth = 0;
+    for (const char *p = st; *p; p++) {
+        if (*p == '{' || *p == '[') {
+            depth++;
+        } else if (*p == '}' || *p == ']') {
+            depth--;
+        } else if (*p == '"') {
+            const char *key = p + 1;
+            for (p++; *p && *p != '"'; p++)
+                if (*p == '\\' && p[1])
+                    p++;
+            if (!*p)
+                return -1;
+            if (depth == 1 && p - key == 10 && !strncmp(key, "numRecords", 10)) {
+                const char *q = p + 1 + strspn(p + 1, " \t\r\n");
+                int64_t n;
+                char num[24];
+                size_t len = strspn(q + (*q == ':'), " \t\r\n");
+                q += (*q == ':') + len;
+                len = strspn(q, "-0123456789");
+                if (len == 0 || len >= sizeof(num))
+                    return -1;
+                memcpy(num, q, len);
+                num[len] = 0;
+                return !sm_parse_i64(num, &n) ? n : -1;
+            }
+        }
+    }
+    return -1;
+}
+
 void tbl_file_from_add(json_t *x, struct tbl_file *f)
 {
     f->path = tbl_uri_decode(sm_or(json_string_value(json_object_get(x, "path")), ""));
@@ -358,14 +495,7 @@ void tbl_file_from_add(json_t *x, struct tbl_file *f)
     f->partition_values = json_text_or_null(json_object_get(x, "partitionValues"));
     f->stats = json_text_or_null(json_object_get(x, "stats"));
     f->deletion_vector = json_text_or_null(json_object_get(x, "deletionVector"));
-    f->num_records = -1;
-    if (f->stats) {
-        json_t *st = json_loads(f->stats, 0, NULL);
-        json_t *nr = json_object_get(st, "numRecords");
-        if (json_is_integer(nr))
-            f->num_records = json_integer_value(nr);
-        json_decref(st);
-    }
+    f->num_records = f->stats ? stats_num_records(f->stats) : -1;
 }
 
 void tbl_file_release(struct tbl_file *f)
@@ -441,6 +571,7 @@ struct replay {
     struct sm_map live; /* path -> struct tbl_file * (heap) */
     size_t txn_alloc;
 };
+
 
 static int apply_action(struct replay *r, json_t *a, int64_t v, const char *file, size_t line,
                         struct sm_err *err)
@@ -557,19 +688,12 @@ static int apply_action(struct replay *r, json_t *a, int64_t v, const char *file
     return 0;
 }
 
-static int replay_version(struct replay *r, int64_t v, struct sm_err *err)
+int tbl_log_read_actions(const char *path, tbl_action_fn fn, void *ctx, struct sm_err *err)
 {
-    char *path = version_path(r->s->location, v);
     char *text = NULL;
-    int rc = sm_read_file(path, &text, NULL, err);
-    if (rc) {
-        free(path);
-        return rc;
-    }
-    /* Only the commitInfo of the version we stop at describes the snapshot. */
-    free(r->s->commit_info);
-    r->s->commit_info = NULL;
+    SM_TRY(sm_read_file(path, &text, NULL, err));
     size_t lineno = 0;
+    int rc = 0;
     for (char *line = text, *next; line && *line && !rc; line = next) {
         next = strchr(line, '\n');
         if (next)
@@ -584,10 +708,32 @@ static int replay_version(struct replay *r, int64_t v, struct sm_err *err)
                             je.text);
             break;
         }
-        rc = apply_action(r, a, v, path, lineno, err);
+        rc = fn(a, path, lineno, ctx, err);
         json_decref(a);
     }
     free(text);
+    return rc;
+}
+
+struct replay_step {
+    struct replay *r;
+    int64_t v;
+};
+
+static int replay_action(json_t *a, const char *path, size_t line, void *ctx, struct sm_err *err)
+{
+    struct replay_step *st = ctx;
+    return apply_action(st->r, a, st->v, path, line, err);
+}
+
+static int replay_version(struct replay *r, int64_t v, struct sm_err *err)
+{
+    char *path = version_path(r->s->location, v);
+    /* Only the commitInfo of the version we stop at describes the snapshot. */
+    free(r->s->commit_info);
+    r->s->commit_info = NULL;
+    struct replay_step st = {r, v};
+    int rc = tbl_log_read_actions(path, replay_action, &st, err);
     free(path);
     return rc;
 }
@@ -720,7 +866,15 @@ int tbl_snapshot_open(const char *location, int64_t version, struct tbl_snapshot
     return 0;
 }
 
-static bool is_partition_col(const struct tbl_snapshot *s, const char *name)
+const struct tbl_column *tbl_find_column(const struct tbl_snapshot *s, const char *name)
+{
+    for (size_t i = 0; i < s->ncolumns; i++)
+        if (!strcmp(s->columns[i].name, name))
+            return &s->columns[i];
+    return NULL;
+}
+
+bool tbl_is_partition_col(const struct tbl_snapshot *s, const char *name)
 {
     for (size_t i = 0; i < s->npartition_columns; i++)
         if (!strcmp(s->partition_columns[i], name))
@@ -732,7 +886,10 @@ static bool is_partition_col(const struct tbl_snapshot *s, const char *name)
  * from its path? True for tables smelt writes: each value is non-null, plain
  * ASCII and appears verbatim as "<col>=<value>/" in the file's path. Spark
  * escapes some characters and writes NULL as __HIVE_DEFAULT_PARTITION__, so
- * such tables take the general path, which uses the log's values. */
+ * such tables take the general path, which uses the log's values, as do
+ * values DuckDB would read as NULL ("NULL", "null"). Values are read as text
+ * (hive_types_autocast=false) and cast to the column's type, so "007" stays
+ * "007". */
 static bool hive_paths_match_log(const struct tbl_snapshot *s)
 {
     bool ok = true;
@@ -740,8 +897,9 @@ static bool hive_paths_match_log(const struct tbl_snapshot *s)
         json_t *pv = json_loads(sm_or(s->files[i].partition_values, "{}"), 0, NULL);
         for (size_t k = 0; k < s->npartition_columns && ok; k++) {
             const char *v = json_string_value(json_object_get(pv, s->partition_columns[k]));
-            if (!v || !*v || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                       "0123456789-_.:") != strlen(v)) {
+            if (!v || !*v || !strcasecmp(v, "null") ||
+                strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                          "0123456789-_.:") != strlen(v)) {
                 ok = false;
                 break;
             }
@@ -784,7 +942,7 @@ static void add_select_list(struct sm_buf *b, const struct tbl_snapshot *s, bool
     json_t *pv = part_values ? json_loads(part_values, 0, NULL) : NULL;
     for (size_t i = 0; i < s->ncolumns; i++) {
         const struct tbl_column *c = &s->columns[i];
-        bool part = is_partition_col(s, c->name);
+        bool part = tbl_is_partition_col(s, c->name);
         if (i)
             (void)sm_buf_adds(b, ", ");
         if (empty || (part && c->sql_type)) {
@@ -808,6 +966,9 @@ static void add_select_list(struct sm_buf *b, const struct tbl_snapshot *s, bool
                 (void)sm_buf_add_sql_str(b, v);
             else
                 (void)sm_buf_adds(b, "NULL");
+            (void)sm_buf_adds(b, " AS ");
+        } else if (c->read_sql) {
+            (void)sm_buf_adds(b, c->read_sql);
             (void)sm_buf_adds(b, " AS ");
         } else if (strcmp(phys_name(c), c->name)) {
             (void)sm_buf_add_sql_ident(b, phys_name(c));
@@ -837,7 +998,7 @@ void tbl_snapshot_view_sql(const struct tbl_snapshot *s, struct sm_buf *b)
         (void)sm_buf_adds(b, " FROM read_parquet(");
         add_file_list(b, s, NULL, s->nfiles);
         (void)sm_buf_addf(b, ", union_by_name=true, hive_partitioning=%s)",
-                          s->npartition_columns ? "true" : "false");
+                          s->npartition_columns ? "true, hive_types_autocast=false" : "false");
         return;
     }
     /* General path: one scan per distinct partition tuple, values from the log. */
@@ -1093,10 +1254,83 @@ int tbl_version_at(const char *location, int64_t ts_ms, int64_t *out, struct sm_
 
 /* --- commits --------------------------------------------------------------- */
 
+/* The partition columns of a commit are one comma-joined string, as
+ * tbl_write_select() takes them ("region,day"). */
+
+/* The next column of a list at *p (advanced), or NULL at its end. Caller
+ * frees. */
+static char *next_partition_column(const char **p)
+{
+    if (!*p || !**p)
+        return NULL;
+    size_t n = strcspn(*p, ",");
+    char *name = sm_strndup(*p, n);
+    *p += n + ((*p)[n] == ',');
+    return name;
+}
+
+/* Is name one of the columns of the list? */
+static bool in_partition_list(const char *list, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = list; p && *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == len && !strncmp(p, name, n))
+            return true;
+        p += n + (p[n] == ',');
+    }
+    return false;
+}
+
+/* snap's partition columns as a list, or NULL. */
+static char *snapshot_partition_list(const struct tbl_snapshot *snap)
+{
+    if (!snap->npartition_columns)
+        return NULL;
+    struct sm_buf b = SM_BUF_INIT;
+    for (size_t i = 0; i < snap->npartition_columns; i++)
+        (void)sm_buf_addf(&b, "%s%s", i ? "," : "", snap->partition_columns[i]);
+    return sm_buf_detach(&b);
+}
+
+/* "region, day" (a model's partition_by) as a list: names trimmed, none
+ * empty or repeated. */
+static int parse_partition_list(const char *spec, char **out, struct sm_err *err)
+{
+    struct sm_buf b = SM_BUF_INIT;
+    for (const char *p = spec;;) {
+        size_t n = strcspn(p, ",");
+        const char *s = p, *e = p + n;
+        while (s < e && (*s == ' ' || *s == '\t'))
+            s++;
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        char *name = sm_strndup(s, (size_t)(e - s));
+        int rc = 0;
+        if (!*name)
+            rc = sm_err_set(err, SM_ECONFIG, "partition_by '%s' has an empty column name", spec);
+        else if (in_partition_list(b.buf, name))
+            rc = sm_err_set(err, SM_ECONFIG, "partition_by '%s' names column '%s' twice", spec,
+                            name);
+        if (!rc)
+            (void)sm_buf_addf(&b, "%s%s", b.len ? "," : "", name);
+        free(name);
+        if (rc) {
+            sm_buf_release(&b);
+            return rc;
+        }
+        if (!p[n])
+            break;
+        p += n + 1;
+    }
+    *out = sm_buf_detach(&b);
+    return 0;
+}
+
 struct tbl_commit {
     char *operation;
     char *schema_string;      /* set by tbl_write_select */
-    char *partition_by;       /* or NULL */
+    char *partition_by;       /* partition columns, comma-joined ("region,day"), or NULL */
     bool needs_ntz;
     struct sm_buf adds;       /* JSON lines */
     struct sm_buf removes;    /* JSON lines */
@@ -1199,7 +1433,7 @@ void tbl_commit_set_schema(struct tbl_commit *c, const struct tbl_snapshot *snap
     free(c->schema_string);
     c->schema_string = sm_strdup(snap->schema_string);
     free(c->partition_by);
-    c->partition_by = snap->npartition_columns ? sm_strdup(snap->partition_columns[0]) : NULL;
+    c->partition_by = snapshot_partition_list(snap);
     for (size_t i = 0; i < snap->ncolumns; i++)
         if (!strcmp(snap->columns[i].delta_type, "timestamp_ntz"))
             c->needs_ntz = true;
@@ -1249,10 +1483,10 @@ static bool schema_changed(const struct tbl_commit *c, const struct tbl_snapshot
         return false;
     if (!snap || strcmp(snap->schema_string, c->schema_string))
         return true;
-    size_t np = c->partition_by ? 1 : 0;
-    if (np != snap->npartition_columns)
-        return true;
-    return np && strcmp(snap->partition_columns[0], c->partition_by);
+    char *old = snapshot_partition_list(snap);
+    bool changed = strcmp(sm_or(old, ""), sm_or(c->partition_by, ""));
+    free(old);
+    return changed;
 }
 
 /* An append may add columns (schema evolution) but not drop or retype
@@ -1331,8 +1565,12 @@ static int commit_once(struct tbl_commit *c, const char *location, int64_t read_
         free(id);
         (void)sm_buf_add_json_str(&b, c->schema_string);
         (void)sm_buf_adds(&b, ",\"partitionColumns\":[");
-        if (c->partition_by)
-            (void)sm_buf_add_json_str(&b, c->partition_by);
+        const char *p = c->partition_by;
+        for (char *name; (name = next_partition_column(&p)); free(name)) {
+            if (b.buf[b.len - 1] != '[')
+                (void)sm_buf_addc(&b, ',');
+            (void)sm_buf_add_json_str(&b, name);
+        }
         (void)sm_buf_addf(&b, "],\"configuration\":{},\"createdTime\":%lld}}\n", (long long)now);
     }
     (void)sm_buf_add(&b, c->txn.buf, c->txn.len);
@@ -1488,7 +1726,7 @@ static void add_stats_member(struct sm_buf *b, json_t *colstats, const struct ou
     (void)sm_buf_addf(b, ",\"%s\":{", delta_key);
     bool first = true;
     for (size_t i = 0; i < ncols; i++) {
-        if (partition_by && !strcmp(cols[i].name, partition_by))
+        if (in_partition_list(partition_by, cols[i].name))
             continue;
         char *qname = sm_asprintf("\"%s\"", cols[i].name);
         json_t *cs = json_object_get(colstats, qname);
@@ -1590,12 +1828,13 @@ static int write_prepare(struct eng_db *db, const char *location, const char *se
 {
     struct tbl_write *w = sm_calloc(1, sizeof(*w));
     struct sm_buf q = SM_BUF_INIT, schema = SM_BUF_INIT;
-    bool found_part = !partition_by;
-    int rc = describe_select(db, select_sql, &w->cols, &w->ncols, err);
-    if (rc)
+    int rc = 0;
+    /* the partition columns as a list */
+    if (partition_by && (rc = parse_partition_list(partition_by, &w->partition_by, err)))
+        goto out;
+    if ((rc = describe_select(db, select_sql, &w->cols, &w->ncols, err)))
         goto out;
     w->location = sm_strdup(location);
-    w->partition_by = partition_by ? sm_strdup(partition_by) : NULL;
     (void)sm_buf_adds(&schema, "{\"type\":\"struct\",\"fields\":[");
     (void)sm_buf_adds(&q, "COPY (SELECT ");
     for (size_t i = 0; i < w->ncols; i++) {
@@ -1611,20 +1850,33 @@ static int write_prepare(struct eng_db *db, const char *location, const char *se
         add_schema_field(&schema, c->name, c->delta_type, i == 0);
         if (!strcmp(c->delta_type, "timestamp_ntz"))
             w->needs_ntz = true;
-        if (partition_by && !strcmp(c->name, partition_by))
-            found_part = true;
     }
     (void)sm_buf_adds(&schema, "]}");
-    if (!found_part) {
-        rc = sm_err_set(err, SM_ECONFIG, "partition_by column '%s' is not in the query's output",
-                        partition_by);
-        goto out;
+    /* the column of the list that the query lacks */
+    const char *p = w->partition_by;
+    for (char *name; !rc && (name = next_partition_column(&p)); free(name)) {
+        bool there = false;
+        for (size_t i = 0; i < w->ncols && !there; i++)
+            there = !strcmp(w->cols[i].name, name);
+        if (!there)
+            rc = sm_err_set(err, SM_ECONFIG,
+                            "partition_by column '%s' is not in the query's output", name);
     }
+    if (rc)
+        goto out;
     (void)sm_buf_addf(&q, " FROM (%s\n)) TO ", select_sql);
-    if (partition_by) {
+    if (w->partition_by) {
+        /* Hive-style nested folders, region=West/day=2026-01-30/; DuckDB
+         * percent-encodes special characters in the values and writes NULL
+         * as "NULL" (the log's partitionValues are the truth) */
         (void)sm_buf_add_sql_str(&q, location);
         (void)sm_buf_adds(&q, " (FORMAT parquet, PARTITION_BY (");
-        (void)sm_buf_add_sql_ident(&q, partition_by);
+        p = w->partition_by;
+        for (char *name; (name = next_partition_column(&p)); free(name)) {
+            if (q.buf[q.len - 1] != '(')
+                (void)sm_buf_adds(&q, ", ");
+            (void)sm_buf_add_sql_ident(&q, name);
+        }
         (void)sm_buf_adds(&q, "), APPEND true, FILENAME_PATTERN 'part-{uuid}'");
     } else {
         char *uuid = sm_uuid4();
@@ -1666,7 +1918,7 @@ const char *tbl_write_path(const struct tbl_write *w)
 int tbl_write_record(const struct tbl_write *w, struct tbl_commit *c, const struct eng_result *r,
                      int64_t *out_rows, struct sm_err *err)
 {
-    const char *location = w->location, *partition_by = w->partition_by;
+    const char *location = w->location;
     int ifile = eng_result_colidx(r, "filename"), icount = eng_result_colidx(r, "count"),
         isize = eng_result_colidx(r, "file_size_bytes"),
         istats = eng_result_colidx(r, "column_statistics"),
@@ -1676,7 +1928,7 @@ int tbl_write_record(const struct tbl_write *w, struct tbl_commit *c, const stru
     free(c->schema_string);
     c->schema_string = sm_strdup(w->schema_string);
     free(c->partition_by);
-    c->partition_by = partition_by ? sm_strdup(partition_by) : NULL;
+    c->partition_by = w->partition_by ? sm_strdup(w->partition_by) : NULL;
     c->needs_ntz = c->needs_ntz || w->needs_ntz;
     int64_t total = 0;
     size_t loclen = strlen(location);
@@ -1697,16 +1949,24 @@ int tbl_write_record(const struct tbl_write *w, struct tbl_commit *c, const stru
         (void)sm_buf_adds(&c->adds, "{\"add\":{\"path\":\"");
         add_uri_path(&c->adds, fname + loclen + 1);
         (void)sm_buf_adds(&c->adds, "\",\"partitionValues\":");
-        if (partition_by) {
+        if (c->partition_by) {
+            /* one value per partition column, as DuckDB casts it to text
+             * (dates ISO, as PROTOCOL.md's partition value serialization
+             * wants); NULL is null */
             json_t *pk = json_loads(sm_or(eng_result_str(r, iparts, i), "{}"), 0, NULL);
-            const char *pv = json_string_value(json_object_get(pk, partition_by));
             (void)sm_buf_adds(&c->adds, "{");
-            (void)sm_buf_add_json_str(&c->adds, partition_by);
-            (void)sm_buf_addc(&c->adds, ':');
-            if (pv && strcmp(pv, "NULL"))
-                (void)sm_buf_add_json_str(&c->adds, pv);
-            else
-                (void)sm_buf_adds(&c->adds, "null");
+            const char *pp = c->partition_by;
+            for (char *name; (name = next_partition_column(&pp)); free(name)) {
+                const char *pv = json_string_value(json_object_get(pk, name));
+                if (c->adds.buf[c->adds.len - 1] != '{')
+                    (void)sm_buf_addc(&c->adds, ',');
+                (void)sm_buf_add_json_str(&c->adds, name);
+                (void)sm_buf_addc(&c->adds, ':');
+                if (pv)
+                    (void)sm_buf_add_json_str(&c->adds, pv);
+                else
+                    (void)sm_buf_adds(&c->adds, "null");
+            }
             (void)sm_buf_adds(&c->adds, "}");
             json_decref(pk);
         } else {
@@ -1718,9 +1978,9 @@ int tbl_write_record(const struct tbl_write *w, struct tbl_commit *c, const stru
                           c->data_change ? "true" : "false");
         struct sm_buf st = SM_BUF_INIT;
         (void)sm_buf_addf(&st, "{\"numRecords\":%lld", (long long)count);
-        add_stats_member(&st, stats, w->cols, w->ncols, partition_by, "minValues", "min");
-        add_stats_member(&st, stats, w->cols, w->ncols, partition_by, "maxValues", "max");
-        add_stats_member(&st, stats, w->cols, w->ncols, partition_by, "nullCount", "null_count");
+        add_stats_member(&st, stats, w->cols, w->ncols, c->partition_by, "minValues", "min");
+        add_stats_member(&st, stats, w->cols, w->ncols, c->partition_by, "maxValues", "max");
+        add_stats_member(&st, stats, w->cols, w->ncols, c->partition_by, "nullCount", "null_count");
         (void)sm_buf_addc(&st, '}');
         (void)sm_buf_add_json_str(&c->adds, st.buf);
         sm_buf_release(&st);
@@ -1741,7 +2001,15 @@ int tbl_write_select(struct eng_db *db, const char *location, const char *select
     struct tbl_write *w = NULL;
     struct eng_result *r = NULL;
     SM_TRY(write_prepare(db, location, select_sql, partition_by, &w, err));
-    int rc = eng_query(db, w->copy_sql, &r, err);
+    int rc = 0;
+    /* DuckDB keeps 100 partition files open by default and starts a new
+     * file when it reopens a partition: a year of daily partitions would get
+     * several files each, and queries that prune to one day read them all.
+     * Each open file costs a writer's buffers, hence a cap. */
+    if (w->partition_by)
+        rc = eng_exec(db, "SET partitioned_write_max_open_files = 1024", err);
+    if (!rc)
+        rc = eng_query(db, w->copy_sql, &r, err);
     if (!rc)
         rc = tbl_write_record(w, c, r, out_rows, err);
     eng_result_free(r);

@@ -30,6 +30,8 @@ struct tbl_column {
     char *delta_type; /* "long", "string", "decimal(10,2)", "timestamp_ntz", ... */
     char *sql_type;   /* the DuckDB type it reads back as */
     char *physical_name; /* name in the Parquet files (column mapping), else = name */
+    char *read_sql;      /* a struct, list or map whose nested fields column mapping renames:
+                            the SQL expression over physical_name giving the logical value */
     bool nullable;
 };
 
@@ -85,6 +87,12 @@ char *tbl_snapshot_commit_field(const struct tbl_snapshot *s, const char *key);
 /* Append to b a SELECT that reads the snapshot in DuckDB with the table's
  * columns in schema order. */
 void tbl_snapshot_view_sql(const struct tbl_snapshot *s, struct sm_buf *b);
+
+/* Read checkpoints through db (borrowed until tbl_use_engine(NULL)) rather
+ * than through the private DuckDB instance this module otherwise opens on
+ * first need: a short command saves opening a second database (about 10 ms).
+ * Only while nothing else uses db's connection: it runs one query at a time. */
+void tbl_use_engine(struct eng_db *db);
 
 /* Latest version number of the table, cheap (directory listing only), or -1
  * when there is no table. Counts commits and checkpoints. */
@@ -203,6 +211,15 @@ int tbl_files_matching(struct eng_db *db, const struct tbl_snapshot *s, const st
                        size_t n, char *const *cols, char *const *key_cols, size_t ncols,
                        const char *keys_rel, bool *match, struct sm_err *err) SM_MUST_USE;
 
+/* How to compare a table's key column with a key column of keys_rel in a
+ * join: "=" when no key column of keys_rel holds a NULL, else "IS NOT
+ * DISTINCT FROM" (a NULL key matches a NULL). "=" lets DuckDB push the
+ * join's keys into the Parquet scan as a filter, so a few keys read a few
+ * row groups; with IS NOT DISTINCT FROM it reads every row of every
+ * column. *out_op is a string constant. */
+int tbl_key_match_op(struct eng_db *db, const char *keys_rel, char *const *key_cols, size_t ncols,
+                     const char **out_op, struct sm_err *err) SM_MUST_USE;
+
 /* Narrow match[] (as tbl_files_matching left it) to the files that hold a
  * key for certain, by reading just the key columns of the matched files
  * (stats cannot tell when two key ranges interleave, e.g. ids from two
@@ -212,6 +229,91 @@ int tbl_files_matching(struct eng_db *db, const struct tbl_snapshot *s, const st
 int tbl_files_holding(struct eng_db *db, const struct tbl_snapshot *s, const struct tbl_file *files,
                       size_t n, char *const *cols, char *const *key_cols, size_t ncols,
                       const char *keys_rel, bool *match, struct sm_err *err) SM_MUST_USE;
+
+/* --- file pruning (prune.c) ------------------------------------------------ */
+
+/* A query's WHERE clause, reduced to what file pruning understands: a
+ * conjunction of simple predicates on one table's columns. The caller (the
+ * catalog, from DuckDB's parse tree) finds them; this module decides, from
+ * each add action's partition values and column statistics, which data files
+ * cannot hold a row for which all of them are true:
+ *
+ *     struct tbl_lit day = {TBL_LIT_DATE, "2026-01-30"};
+ *     struct tbl_pred p = {.column = "day", .op = TBL_PRED_EQ, .args = &day, .nargs = 1};
+ *     bool *keep = sm_calloc(snap->nfiles, sizeof(bool));
+ *     for (size_t i = 0; i < snap->nfiles; i++)
+ *         keep[i] = tbl_file_prune(snap, &snap->files[i], &p, 1) == TBL_PRUNE_KEEP;
+ *     tbl_snapshot_view_sql_files(snap, keep, &sql);
+ *
+ * Pruning never changes a query's answer: whatever is unknown (no stats, a
+ * type or literal it cannot compare exactly, a string max that may have been
+ * truncated) keeps the file. */
+
+/* A literal as the query wrote it. */
+enum tbl_lit_kind {
+    TBL_LIT_NULL,
+    TBL_LIT_NUMBER,      /* an integer or decimal literal: text "-1.5" */
+    TBL_LIT_STRING,      /* a string literal; DuckDB casts it to the column's type */
+    TBL_LIT_DATE,        /* DATE '2026-01-30' */
+    TBL_LIT_TIMESTAMP,   /* TIMESTAMP '2026-01-30 10:00:00' */
+    TBL_LIT_TIMESTAMPTZ, /* TIMESTAMPTZ '2026-01-30 10:00:00+02' */
+};
+
+struct tbl_lit {
+    enum tbl_lit_kind kind;
+    char *text; /* NULL for TBL_LIT_NULL */
+};
+
+enum tbl_pred_op {
+    TBL_PRED_EQ, /* column = args[0] */
+    TBL_PRED_LT,
+    TBL_PRED_LE,
+    TBL_PRED_GT,
+    TBL_PRED_GE,
+    TBL_PRED_IN,       /* column IN (args[0], ...) */
+    TBL_PRED_BETWEEN,  /* column BETWEEN args[0] AND args[1] */
+    TBL_PRED_IS_NULL,  /* no args */
+    TBL_PRED_NOT_NULL, /* no args */
+};
+
+struct tbl_pred {
+    char *column; /* the table's (logical) column name, as in snap->columns */
+    enum tbl_pred_op op;
+    struct tbl_lit *args;
+    size_t nargs;
+};
+
+/* Free the strings and args of n predicates and the array itself. */
+void tbl_preds_free(struct tbl_pred *p, size_t n);
+/* Append p as SQL text for people: day = DATE '2026-01-30', id IN (1, 2). */
+void tbl_pred_format(const struct tbl_pred *p, struct sm_buf *b);
+
+enum tbl_prune { TBL_PRUNE_KEEP, TBL_PRUNE_PARTITION, TBL_PRUNE_STATS };
+/* Whether file f of s may hold a row matching every predicate (KEEP), or
+ * cannot, by its partition values (PARTITION) or by its column statistics
+ * (numRecords, minValues, maxValues, nullCount: STATS). */
+enum tbl_prune tbl_file_prune(const struct tbl_snapshot *s, const struct tbl_file *f,
+                              const struct tbl_pred *preds, size_t n);
+
+/* TBL_CMP_UNKNOWN: the two cannot be ordered with certainty. */
+#define TBL_CMP_UNKNOWN 2
+/* Compare value, a value of a column of Delta type delta_type as the log
+ * writes it (a partition value, or a stats min/max as JSON text: 5, 1.25,
+ * "abc", "2026-01-30T10:00:00.000Z"), with lit, as DuckDB compares the
+ * column with the literal: -1, 0, 1, or TBL_CMP_UNKNOWN (unsupported type,
+ * unparsable text, a literal DuckDB would cast differently, or numbers too
+ * close to tell apart after rounding). */
+int tbl_value_cmp(const char *delta_type, const char *value, const struct tbl_lit *lit);
+
+/* Parse "YYYY-MM-DD[( |T)HH:MM[:SS[.ffffff]]][Z|+HH[:MM]|-HH[:MM]]" into
+ * microseconds since 1970-01-01 (an offset is applied, giving UTC);
+ * *has_offset (may be NULL) tells whether the text had one. False when s is
+ * not such a timestamp, or has more than 6 fractional digits. */
+bool tbl_parse_timestamp(const char *s, int64_t *out_us, bool *has_offset);
+
+/* tbl_snapshot_view_sql() over the files i with keep[i] only (keep NULL:
+ * all). With no file kept, the view has the table's columns and no rows. */
+void tbl_snapshot_view_sql_files(const struct tbl_snapshot *s, const bool *keep, struct sm_buf *b);
 
 /* --- maintenance (maintain.c) ---------------------------------------------- */
 

@@ -38,4 +38,16 @@ void tbl_file_from_add(json_t *add, struct tbl_file *f);
 /* Free what f owns (not f itself). */
 void tbl_file_release(struct tbl_file *f);
 
+/* The column named name of s, or NULL; whether it is a partition column. */
+const struct tbl_column *tbl_find_column(const struct tbl_snapshot *s, const char *name);
+bool tbl_is_partition_col(const struct tbl_snapshot *s, const char *name);
+
+/* Call fn for each action (one JSON object per line) of the commit file at
+ * path; stops at the first non-zero return. Invalid JSON is SM_EPARSE with
+ * path:line. */
+typedef int (*tbl_action_fn)(json_t *action, const char *path, size_t line, void *ctx,
+                             struct sm_err *err);
+int tbl_log_read_actions(const char *path, tbl_action_fn fn, void *ctx,
+                         struct sm_err *err) SM_MUST_USE;
+
 #endif

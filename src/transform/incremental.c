@@ -84,15 +84,15 @@ static int replace_view(struct eng_db *db, const char *qualified, const char *se
 }
 
 /* The join condition of rows `alias` (columns cols) with the keys table
- * (columns keys), NULL keys matching NULL. */
+ * (columns keys); op is tbl_key_match_op()'s, so NULL keys match NULL. */
 static void add_key_join(struct sm_buf *b, const char *alias, char *const *cols, char *const *keys,
-                         size_t n)
+                         size_t n, const char *op)
 {
     for (size_t k = 0; k < n; k++) {
         (void)sm_buf_adds(b, k ? " AND " : "");
         (void)sm_buf_addf(b, "%s.", alias);
         (void)sm_buf_add_sql_ident(b, cols[k]);
-        (void)sm_buf_adds(b, " IS NOT DISTINCT FROM k.");
+        (void)sm_buf_addf(b, " %s k.", op);
         (void)sm_buf_add_sql_ident(b, keys[k]);
     }
 }
@@ -113,6 +113,7 @@ struct build {
     size_t nin;
     char **keys;
     size_t nkeys;
+    const char *key_op; /* joins on the keys: tbl_key_match_op() */
     struct sm_err *err;
 };
 
@@ -136,7 +137,7 @@ static void restore_views(struct build *b)
         sm_warn("%s", e.msg);
 }
 
-/* Collect the changed keys into KEYS_TABLE; *nkeys_out gets their count. */
+/* Collect the changed keys into KEYS_TABLE; *count gets their number. */
 static int collect_keys(struct build *b, int64_t *count)
 {
     struct sm_buf q = SM_BUF_INIT;
@@ -213,7 +214,7 @@ static int narrow_keyed_inputs(struct build *b)
         (void)sm_buf_adds(&v, "SELECT u.* FROM (");
         tbl_files_view_sql(is->snap, files, n, &v);
         (void)sm_buf_adds(&v, ") AS u SEMI JOIN " KEYS_TABLE " AS k ON ");
-        add_key_join(&v, "u", is->keysrc->cols, b->keys, b->nkeys);
+        add_key_join(&v, "u", is->keysrc->cols, b->keys, b->nkeys, b->key_op);
         free(files);
         int rc = replace_view(b->db, is->in->name, v.buf, b->err);
         sm_buf_release(&v);
@@ -258,16 +259,8 @@ static int commit_build(struct build *b, struct tbl_commit *c, struct tbl_snapsh
                         const char *select_sql, const struct xf_commit_info *ci,
                         struct xf_result *out)
 {
-    int64_t rows = 0;
-    SM_TRY(tbl_write_select(b->db, b->location, select_sql, b->m->partition_by, c, &rows, b->err));
-    tbl_commit_set_info(c, "smelt.model", b->m->sql_file);
-    tbl_commit_set_info(c, "smelt.inputs", ci->inputs);
-    tbl_commit_set_info(c, "smelt.fingerprint", ci->fingerprint);
-    if (ci->txn_app)
-        tbl_commit_set_txn(c, ci->txn_app, ci->txn_version);
-    SM_TRY(tbl_commit_write(c, b->location, snap ? snap->version : -1, snap, &out->version, b->err));
-    out->rows_out = rows;
-    return 0;
+    return xf_write_commit(b->db, b->m, b->location, select_sql, b->m->partition_by, c, snap, ci,
+                           out, b->err);
 }
 
 static int build_keyed(struct build *b, struct tbl_snapshot *target, const struct xf_commit_info *ci,
@@ -280,6 +273,7 @@ static int build_keyed(struct build *b, struct tbl_snapshot *target, const struc
         out->note = sm_strdup("no key changed upstream");
         return 0;
     }
+    SM_TRY(tbl_key_match_op(b->db, KEYS_TABLE, b->keys, b->nkeys, &b->key_op, b->err));
     SM_TRY(narrow_keyed_inputs(b));
     struct tbl_file *cands = NULL;
     size_t ncands = 0;
@@ -292,7 +286,7 @@ static int build_keyed(struct build *b, struct tbl_snapshot *target, const struc
         (void)sm_buf_adds(&q, "SELECT t.* FROM (");
         tbl_files_view_sql(target, cands, ncands, &q);
         (void)sm_buf_adds(&q, ") AS t ANTI JOIN " KEYS_TABLE " AS k ON ");
-        add_key_join(&q, "t", b->keys, b->keys, b->nkeys);
+        add_key_join(&q, "t", b->keys, b->keys, b->nkeys, b->key_op);
         (void)sm_buf_adds(&q, " UNION ALL BY NAME SELECT * FROM (");
         (void)sm_buf_adds(&q, b->m->sql);
         (void)sm_buf_adds(&q, "\n)");

@@ -230,20 +230,10 @@ int xf_build_snapshot(struct eng_db *db, const struct prj_model *m, const char *
                           "n.__valid_from AS valid_from, CAST(NULL AS TIMESTAMP) AS valid_to, "
                           "true AS is_current FROM __smelt_snap_new AS n");
     struct tbl_commit *c = tbl_commit_new(snap ? "MERGE" : "CREATE TABLE AS SELECT");
-    int64_t rows = 0;
-    rc = tbl_write_select(db, location, q.buf, NULL, c, &rows, err);
-    if (!rc) {
-        tbl_commit_remove_all(c, snap);
-        tbl_commit_set_info(c, "smelt.model", m->sql_file);
-        tbl_commit_set_info(c, "smelt.inputs", ci->inputs);
-        tbl_commit_set_info(c, "smelt.fingerprint", ci->fingerprint);
-        if (ci->txn_app)
-            tbl_commit_set_txn(c, ci->txn_app, ci->txn_version);
-        rc = tbl_commit_write(c, location, snap ? snap->version : -1, snap, &out->version, err);
-    }
+    tbl_commit_remove_all(c, snap);
+    rc = xf_write_commit(db, m, location, q.buf, NULL, c, snap, ci, out, err);
     tbl_commit_free(c);
     if (!rc) {
-        out->rows_out = rows;
         out->note = sm_asprintf("%lld new version%s, %lld key%s gone", (long long)nnew,
                                 nnew == 1 ? "" : "s", (long long)ngone, ngone == 1 ? "" : "s");
     }

@@ -236,28 +236,33 @@ int xf_query_refs(struct eng_db *db, const char *sql, struct xf_ref **out, size_
     return sql_refs(db, &q, true, out, n, err);
 }
 
+int xf_write_commit(struct eng_db *db, const struct prj_model *m, const char *location,
+                    const char *select_sql, const char *partition_by, struct tbl_commit *c,
+                    const struct tbl_snapshot *snap, const struct xf_commit_info *ci,
+                    struct xf_result *out, struct sm_err *err)
+{
+    int64_t rows = 0;
+    SM_TRY(tbl_write_select(db, location, select_sql, partition_by, c, &rows, err));
+    tbl_commit_set_info(c, "smelt.model", m->sql_file);
+    tbl_commit_set_info(c, "smelt.inputs", ci->inputs);
+    tbl_commit_set_info(c, "smelt.fingerprint", ci->fingerprint);
+    if (ci->txn_app)
+        tbl_commit_set_txn(c, ci->txn_app, ci->txn_version);
+    SM_TRY(tbl_commit_write(c, location, snap ? snap->version : -1, snap, &out->version, err));
+    out->rows_out = rows;
+    return 0;
+}
+
 int xf_build(struct eng_db *db, const struct prj_model *m, const char *location,
              const struct xf_commit_info *ci, struct xf_result *out, struct sm_err *err)
 {
     struct tbl_snapshot *snap = NULL;
-    int rc = 0;
     memset(out, 0, sizeof(*out));
     if (tbl_latest_version(location) >= 0)
         SM_TRY(tbl_snapshot_open(location, -1, &snap, err));
     struct tbl_commit *c = tbl_commit_new(snap ? "WRITE" : "CREATE TABLE AS SELECT");
-    int64_t rows = 0;
-    rc = tbl_write_select(db, location, m->sql, m->partition_by, c, &rows, err);
-    if (!rc) {
-        tbl_commit_remove_all(c, snap);
-        tbl_commit_set_info(c, "smelt.model", m->sql_file);
-        tbl_commit_set_info(c, "smelt.inputs", ci->inputs);
-        tbl_commit_set_info(c, "smelt.fingerprint", ci->fingerprint);
-        if (ci->txn_app)
-            tbl_commit_set_txn(c, ci->txn_app, ci->txn_version);
-        rc = tbl_commit_write(c, location, snap ? snap->version : -1, snap, &out->version, err);
-    }
-    if (!rc)
-        out->rows_out = rows;
+    tbl_commit_remove_all(c, snap);
+    int rc = xf_write_commit(db, m, location, m->sql, m->partition_by, c, snap, ci, out, err);
     tbl_commit_free(c);
     tbl_snapshot_free(snap);
     return rc;

@@ -132,4 +132,60 @@ bool sm_http_url_has_param(const char *url, const char *name);
  * frees. */
 char *sm_http_link_target(const char *link_header, const char *rel);
 
+/* --- OAuth 2.0 client credentials (RFC 6749 §4.4) ---------------------------------
+ * A token for an API, asked of its token endpoint with the client's id and
+ * secret:
+ *
+ *     struct sm_oauth_request or = {.token_url = url, .client_id = id,
+ *                                   .client_secret = secret, .scope = "read"};
+ *     struct sm_oauth_token tok;
+ *     if (sm_oauth_fetch(&http, &or, &tok, &err)) ...   // message: status, OAuth error
+ *     ... "Authorization: Bearer " tok.access_token, until tok.expires_in runs out ...
+ *     sm_oauth_token_release(&tok);                      // wipes the token
+ *
+ * The secret goes in HTTP basic authentication (form-encoded first, as
+ * §2.3.1 says) or, with client_auth_body, in the form. Neither the secret
+ * nor the token is ever put into a log line or an error message: errors
+ * quote the server's `error` and `error_description` (cut, printable
+ * characters only, the secret replaced by REDACTED should a server echo
+ * it), the status and the token URL without its query string. */
+struct sm_oauth_request {
+    const char *token_url; /* may hold credentials in its query: never shown */
+    const char *log_url;   /* shown in errors; NULL = token_url without its query */
+    const char *client_id;
+    const char *client_secret;
+    const char *scope;                   /* or NULL */
+    const struct sm_http_header *params; /* more form fields, e.g. {"audience", ...} */
+    size_t nparams;
+    bool client_auth_body; /* id and secret in the form instead of HTTP basic */
+};
+
+struct sm_oauth_token {
+    char *access_token; /* a secret: sm_oauth_token_release() wipes it */
+    int64_t expires_in; /* seconds the server says it is good for; -1 = not said */
+};
+
+/* Wipe and free the token; safe on a zeroed or released struct. */
+void sm_oauth_token_release(struct sm_oauth_token *t);
+
+/* POST grant_type=client_credentials to req->token_url (with h's retries:
+ * a 5xx or 429 from the token endpoint is retried like any request) and
+ * fill *out (zeroed first). A 4xx is SM_ECONFIG (the credentials or the
+ * scope are wrong), a 5xx that outlived the retries or an answer that is
+ * not a token SM_ENET / SM_EPARSE, no answer at all what sm_http_send()
+ * returns. */
+int sm_oauth_fetch(struct sm_http *h, const struct sm_oauth_request *req,
+                   struct sm_oauth_token *out, struct sm_err *err) SM_MUST_USE;
+
+/* The parsers of sm_oauth_fetch(), for tests and fuzzing. A token answer
+ * is a JSON object with a non-empty string access_token, token_type
+ * "bearer" (any case) or none, and expires_in as a number or a string of
+ * digits (absent, zero or negative: -1). SM_EPARSE saying what is wrong,
+ * never quoting the body. */
+int sm_oauth_parse_token(const char *body, size_t len, struct sm_oauth_token *out,
+                         struct sm_err *err) SM_MUST_USE;
+/* `error` and `error_description` of an error answer, each cut to 200
+ * characters of printable ASCII, or NULL when absent; caller frees both. */
+void sm_oauth_parse_error(const char *body, size_t len, char **out_error, char **out_desc);
+
 #endif

@@ -3,7 +3,10 @@
 # standard library) on a free port of 127.0.0.1: every pagination type,
 # retries on 500/429/timeouts/dropped connections, a page that is not JSON,
 # a cursor that repeats, incremental runs, bearer and API-key auth whose
-# secrets must not leak, declared columns with records that do not cast.
+# secrets must not leak, declared columns with records that do not cast,
+# OAuth 2.0 client credentials (tokens that run out mid-run, a wrong
+# secret, a failing token endpoint), and child endpoints filled from the
+# records of a parent source (paginated, with a 404 for one parent).
 # The server's data is deterministic: record i (1..N) has id i, updated_at
 # 2024-01-01T00:00:00Z + i minutes, and price "n/a" when 20 divides i.
 . "$(dirname "$0")/lib.sh"
@@ -388,6 +391,356 @@ t1=$(date +%s%N)
 ms=$(((t1 - t0) / 1000000))
 check_eq "rate_limit: run succeeds" 0 "$rc"
 if [ "$ms" -ge 1000 ]; then ok "rate_limit: 5 requests at 4/s take at least 1 s"; else not_ok "rate_limit: 5 requests at 4/s take at least 1 s" "took $ms ms"; fi
+
+# --- OAuth 2.0 client credentials ---------------------------------------------------
+# Every section from here serves 45 records again.
+api /admin/set?n=45 > /dev/null
+N=45
+tokens_issued() { api /stats | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["tokens"]))'; }
+all_tokens() { api /stats | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["tokens"]))'; }
+token_request() { # what token request $1 (0 = first) sent
+    api /stats | python3 -c 'import json,sys; r=json.load(sys.stdin)["token_requests"][int(sys.argv[1])]; f=r["form"]; print(r["auth"], f.get("grant_type"), r["content_type"], f.get("scope"), f.get("audience"), f.get("client_id"))' "$1"
+}
+status_count() { api /stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"].get(sys.argv[1], 0))' "$1"; }
+CS="cs-$(date +%s)-s3cr3t-oauth"
+oauth() { # expires_in max_uses [client_secret]
+    api "/admin/oauth?client_id=smelt-client&client_secret=${3:-$CS}&expires_in=$1&max_uses=$2" > /dev/null
+    api /admin/reset > /dev/null
+}
+mkoauth() { # DIR [extra auth line] [extra source line]
+    mkproj "$1" <<EOF
+kind: rest
+base_url: $BASE
+resource: oauth2/offset/items
+records: data.items
+paginate: {type: offset, limit: ${LIMIT:-10}}
+auth:
+  type: oauth2_client_credentials
+  token_url: /oauth/token
+  client_id: smelt-client
+  client_secret: "\${secret:api_client_secret}"
+  scope: read:items
+  token_params: {audience: "https://api.example.com"}
+${2:-}
+${3:-}
+EOF
+    printf '%s' "$CS" | SMELT_MASTER_KEY= "$SMELT" -C "$1" secrets set api_client_secret > /dev/null 2>&1
+}
+# 45 records, 10 a page, offsets moving by the records received: pages at
+# offsets 0, 10, 20, 30, 40 and an empty one at 45 = 6 requests.
+oauth 3600 0
+mkoauth oa
+run_smelt oa
+cp run.out oa1.out; cp run.err oa1.err
+check_eq "oauth: run succeeds with the token" "0,$N,$N" "$rc,$(q oa 'SELECT count(*), count(DISTINCT id) FROM bronze.items')"
+check_eq "oauth: one token for the whole run" 1 "$(tokens_issued)"
+check_eq "oauth: one token request, the 6 pages once each" "1,1,1,1" \
+    "$(stat /oauth/token),$(stat '/oauth2/offset/items?limit=10&offset=0'),$(stat '/oauth2/offset/items?limit=10&offset=40'),$(stat '/oauth2/offset/items?limit=10&offset=45')"
+check_eq "oauth: client_credentials grant, HTTP basic client auth, form-encoded, scope and audience" \
+    "basic client_credentials application/x-www-form-urlencoded read:items https://api.example.com None" \
+    "$(token_request 0)"
+toks=$(all_tokens)
+
+# The server's tokens stop working after 2 uses while saying they last an
+# hour: pages 1-2 use token 1, page 3 gets 401, token 2 serves pages 3-4,
+# page 5 gets 401, token 3 serves pages 5-6.
+oauth 3600 2
+mkoauth oa2
+run_smelt oa2
+cp run.out oa2.out; cp run.err oa2.err
+check_eq "oauth expiring mid-run: run succeeds with every record" "0,$N,$N" \
+    "$rc,$(q oa2 'SELECT count(*), count(DISTINCT id) FROM bronze.items')"
+check_eq "oauth expiring mid-run: 3 tokens, 2 answers of 401" "3,2" "$(tokens_issued),$(status_count 401)"
+check_eq "oauth expiring mid-run: the refused pages were asked again once" "2,2,1" \
+    "$(stat '/oauth2/offset/items?limit=10&offset=20'),$(stat '/oauth2/offset/items?limit=10&offset=40'),$(stat '/oauth2/offset/items?limit=10&offset=30')"
+check_contains "oauth expiring mid-run: the run says the token was renewed" "access token renewed" "$(cat run.err)"
+toks="$toks
+$(all_tokens)"
+
+# Tokens good for 2 s: smelt replaces them before they run out (at 1.5 s),
+# so the API never refuses one. 10 pages at 4 requests/s take over 2 s.
+oauth 2 0
+LIMIT=5 mkoauth oa3 "" "rate_limit: 4"
+run_smelt oa3
+cp run.out oa3.out; cp run.err oa3.err
+check_eq "oauth expires_in: run succeeds" "0,$N" "$rc,$(q oa3 'SELECT count(*) FROM bronze.items')"
+n=$(tokens_issued)
+if [ "$n" -ge 2 ]; then ok "oauth expires_in: a new token before the old one ran out ($n tokens)"; else not_ok "oauth expires_in: a new token before the old one ran out" "tokens: $n"; fi
+check_eq "oauth expires_in: no request was refused" 0 "$(status_count 401)"
+toks="$toks
+$(all_tokens)"
+
+# client_id and client_secret in the form instead of basic auth
+oauth 3600 0
+mkoauth oa4 "  client_auth: body"
+run_smelt oa4
+cp run.out oa4.out; cp run.err oa4.err
+check_eq "oauth client_auth body: run succeeds" "0,$N" "$rc,$(q oa4 'SELECT count(*) FROM bronze.items')"
+check_eq "oauth client_auth body: id and secret sent in the form" \
+    "body client_credentials application/x-www-form-urlencoded read:items https://api.example.com smelt-client" \
+    "$(token_request 0)"
+toks="$toks
+$(all_tokens)"
+
+# The token endpoint fails once with 500: retried like any request.
+oauth 3600 0
+fault 500 "/oauth/token"
+mkoauth oa5
+run_smelt oa5
+cp run.out oa5.out; cp run.err oa5.err
+check_eq "oauth token endpoint 500: retried, run succeeds" "0,$N" "$rc,$(q oa5 'SELECT count(*) FROM bronze.items')"
+check_eq "oauth token endpoint 500: 2 token requests, 1 token" "2,1" "$(stat /oauth/token),$(tokens_issued)"
+toks="$toks
+$(all_tokens)"
+
+# The wrong secret: a clear error with the status and the OAuth error, no secret.
+WRONG="wrong-$(date +%s)-s3cr3t"
+oauth 3600 0 "$WRONG-not-this"
+mkoauth oa6
+run_smelt oa6
+cp run.out oa6.out; cp run.err oa6.err
+check_eq "oauth wrong secret: run fails" 1 "$rc"
+check_contains "oauth wrong secret: status and OAuth error in the message" \
+    "token request to '$BASE/oauth/token' answered HTTP 401 Unauthorized: invalid_client (client authentication failed): check 'token_url', 'client_id', 'client_secret' and 'scope' of 'auth' in sources/items.yml" \
+    "$(cat run.err)"
+check_eq "oauth wrong secret: no data request was made, nothing landed" "0,0" \
+    "$(stat '/oauth2/offset/items?limit=10&offset=0'),$(ls oa6/lake/landing 2>/dev/null | wc -l | tr -d ' ')"
+check_eq "oauth: no token was issued to a wrong secret" 0 "$(tokens_issued)"
+
+# A secret written as a value is refused before any work.
+mkproj oa7 <<EOF
+kind: rest
+base_url: $BASE
+resource: oauth2/offset/items
+auth:
+  type: oauth2_client_credentials
+  token_url: /oauth/token
+  client_id: smelt-client
+  client_secret: plain-text-secret
+EOF
+"$SMELT" -C oa7 run > oa7.out 2> oa7.err
+check_eq "oauth literal client_secret: a configuration error (exit 2)" 2 "$?"
+check_contains "oauth literal client_secret: file:line and what to write" \
+    "sources/items.yml:8: 'client_secret' is written as a value" "$(cat oa7.err)"
+
+# Neither the client secret nor any token issued is anywhere smelt writes.
+outs="oa1.out oa1.err oa2.out oa2.err oa3.out oa3.err oa4.out oa4.err oa5.out oa5.err oa6.out oa6.err"
+dirs="oa/.smelt oa/lake oa2/.smelt oa2/lake oa3/.smelt oa3/lake oa4/.smelt oa4/lake oa5/.smelt oa5/lake oa6/.smelt"
+# shellcheck disable=SC2086
+check_absent "oauth: the client secret is in no output, state.db or lake file" "$CS" $outs $dirs
+ntok=0
+leaked=""
+for t in $toks; do
+    ntok=$((ntok + 1))
+    # shellcheck disable=SC2086
+    if grep -r -a -l -F -- "$t" $outs $dirs > found.txt 2>/dev/null; then leaked="$leaked $t in $(tr '\n' ' ' < found.txt)"; fi
+done
+if [ "$ntok" -ge 8 ] && [ -z "$leaked" ]; then
+    ok "oauth: none of the $ntok tokens issued is in any output, state.db or lake file"
+else
+    not_ok "oauth: no token issued is anywhere smelt writes" "tokens: $ntok" "leaked: $leaked"
+fi
+
+# --- bronze types from DuckDB's sample of the pages ---------------------------------------
+# One record a page: 45 pages, more than the 32 DuckDB samples to infer types.
+mkpages() { # DIR PARAM
+    mkproj "$1" <<EOF
+kind: rest
+base_url: $BASE
+resource: page/items
+params: {$2}
+records: data
+paginate: {type: page, limit: 1, limit_param: per_page}
+EOF
+}
+mkpages late "late_key: 40"
+run_smelt late
+check_eq "sampled types: a key first seen on page 40 is a column (the landing listed it)" "0,45,6,l45" \
+    "$rc,$(q late 'SELECT count(*), count(late), max(late) FROM bronze.items')"
+mkpages lstr "late_str: 40"
+run_smelt lstr
+check_eq "sampled types: numbers, then strings after the sample: every record, as JSON text" \
+    "0,45,VARCHAR,1,\"\"\"s45\"\"\"" \
+    "$rc,$(q lstr "SELECT count(*), any_value(typeof(num)), min(num) FILTER (WHERE id = 1), min(num) FILTER (WHERE id = 45) FROM bronze.items")"
+mkpages nobj "nonobj: 7"
+run_smelt nobj
+check_eq "a record that is not an object: quarantined, the others loaded" "0,44,NOT AN OBJECT,7" \
+    "$rc,$(q nobj 'SELECT count(*) FROM bronze.items'),$(q nobj 'SELECT any_value(error_type), any_value(raw) FROM quarantine.items')"
+
+# --- parent/child endpoints ------------------------------------------------------------
+# Record i has i % 7 parts, served 3 a page by /items/<i>/parts. Over records
+# 1..45: 6 full cycles of 0+1+...+6 = 126, plus 43, 44, 45 -> 1+2+3 = 132
+# parts, on 1+1+1+1+2+2+2 = 10 pages per cycle -> 60, plus 3 = 63 pages.
+# Item 11 (11 % 7 = 4 parts, 2 pages) answers 404: 128 parts, 62 pages.
+api /admin/reset > /dev/null
+fault 404 "/items/11/parts?"
+mkproj pc <<EOF
+kind: rest
+base_url: $BASE
+resource: cursor/items
+records: items
+paginate: {type: cursor, limit: 10, cursor_path: meta.next_cursor}
+incremental: {cursor_field: updated_at, param: updated_since}
+EOF
+cat > pc/sources/item_parts.yml <<EOF
+kind: rest
+base_url: $BASE
+parent: items
+path: items/{id}/parts
+include_from_parent: [name]
+records: data
+paginate: {type: page, limit: 3, limit_param: per_page, has_more_path: has_more}
+EOF
+run_smelt pc
+cp run.err pc.err
+check_eq "parent/child: run succeeds" 0 "$rc"
+check_eq "parent/child: the parent is landed before its child (name order is the other way)" \
+    "landing.items,bronze.items,landing.item_parts,bronze.item_parts" \
+    "$(cut -d, -f1 run.out | grep -E '^(landing|bronze)' | paste -sd, -)"
+check_eq "parent/child: every part of every parent but item 11" "128,38" \
+    "$(q pc 'SELECT count(*), count(DISTINCT _items_id) FROM bronze.item_parts')"
+check_eq "parent/child: 62 child pages landed (63, less item 11's 2, plus its 404)" 62 \
+    "$(ls pc/lake/landing/item_parts/*/*/*/*/page-*.json | wc -l | tr -d ' ')"
+check_eq "parent/child: rows carry the parent key (typed) and included fields" "6,BIGINT,item-6,6" \
+    "$(q pc "SELECT count(*), any_value(typeof(_items_id)), any_value(_items_name), max(part) FROM bronze.item_parts WHERE _items_id = 6")"
+check_eq "parent/child: a child paginates (item 6: 2 pages, no third)" "1,1,0" \
+    "$(stat '/items/6/parts?per_page=3&page=1'),$(stat '/items/6/parts?per_page=3&page=2'),$(stat '/items/6/parts?per_page=3&page=3')"
+check_eq "parent/child: _source_url is the child page's URL" "$BASE/items/6/parts?per_page=3&page=2" \
+    "$(q pc "SELECT DISTINCT _source_url FROM bronze.item_parts WHERE _items_id = 6 AND part = 5")"
+check_eq "parent/child: a parent without parts costs one request" 1 "$(stat '/items/7/parts?per_page=3&page=1')"
+check_eq "parent/child: the 404 was not retried" 1 "$(stat '/items/11/parts?per_page=3&page=1')"
+check_contains "parent/child: the run warns about the 404" 'answered HTTP 404 Not Found for parent {"_items_id":11' "$(cat pc.err)"
+check_eq "parent/child: the 404 page is quarantined with its parent" "1,UNREADABLE FILE,1" \
+    "$(q pc "SELECT count(*), any_value(error_type), count(*) FILTER (WHERE error LIKE 'HTTP 404 Not Found for parent {\"_items_id\":11,%') FROM quarantine.item_parts")"
+check_match "parent/child: the bronze task reports it" "bronze.item_parts,success,128,128,1" "$(cat run.out)"
+api /admin/reset > /dev/null
+run_smelt pc
+check_eq "parent/child: a rerun with no new parent records asks for no child" "0,0,128" \
+    "$rc,$(api /stats | python3 -c 'import json,sys; print(sum(v for k, v in json.load(sys.stdin)["requests"].items() if k.startswith("/items/")))'),$(q pc 'SELECT count(*) FROM bronze.item_parts')"
+# 7 new records 46..52 have 4+5+6+0+1+2+3 = 21 parts, from 6 of them (49 has none).
+api /admin/grow?n=7 > /dev/null
+api /admin/reset > /dev/null
+run_smelt pc
+check_eq "parent/child: an incremental parent fans out for its new records only" "0,21,6" \
+    "$rc,$(q pc "SELECT count(*), count(DISTINCT _items_id) FROM bronze.item_parts WHERE _items_id > 45")"
+check_eq "parent/child: old parents were not asked again" "0,1" \
+    "$(stat '/items/6/parts?per_page=3&page=1'),$(stat '/items/52/parts?per_page=3&page=1')"
+check_eq "parent/child: no part twice" "149,149" \
+    "$(q pc "SELECT count(*), count(DISTINCT (_items_id, part)) FROM bronze.item_parts")"
+api /admin/set?n=45 > /dev/null
+
+# A progress line for long transfers, on a terminal only: parents done of
+# all, pages and bytes. 45 parent records, one page each at 20 requests/s.
+mkproj pcp <<EOF
+kind: rest
+base_url: $BASE
+resource: offset/items
+records: data.items
+paginate: {type: offset, limit: 50}
+EOF
+cat > pcp/sources/parts.yml <<EOF
+kind: rest
+base_url: $BASE
+parent: items
+path: items/{id}/parts
+params: {per_page: 10}
+records: data
+rate_limit: 20
+EOF
+cp -r pcp pcq
+run_smelt pcp
+check_absent "progress: none when the output is not a terminal" "$(printf '\033[K')" run.out run.err
+if command -v script > /dev/null; then
+    env -u SMELT_NO_TTY script -qec "'$SMELT' -C pcq run" tty.log > /dev/null 2>&1 < /dev/null
+    check_match "progress: on a terminal, parents done of all, pages and bytes" \
+        "landing.parts +\[#*\.*\] [0-9]+/45 parents +[0-9]+ pages +[0-9.]+ kB" "$(tr '\r' '\n' < tty.log)"
+else
+    ok "progress: on a terminal (skipped: no 'script' command)"
+fi
+
+# Declared columns: the parent key is added, typed like the parent's values.
+mkproj pcd <<EOF
+kind: rest
+base_url: $BASE
+resource: offset/items
+records: data.items
+paginate: {type: offset, limit: 50}
+EOF
+cat > pcd/sources/parts.yml <<EOF
+kind: rest
+base_url: $BASE
+parent: items
+path: items/{id}/parts
+params: {per_page: 10}
+records: data
+columns:
+  part: INTEGER
+  sku: VARCHAR
+EOF
+run_smelt pcd
+check_eq "parent/child declared columns: run succeeds with every part" "0,132" "$rc,$(q pcd 'SELECT count(*) FROM bronze.parts')"
+check_eq "parent/child declared columns: the parent key after the declared columns" \
+    '"part:INTEGER,sku:VARCHAR,_items_id:BIGINT,_batch_id:VARCHAR"' \
+    "$(q pcd "SELECT string_agg(column_name || ':' || column_type, ',') FROM (DESCRIBE SELECT * EXCLUDE (_source_file, _ingested_at, _source_url) FROM bronze.parts)")"
+
+# Configuration errors point at the line.
+mkproj pce <<EOF
+kind: rest
+base_url: $BASE
+resource: offset/items
+EOF
+cat > pce/sources/parts.yml <<EOF
+kind: rest
+base_url: $BASE
+parent: itemz
+path: items/{id}/parts
+EOF
+"$SMELT" -C pce run > pce.out 2> pce.err
+check_eq "parent/child: unknown parent is a configuration error" 2 "$?"
+check_contains "parent/child: unknown parent: file:line and the nearest name" \
+    "sources/parts.yml:3: unknown parent 'itemz': no source 'sources/itemz.yml' (did you mean 'items'?)" "$(cat pce.err)"
+cat > pce/sources/parts.yml <<EOF
+kind: rest
+base_url: $BASE
+records: data
+path: items/{id}/parts
+EOF
+"$SMELT" -C pce run > pce.out 2> pce.err
+check_contains "parent/child: a placeholder without parent: file:line" \
+    "sources/parts.yml:4: a {field} placeholder is filled from the records of a parent source" "$(cat pce.err)"
+cat > pce/sources/parts.yml <<EOF
+kind: rest
+base_url: $BASE
+parent: items
+path: items/{id/parts
+EOF
+"$SMELT" -C pce run > pce.out 2> pce.err
+check_contains "parent/child: an unclosed placeholder: file:line and where" \
+    "sources/parts.yml:4: 'path': placeholder at character 7 is not closed" "$(cat pce.err)"
+cat > pce/sources/parts.yml <<EOF
+kind: rest
+base_url: $BASE
+parent: items
+path: items/parts
+EOF
+"$SMELT" -C pce run > pce.out 2> pce.err
+check_contains "parent/child: a parent with nothing to fill: file:line" \
+    "sources/parts.yml:3: 'parent: items' is set but neither the path nor 'params' has a {field} placeholder" "$(cat pce.err)"
+cat > pce/sources/parts.yml <<EOF
+kind: rest
+base_url: $BASE
+parent: items
+path: items/{id}/parts
+EOF
+cat > pce/sources/items.yml <<EOF
+kind: rest
+base_url: $BASE
+resource: parts/{part}
+parent: parts
+EOF
+"$SMELT" -C pce run > pce.out 2> pce.err
+check_contains "parent/child: parents in a cycle: file:line and the cycle" \
+    "sources/items.yml:4: the parents of 'items' come back to it (items -> parts -> items)" "$(cat pce.err)"
 
 kill "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null

@@ -174,6 +174,89 @@ static void test_stats_and_partitions(void **state)
     tbl_snapshot_free(s);
 }
 
+/* partition_by "region, day": nested Hive folders, one value per column in
+ * each add (NULL as null, the string 'NULL' as itself), no stats for either
+ * column, and the values read back by the view. */
+static void test_multi_column_partitions(void **state)
+{
+    struct fx *f = *state;
+    const char *sql = "SELECT * FROM (VALUES (1, 'a/b', DATE '2026-01-01'), "
+                      "(2, NULL, DATE '2026-01-02'), (3, 'NULL', DATE '2026-01-02'), "
+                      "(4, 'x=y %z', NULL), (5, 'West', DATE '2026-01-01'), "
+                      "(6, 'West', DATE '2026-01-01')) t(id, region, day)";
+    write_version(f, sql, " region , day", false, 0);
+    struct tbl_snapshot *s;
+    assert_int_equal(tbl_snapshot_open(f->loc, -1, &s, NULL), 0);
+    assert_int_equal(s->npartition_columns, 2);
+    assert_string_equal(s->partition_columns[0], "region");
+    assert_string_equal(s->partition_columns[1], "day");
+    /* five distinct (region, day) pairs; the first id of each names it */
+    static const char *const want[] = {
+        NULL,
+        "{\"day\": \"2026-01-01\", \"region\": \"a/b\"}",
+        "{\"day\": \"2026-01-02\", \"region\": null}",
+        "{\"day\": \"2026-01-02\", \"region\": \"NULL\"}",
+        "{\"day\": null, \"region\": \"x=y %z\"}",
+        "{\"day\": \"2026-01-01\", \"region\": \"West\"}",
+    };
+    assert_int_equal(s->nfiles, 5);
+    for (size_t i = 0; i < s->nfiles; i++) {
+        json_t *st = json_loads(s->files[i].stats, 0, NULL);
+        json_int_t id = json_integer_value(json_object_get(json_object_get(st, "minValues"), "id"));
+        assert_true(id >= 1 && id <= 5);
+        json_t *pv = json_loads(s->files[i].partition_values, 0, NULL);
+        char *text = json_dumps(pv, JSON_SORT_KEYS);
+        assert_string_equal(text, want[id]);
+        free(text);
+        assert_null(json_object_get(json_object_get(st, "minValues"), "region"));
+        assert_null(json_object_get(json_object_get(st, "nullCount"), "day"));
+        /* region=<value>/day=<value>/part-... exists on disk */
+        assert_true(sm_starts_with(s->files[i].path, "region="));
+        assert_non_null(strstr(s->files[i].path, "/day="));
+        char *abs = sm_path_join(f->loc, s->files[i].path);
+        assert_true(sm_path_exists(abs));
+        free(abs);
+        json_decref(pv);
+        json_decref(st);
+    }
+    char *v = NULL;
+    struct sm_buf b = SM_BUF_INIT;
+    (void)sm_buf_adds(&b, "SELECT string_agg(id || ':' || coalesce(region, '<null>') || ':' || "
+                          "coalesce(CAST(day AS VARCHAR), '<null>'), ',' ORDER BY id) FROM (");
+    tbl_snapshot_view_sql(s, &b);
+    (void)sm_buf_adds(&b, ")");
+    assert_int_equal(eng_query_scalar(f->db, b.buf, &v, NULL), 0);
+    assert_string_equal(v, "1:a/b:2026-01-01,2:<null>:2026-01-02,3:NULL:2026-01-02,"
+                           "4:x=y %z:<null>,5:West:2026-01-01,6:West:2026-01-01");
+    free(v);
+    sm_buf_release(&b);
+    tbl_snapshot_free(s);
+    /* the same partitioning again: an append with no metaData */
+    write_version(f, "SELECT 7 AS id, 'West' AS region, DATE '2026-01-09' AS day", "region,day",
+                  false, 1);
+    char *log1 = sm_asprintf("%s/_delta_log/00000000000000000001.json", f->loc);
+    char *text;
+    assert_int_equal(sm_read_file(log1, &text, NULL, NULL), 0);
+    assert_null(strstr(text, "\"metaData\""));
+    assert_non_null(
+        strstr(text, "\"partitionValues\":{\"region\":\"West\",\"day\":\"2026-01-09\"}"));
+    free(text);
+    free(log1);
+    /* bad lists */
+    static const struct {
+        const char *spec, *msg;
+    } bad[] = {{"region, nosuch", "'nosuch' is not in the query's output"},
+               {"region,,day", "empty column name"},
+               {"day, day", "names column 'day' twice"}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct tbl_commit *c = tbl_commit_new("WRITE");
+        struct sm_err e = SM_ERR_INIT;
+        assert_int_not_equal(tbl_write_select(f->db, f->loc, sql, bad[i].spec, c, NULL, &e), 0);
+        assert_non_null(strstr(e.msg, bad[i].msg));
+        tbl_commit_free(c);
+    }
+}
+
 static void test_conflict(void **state)
 {
     struct fx *f = *state;
@@ -391,6 +474,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_append_and_overwrite, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_and_partitions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_multi_column_partitions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conflict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_type_mapping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_every_ten_commits, setup, teardown),
