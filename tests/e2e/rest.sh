@@ -627,6 +627,22 @@ check_eq "parent/child: old parents were not asked again" "0,1" \
     "$(stat '/items/6/parts?per_page=3&page=1'),$(stat '/items/52/parts?per_page=3&page=1')"
 check_eq "parent/child: no part twice" "149,149" \
     "$(q pc "SELECT count(*), count(DISTINCT (_items_id, part)) FROM bronze.item_parts")"
+# The child's bronze rebuilt from its landed pages alone (smelt ingest, the
+# child without its parent): the same rows, parent keys and times included,
+# the 404 page quarantined again, not one request to the API.
+rows_sql="SELECT count(*), md5(string_agg(concat_ws('|', _items_id, _items_name, part, _batch_id, _source_file, _ingested_at, _source_url), ',' ORDER BY _source_file, part)) FROM bronze.item_parts"
+quar_sql="SELECT count(*), md5(string_agg(concat_ws('|', _source_file, error_type, error, _batch_id, _quarantined_at), ',')) FROM quarantine.item_parts"
+rows_before=$(q pc "$rows_sql")
+quar_before=$(q pc "$quar_sql")
+api /admin/reset > /dev/null
+"$SMELT" -C pc ingest item_parts --rebuild-bronze --format csv > run.out 2> run.err
+check_eq "parent/child: rebuild of the child's bronze: exits 0, its two tasks only" \
+    "0,landing.item_parts|bronze.item_parts" "$?,$(tail -n +2 run.out | cut -d, -f1 | paste -sd'|')"
+check_eq "parent/child: rebuild of the child's bronze: no request to the API" 0 "$(total_requests)"
+check_eq "parent/child: rebuild of the child's bronze: the same 149 rows" "$rows_before" "$(q pc "$rows_sql")"
+check_eq "parent/child: rebuild of the child's bronze: the same quarantine (the 404 page)" \
+    "$quar_before" "$(q pc "$quar_sql")"
+check_eq "parent/child: rebuild of the child's bronze: 149 rows before it" "149" "${rows_before%%,*}"
 api /admin/set?n=45 > /dev/null
 
 # A progress line for long transfers, on a terminal only: parents done of
