@@ -698,15 +698,12 @@ static void run_job(duckdb_connection con, struct eng_job *j)
         j->rc = query_on(con, j->sql[i], &j->results[i], &j->err);
 }
 
+/* Each job gets a new connection, so that its temporary tables (and
+ * DuckDB's rejects tables) are its own even when one worker runs several
+ * jobs one after the other. */
 static void *job_worker(void *arg)
 {
     struct job_pool *pool = arg;
-    duckdb_connection con;
-    bool connected = duckdb_connect(pool->db->db, &con) != DuckDBError;
-    if (connected) {
-        track_progress(con);
-        jobs_track(pool->db, con, true);
-    }
     for (;;) {
         pthread_mutex_lock(&pool->db->mu);
         size_t i = pool->next < pool->n ? pool->next++ : pool->n;
@@ -714,12 +711,14 @@ static void *job_worker(void *arg)
         if (i == pool->n)
             break;
         struct eng_job *j = &pool->jobs[i];
-        if (!connected)
+        duckdb_connection con;
+        if (duckdb_connect(pool->db->db, &con) == DuckDBError) {
             j->rc = sm_err_set(&j->err, SM_EENGINE, "cannot connect to duckdb");
-        else
-            run_job(con, j);
-    }
-    if (connected) {
+            continue;
+        }
+        track_progress(con);
+        jobs_track(pool->db, con, true);
+        run_job(con, j);
         jobs_track(pool->db, con, false);
         duckdb_disconnect(&con);
     }
