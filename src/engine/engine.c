@@ -671,8 +671,6 @@ double eng_progress(struct eng_db *db)
 struct job_pool {
     struct eng_db *db;
     struct eng_job *jobs;
-    size_t n;
-    size_t next; /* under db->mu */
 };
 
 static void jobs_track(struct eng_db *db, duckdb_connection con, bool add)
@@ -701,48 +699,26 @@ static void run_job(duckdb_connection con, struct eng_job *j)
 /* Each job gets a new connection, so that its temporary tables (and
  * DuckDB's rejects tables) are its own even when one worker runs several
  * jobs one after the other. */
-static void *job_worker(void *arg)
+static void job_one(size_t i, void *arg)
 {
     struct job_pool *pool = arg;
-    for (;;) {
-        pthread_mutex_lock(&pool->db->mu);
-        size_t i = pool->next < pool->n ? pool->next++ : pool->n;
-        pthread_mutex_unlock(&pool->db->mu);
-        if (i == pool->n)
-            break;
-        struct eng_job *j = &pool->jobs[i];
-        duckdb_connection con;
-        if (duckdb_connect(pool->db->db, &con) == DuckDBError) {
-            j->rc = sm_err_set(&j->err, SM_EENGINE, "cannot connect to duckdb");
-            continue;
-        }
-        track_progress(con);
-        jobs_track(pool->db, con, true);
-        run_job(con, j);
-        jobs_track(pool->db, con, false);
-        duckdb_disconnect(&con);
+    struct eng_job *j = &pool->jobs[i];
+    duckdb_connection con;
+    if (duckdb_connect(pool->db->db, &con) == DuckDBError) {
+        j->rc = sm_err_set(&j->err, SM_EENGINE, "cannot connect to duckdb");
+        return;
     }
-    return NULL;
+    track_progress(con);
+    jobs_track(pool->db, con, true);
+    run_job(con, j);
+    jobs_track(pool->db, con, false);
+    duckdb_disconnect(&con);
 }
 
 int eng_run_jobs(struct eng_db *db, struct eng_job *jobs, size_t n, int nconn)
 {
-    struct job_pool pool = {.db = db, .jobs = jobs, .n = n};
-    size_t nt = nconn < 1 ? 1 : (size_t)nconn;
-    if (nt > n)
-        nt = n;
-    pthread_t *th = sm_calloc(nt ? nt : 1, sizeof(*th));
-    size_t started = 0;
-    for (size_t i = 0; i < nt; i++)
-        if (!pthread_create(&th[i], NULL, job_worker, &pool))
-            started++;
-        else
-            break;
-    if (!started && n) /* no thread at all: run them here */
-        job_worker(&pool);
-    for (size_t i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
-    free(th);
+    struct job_pool pool = {.db = db, .jobs = jobs};
+    sm_parallel_for(n, nconn < 1 ? 1 : (size_t)nconn, job_one, &pool);
     for (size_t i = 0; i < n; i++)
         if (jobs[i].rc)
             return jobs[i].rc;

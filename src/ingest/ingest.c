@@ -20,7 +20,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <zlib.h>
@@ -255,26 +254,16 @@ static void to_land_release(struct to_land *t)
     t->tmp = NULL;
 }
 
-struct copy_pool {
+struct copy_ctx {
     struct to_land *t;
-    size_t n;
     const char *incoming;
     struct ing_progress *pg;
-    pthread_mutex_t mu;
-    size_t next;
 };
 
-static void *copy_worker(void *arg)
+static void copy_one(size_t i, void *arg)
 {
-    struct copy_pool *pool = arg;
-    for (;;) {
-        pthread_mutex_lock(&pool->mu);
-        size_t i = pool->next < pool->n ? pool->next++ : pool->n;
-        pthread_mutex_unlock(&pool->mu);
-        if (i == pool->n)
-            return NULL;
-        copy_in(&pool->t[i], pool->incoming, pool->pg);
-    }
+    struct copy_ctx *cc = arg;
+    copy_in(&cc->t[i], cc->incoming, cc->pg);
 }
 
 /* Copy the files in on as many threads as the project's threads: one file
@@ -282,22 +271,9 @@ static void *copy_worker(void *arg)
 static void copy_all(const struct prj_project *p, struct to_land *t, size_t n, const char *incoming,
                      struct ing_progress *pg)
 {
-    struct copy_pool pool = {.t = t, .n = n, .incoming = incoming, .pg = pg};
-    pthread_mutex_init(&pool.mu, NULL);
+    struct copy_ctx cc = {.t = t, .incoming = incoming, .pg = pg};
     long want = p->threads > 0 ? p->threads : sysconf(_SC_NPROCESSORS_ONLN);
-    size_t nt = want < 1 ? 1 : (size_t)want;
-    if (nt > n)
-        nt = n;
-    pthread_t *th = sm_calloc(nt ? nt : 1, sizeof(*th));
-    size_t started = 0;
-    while (started < nt && !pthread_create(&th[started], NULL, copy_worker, &pool))
-        started++;
-    if (!started)
-        copy_worker(&pool);
-    for (size_t i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
-    free(th);
-    pthread_mutex_destroy(&pool.mu);
+    sm_parallel_for(n, want < 1 ? 1 : (size_t)want, copy_one, &cc);
 }
 
 /* The landing zone's working folder of src, emptied: it holds only copies

@@ -45,7 +45,6 @@
  */
 #include "ingest_int.h"
 
-#include <pthread.h>
 #include <strings.h>
 
 #include "table/table.h"
@@ -344,28 +343,18 @@ static int prepare_file(const struct load *ld, const struct st_landed *f, size_t
     return 0;
 }
 
-struct prep_pool {
+struct prep_ctx {
     const struct load *ld;
     const struct st_landed *files;
-    size_t n;
     struct prepared *out;
-    pthread_mutex_t mu;
-    size_t next;
 };
 
-static void *prep_worker(void *arg)
+static void prep_one(size_t i, void *arg)
 {
-    struct prep_pool *pool = arg;
-    for (;;) {
-        pthread_mutex_lock(&pool->mu);
-        size_t i = pool->next < pool->n ? pool->next++ : pool->n;
-        pthread_mutex_unlock(&pool->mu);
-        if (i == pool->n)
-            return NULL;
-        /* an empty file has no rows; it stays in landing */
-        if (pool->files[i].size > 0)
-            pool->out[i].rc = prepare_file(pool->ld, &pool->files[i], i, &pool->out[i]);
-    }
+    struct prep_ctx *pc = arg;
+    /* an empty file has no rows; it stays in landing */
+    if (pc->files[i].size > 0)
+        pc->out[i].rc = prepare_file(pc->ld, &pc->files[i], i, &pc->out[i]);
 }
 
 /* Prepare every file, files in parallel, and gather the units and the
@@ -374,23 +363,11 @@ static int prepare_all(struct load *ld, const struct st_landed *files, size_t nf
                        struct sm_err *err)
 {
     struct prepared *pr = sm_calloc(nfiles ? nfiles : 1, sizeof(*pr));
-    struct prep_pool pool = {.ld = ld, .files = files, .n = nfiles, .out = pr};
-    pthread_mutex_init(&pool.mu, NULL);
     size_t nt = (size_t)load_threads(ld->p);
     /* fewer files than threads: the threads left over help with archives */
     ld->file_threads = nfiles && nfiles < nt ? (int)(nt / nfiles) : 1;
-    if (nt > nfiles)
-        nt = nfiles;
-    pthread_t *th = sm_calloc(nt ? nt : 1, sizeof(*th));
-    size_t started = 0;
-    while (started < nt && !pthread_create(&th[started], NULL, prep_worker, &pool))
-        started++;
-    if (!started)
-        prep_worker(&pool);
-    for (size_t i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
-    free(th);
-    pthread_mutex_destroy(&pool.mu);
+    struct prep_ctx pc = {.ld = ld, .files = files, .out = pr};
+    sm_parallel_for(nfiles, nt, prep_one, &pc);
     int rc = 0;
     for (size_t i = 0; i < nfiles; i++) {
         if (pr[i].rc && !rc)

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -718,4 +719,43 @@ static bool glob_segments(const char *p, const char *s)
 bool sm_glob_match(const char *pattern, const char *path)
 {
     return glob_segments(pattern, path);
+}
+
+/* --- work on several threads ------------------------------------------------ */
+
+struct par_pool {
+    void (*fn)(size_t i, void *ctx);
+    void *ctx;
+    size_t n, next;
+    pthread_mutex_t mu;
+};
+
+static void *par_worker(void *arg)
+{
+    struct par_pool *pool = arg;
+    for (;;) {
+        pthread_mutex_lock(&pool->mu);
+        size_t i = pool->next < pool->n ? pool->next++ : pool->n;
+        pthread_mutex_unlock(&pool->mu);
+        if (i == pool->n)
+            return NULL;
+        pool->fn(i, pool->ctx);
+    }
+}
+
+void sm_parallel_for(size_t n, size_t threads, void (*fn)(size_t i, void *ctx), void *ctx)
+{
+    struct par_pool pool = {.fn = fn, .ctx = ctx, .n = n};
+    size_t nt = threads < 1 ? 1 : threads > n ? n : threads;
+    pthread_mutex_init(&pool.mu, NULL);
+    pthread_t *th = sm_calloc(nt ? nt : 1, sizeof(*th));
+    size_t started = 0;
+    while (started < nt && !pthread_create(&th[started], NULL, par_worker, &pool))
+        started++;
+    if (!started)
+        par_worker(&pool);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    free(th);
+    pthread_mutex_destroy(&pool.mu);
 }

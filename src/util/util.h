@@ -142,6 +142,13 @@ void *sm_map_get(const struct sm_map *m, const char *key);
 /* Remove key; returns its value or NULL. */
 void *sm_map_del(struct sm_map *m, const char *key);
 
+/* --- work on several threads ------------------------------------------------ */
+
+/* Call fn(i, ctx) for every i in 0..n-1 on up to threads threads (each
+ * takes the next index when it is free); returns when all are done. When
+ * no thread can be started, the calls run on the caller's thread. */
+void sm_parallel_for(size_t n, size_t threads, void (*fn)(size_t i, void *ctx), void *ctx);
+
 /* --- logging -------------------------------------------------------------- */
 enum sm_log_level { SM_LOG_DEBUG, SM_LOG_INFO, SM_LOG_WARN, SM_LOG_ERROR };
 void sm_log_set_level(enum sm_log_level lvl);

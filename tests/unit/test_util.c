@@ -147,6 +147,29 @@ static void test_glob_match(void **state)
     assert_false(sm_glob_match("20?" "?/*/orders_[0-9]*.csv", "2026/01/02/orders_3.csv"));
 }
 
+static void add_square(size_t i, void *ctx)
+{
+    ((int64_t *)ctx)[i] = (int64_t)(i * i);
+}
+
+/* every index exactly once, whatever the thread count (more threads than
+ * items, one, none asked) */
+static void test_parallel_for(void **state)
+{
+    (void)state;
+    size_t threads[] = {0, 1, 3, 64};
+    for (size_t t = 0; t < 4; t++) {
+        int64_t out[50];
+        memset(out, 0xff, sizeof(out));
+        sm_parallel_for(50, threads[t], add_square, out);
+        int64_t sum = 0;
+        for (size_t i = 0; i < 50; i++)
+            sum += out[i];
+        assert_int_equal(sum, 40425); /* sum of i*i for i < 50 = 49*50*99/6 */
+    }
+    sm_parallel_for(0, 4, add_square, NULL); /* nothing to do */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -158,6 +181,7 @@ int main(void)
         cmocka_unit_test(test_errors_first_wins),
         cmocka_unit_test(test_helpers),
         cmocka_unit_test(test_files),
+        cmocka_unit_test(test_parallel_for),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
