@@ -633,8 +633,6 @@ static int consumed_by(struct runner *r, const char *model, const struct tbl_sna
         }
     }
     free(fp);
-    if (*inputs == ms.inputs)
-        ms.inputs = ms.definition = NULL;
     st_model_state_release(&ms);
     return 0;
 }
