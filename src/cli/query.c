@@ -12,23 +12,6 @@
 #include "project/project.h"
 #include "table/table.h"
 
-/* A human size: 812 B, 1.3 kB, 41.0 MB. */
-static void human_bytes(int64_t n, char *buf, size_t len)
-{
-    static const char *const units[] = {"kB", "MB", "GB", "TB"};
-    if (n < 1000) {
-        snprintf(buf, len, "%lld B", (long long)n);
-        return;
-    }
-    double v = (double)n / 1000;
-    size_t u = 0;
-    while (v >= 1000 && u + 1 < sizeof(units) / sizeof(units[0])) {
-        v /= 1000;
-        u++;
-    }
-    snprintf(buf, len, "%.1f %s", v, units[u]);
-}
-
 static void print_rows(FILE *out, int64_t n)
 {
     if (n < 0)
@@ -46,8 +29,8 @@ static void explain_text(const struct cat_query *q, const char *plan, FILE *out)
     for (size_t i = 0; i < q->nscans; i++) {
         const struct cat_scan *s = &q->scans[i];
         char b1[32], b2[32];
-        human_bytes(s->bytes_scanned, b1, sizeof(b1));
-        human_bytes(s->bytes_total, b2, sizeof(b2));
+        sm_fmt_bytes(b1, sizeof(b1), s->bytes_scanned);
+        sm_fmt_bytes(b2, sizeof(b2), s->bytes_total);
         fprintf(out, "%s (version %lld): %zu of %zu files, ", s->name, (long long)s->version,
                 s->files_scanned, s->files_total);
         print_rows(out, s->rows_scanned);

@@ -23,8 +23,9 @@ void ing_columns_free(struct prj_column *cols, size_t n)
 
 /* The paths DuckDB reads for file path (itself, its plain copy, or its
  * members extracted under tmp), appended to paths. */
-static int readable_paths(const struct prj_source *src, const char *path, const char *tmp,
-                          size_t idx, struct prj_strs *paths, struct sm_err *err)
+static int readable_paths(const struct prj_project *p, const struct prj_source *src,
+                          const char *path, const char *tmp, size_t idx, struct prj_strs *paths,
+                          struct sm_err *err)
 {
     struct sm_err e = SM_ERR_INIT;
     if (ing_is_archive(path)) {
@@ -32,7 +33,8 @@ static int readable_paths(const struct prj_source *src, const char *path, const 
         size_t nm = 0;
         char *dir = sm_asprintf("%s/a%zu", tmp, idx);
         int rc = sm_mkdirs(dir, err);
-        if (!rc && ing_archive_extract(path, dir, src, ing_member_fits, NULL, 1, &ms, &nm, &e))
+        if (!rc && ing_archive_extract(path, dir, src, ing_member_fits, NULL, 1, p->max_expansion, &ms,
+                                        &nm, &e))
             rc = sm_err_set(err, e.code, "'%s': %s", path, e.msg);
         free(dir);
         for (size_t i = 0; !rc && i < nm; i++) {
@@ -46,18 +48,18 @@ static int readable_paths(const struct prj_source *src, const char *path, const 
         return rc;
     }
     enum ing_comp comp = ing_comp_of(path, NULL);
-    char *p = NULL;
+    char *plain = NULL;
     if (comp == ING_COMP_BZIP2 || comp == ING_COMP_XZ) {
-        p = sm_asprintf("%s/f%zu", tmp, idx);
-        if (ing_unpack(path, comp, p, NULL, &e)) {
-            free(p);
+        plain = sm_asprintf("%s/f%zu", tmp, idx);
+        if (ing_unpack(path, comp, plain, NULL, p->max_expansion, &e)) {
+            free(plain);
             return sm_err_set(err, e.code, "'%s': %s", path, e.msg);
         }
     } else {
-        p = sm_strdup(path);
+        plain = sm_strdup(path);
     }
     paths->v = sm_realloc(paths->v, (paths->n + 1) * sizeof(char *));
-    paths->v[paths->n++] = p;
+    paths->v[paths->n++] = plain;
     return 0;
 }
 
@@ -102,7 +104,7 @@ int ing_infer_columns(struct eng_db *db, const struct prj_project *p, const stru
     for (size_t i = 0; i < ne && i < INFER_MAX_FILES && !rc; i++) {
         if (ents[i].size == 0)
             continue;
-        rc = readable_paths(src, ents[i].path, tmp, i, &paths, err);
+        rc = readable_paths(p, src, ents[i].path, tmp, i, &paths, err);
         (*nfiles)++;
     }
     if (rc)

@@ -462,14 +462,10 @@ out:
 
 /* --- file checks --------------------------------------------------------------- */
 
-int ing_check_gzip(const char *path, struct sm_err *err)
-{
-    return ing_check_gzip_lines(path, NULL, err);
-}
-
 /* zlib rather than libarchive for gzip: this runs over every .gz file of
  * every load, and zlib's inflate is the faster of the two. */
-int ing_check_gzip_lines(const char *path, struct ing_lines *lines, struct sm_err *err)
+int ing_check_gzip_lines(const char *path, struct ing_lines *lines, int max_expansion,
+                         struct sm_err *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -484,6 +480,7 @@ int ing_check_gzip_lines(const char *path, struct ing_lines *lines, struct sm_er
     unsigned char *in = sm_malloc(insz), *outb = sm_malloc(outsz);
     int rc = 0, zr = Z_OK;
     bool ended = false, any = false, garbage = false;
+    int64_t in_total = 0, out_total = 0; /* across concatenated members */
     for (;;) {
         ssize_t n = read(fd, in, insz);
         if (n < 0 && errno == EINTR)
@@ -497,6 +494,7 @@ int ing_check_gzip_lines(const char *path, struct ing_lines *lines, struct sm_er
         if (garbage)
             continue;
         any = true;
+        in_total += n;
         zs.next_in = in;
         zs.avail_in = (uInt)n;
         /* Until the input is used up and inflate has no more output held back. */
@@ -515,8 +513,13 @@ int ing_check_gzip_lines(const char *path, struct ing_lines *lines, struct sm_er
             zs.next_out = outb;
             zs.avail_out = (uInt)outsz;
             zr = inflate(&zs, Z_NO_FLUSH);
+            size_t got = outsz - zs.avail_out;
+            out_total += (int64_t)got;
+            if ((rc = ing_bomb_check(in_total - (int64_t)zs.avail_in, out_total, max_expansion,
+                                     err)))
+                break;
             if (lines)
-                ing_lines_feed(lines, (const char *)outb, outsz - zs.avail_out);
+                ing_lines_feed(lines, (const char *)outb, got);
             if (zr == Z_STREAM_END) {
                 ended = true;
             } else if (zr == Z_BUF_ERROR) {

@@ -115,10 +115,6 @@ void ing_columns_free(struct prj_column *cols, size_t n);
 char *ing_bronze_location(const struct prj_project *p, const char *src);
 char *ing_quarantine_location(const struct prj_project *p, const char *src);
 
-/* Check that a gzip file is complete and uncorrupted (DuckDB reads a
- * truncated gzip stream without complaint). 0, or SM_EPARSE with why. */
-int ing_check_gzip(const char *path, struct sm_err *err) SM_MUST_USE;
-
 /* Check the name of an archive member (len bytes, not NUL-terminated):
  * refuse an empty or overlong name, an absolute path or drive letter, a
  * '..' segment ('/' or '\\' separated), control characters and invalid

@@ -48,15 +48,31 @@ void ing_lines_feed(struct ing_lines *l, const char *buf, size_t n);
 void ing_lines_finish(struct ing_lines *l);
 void ing_lines_release(struct ing_lines *l);
 
+/*
+ * The decompression-bomb guard (project key defaults.max_expansion): a
+ * stream that has put out more than ING_BOMB_FLOOR bytes and more than
+ * max_expansion times the compressed bytes it was read from is stopped,
+ * SM_EPARSE saying why, so the file (or member) is quarantined rather than
+ * filling the disk. Real data rarely compresses better than 100:1; deflate
+ * cannot pass about 1030:1, zstd, bzip2 and xz can go far beyond. A
+ * max_expansion <= 0 turns the check off.
+ */
+#define ING_BOMB_FLOOR ((int64_t)64 << 20)
+int ing_bomb_check(int64_t in, int64_t out, int max_expansion, struct sm_err *err) SM_MUST_USE;
+
 /* Read path through compression comp (ING_COMP_NONE: as it is), checking
  * that a compressed stream is complete and of that kind; feed the plain
  * bytes to lines (may be NULL) and write them to out_path (may be NULL).
- * SM_EPARSE with the reason when the data is corrupt or cut short. */
+ * SM_EPARSE with the reason when the data is corrupt or cut short, or
+ * expands more than max_expansion times (ing_bomb_check). */
 int ing_unpack(const char *path, enum ing_comp comp, const char *out_path, struct ing_lines *lines,
-               struct sm_err *err) SM_MUST_USE;
+               int max_expansion, struct sm_err *err) SM_MUST_USE;
 
-/* ing_check_gzip() that also feeds the inflated bytes to lines (may be NULL). */
-int ing_check_gzip_lines(const char *path, struct ing_lines *lines, struct sm_err *err) SM_MUST_USE;
+/* Check that a gzip file is complete and uncorrupted (DuckDB reads a
+ * truncated gzip stream without complaint) and not a bomb, feeding the
+ * inflated bytes to lines (may be NULL). 0, or SM_EPARSE with why. */
+int ing_check_gzip_lines(const char *path, struct ing_lines *lines, int max_expansion,
+                         struct sm_err *err) SM_MUST_USE;
 
 /* One member of an archive, as ing_archive_extract() found it. */
 struct ing_member {
@@ -81,10 +97,13 @@ bool ing_member_fits(const struct prj_source *src, const char *name);
  * nothing: it is then quarantined whole. Each member's ing_lines is set up
  * from proto (ing_lines_init). A zip is extracted by up to nthreads threads
  * at once, each reading the archive and inflating its share of the members
- * (a zip's members are separate streams); other archives by one. */
+ * (a zip's members are separate streams); other archives by one. A member
+ * that expands more than max_expansion times is refused; members that do so
+ * together make the whole archive SM_EPARSE. */
 int ing_archive_extract(const char *path, const char *tmpdir, const struct prj_source *src,
                         ing_member_accept_fn accept, const struct ing_lines *proto, int nthreads,
-                        struct ing_member **out, size_t *out_n, struct sm_err *err) SM_MUST_USE;
+                        int max_expansion, struct ing_member **out, size_t *out_n,
+                        struct sm_err *err) SM_MUST_USE;
 void ing_members_free(struct ing_member *m, size_t n);
 
 /* --- REST sources (rest.c) ----------------------------------------------------

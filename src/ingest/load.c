@@ -279,7 +279,7 @@ static int prepare_file(const struct load *ld, const struct st_landed *f, size_t
         char *dir = sm_asprintf("%s/a%zu", ld->tmpdir, idx);
         int rc = sm_mkdirs(dir, err);
         if (!rc && ing_archive_extract(f->landing_path, dir, ld->src, ing_member_fits, &proto,
-                                       ld->file_threads, &ms, &nm, &e))
+                                       ld->file_threads, ld->p->max_expansion, &ms, &nm, &e))
             rc = -1;
         free(dir);
         if (rc > 0)
@@ -314,17 +314,18 @@ static int prepare_file(const struct load *ld, const struct st_landed *f, size_t
     int rc = 0;
     switch (comp) {
     case ING_COMP_GZIP:
-        rc = ing_check_gzip_lines(f->landing_path, lines ? &li : NULL, &e);
+        rc = ing_check_gzip_lines(f->landing_path, lines ? &li : NULL, ld->p->max_expansion, &e);
         break;
     case ING_COMP_BZIP2:
     case ING_COMP_XZ: /* DuckDB cannot read these: a plain copy */
         tmp = sm_asprintf("%s/f%zu", ld->tmpdir, idx);
-        rc = ing_unpack(f->landing_path, comp, tmp, lines ? &li : NULL, &e);
+        rc = ing_unpack(f->landing_path, comp, tmp, lines ? &li : NULL, ld->p->max_expansion, &e);
         break;
     case ING_COMP_ZSTD: /* DuckDB reads it, but a cut stream without complaint */
     case ING_COMP_NONE:
         if (comp != ING_COMP_NONE || lines)
-            rc = ing_unpack(f->landing_path, comp, NULL, lines ? &li : NULL, &e);
+            rc = ing_unpack(f->landing_path, comp, NULL, lines ? &li : NULL, ld->p->max_expansion,
+                               &e);
         break;
     }
     if (rc) {

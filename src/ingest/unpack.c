@@ -161,10 +161,31 @@ void ing_lines_release(struct ing_lines *l)
 
 /* --- writing plain copies ---------------------------------------------------- */
 
+/* --- the decompression-bomb guard --------------------------------------------- */
+
+int ing_bomb_check(int64_t in, int64_t out, int max_expansion, struct sm_err *err)
+{
+    if (max_expansion <= 0 || out <= ING_BOMB_FLOOR || out / max_expansion <= in)
+        return 0;
+    char ib[32], ob[32];
+    sm_fmt_bytes(ib, sizeof(ib), in);
+    sm_fmt_bytes(ob, sizeof(ob), out);
+    return sm_err_set(err, SM_EPARSE,
+                      "refused as a likely decompression bomb: it expands more than %d times "
+                      "(%s from %s read so far); if the data is genuine, raise "
+                      "defaults.max_expansion in smelt.yml (0 turns the check off)",
+                      max_expansion, ob, ib);
+}
+
 struct sink {
     const char *path; /* for messages */
     int fd;           /* -1: nothing written */
     struct ing_lines *lines;
+    /* the guard: out bytes so far, against what a (libarchive's reader)
+     * had read beyond in0 when the sink opened */
+    struct archive *a;
+    int64_t in0, out;
+    int max_expansion;
 };
 
 static int sink_open(struct sink *k, const char *path, struct ing_lines *lines, struct sm_err *err)
@@ -172,6 +193,9 @@ static int sink_open(struct sink *k, const char *path, struct ing_lines *lines, 
     k->path = path;
     k->lines = lines;
     k->fd = -1;
+    k->a = NULL;
+    k->in0 = k->out = 0;
+    k->max_expansion = 0;
     if (!path)
         return 0;
     k->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -180,8 +204,20 @@ static int sink_open(struct sink *k, const char *path, struct ing_lines *lines, 
     return 0;
 }
 
+/* Have the guard watch the bytes libarchive's a reads from here on. */
+static void sink_guard(struct sink *k, struct archive *a, int max_expansion)
+{
+    k->a = a;
+    k->in0 = archive_filter_bytes(a, -1);
+    k->max_expansion = max_expansion;
+}
+
 static int sink_write(struct sink *k, const void *data, size_t n, struct sm_err *err)
 {
+    k->out += (int64_t)n;
+    if (k->a && ing_bomb_check(archive_filter_bytes(k->a, -1) - k->in0, k->out, k->max_expansion,
+                               err))
+        return SM_EPARSE;
     if (k->lines)
         ing_lines_feed(k->lines, data, n);
     const char *p = data;
@@ -283,7 +319,7 @@ static int stream_error(struct archive *a, enum ing_comp comp, struct sm_err *er
 }
 
 int ing_unpack(const char *path, enum ing_comp comp, const char *out_path, struct ing_lines *lines,
-               struct sm_err *err)
+               int max_expansion, struct sm_err *err)
 {
     struct sink k;
     SM_TRY(sink_open(&k, out_path, lines, err));
@@ -321,6 +357,7 @@ int ing_unpack(const char *path, enum ing_comp comp, const char *out_path, struc
                         ing_comp_name(comp));
         goto out;
     }
+    sink_guard(&k, a, max_expansion);
     buf = sm_malloc(UNPACK_BUF);
     for (;;) {
         la_ssize_t n = archive_read_data(a, buf, UNPACK_BUF);
@@ -390,17 +427,21 @@ static int copy_member(struct archive *a, struct sink *k, bool *fatal, struct sm
 /* Extract the current (regular, accepted) member to m->path. A compressed
  * member goes to a raw copy first, then through ing_unpack(). */
 static int extract_member(struct archive *a, struct ing_member *m, const char *tmpdir, size_t seq,
-                          bool *fatal, struct sm_err *err)
+                          int max_expansion, int64_t *out_bytes, bool *fatal, struct sm_err *err)
 {
     enum ing_comp comp = ing_comp_of(m->name, NULL);
     char *path = sm_asprintf("%s/m%zu", tmpdir, seq);
     char *raw = comp == ING_COMP_NONE ? NULL : sm_asprintf("%s/m%zu.raw", tmpdir, seq);
     struct sink k;
     int rc = sink_open(&k, raw ? raw : path, raw ? NULL : &m->lines, err);
-    if (!rc)
+    if (!rc) {
+        sink_guard(&k, a, max_expansion);
         rc = sink_close(&k, copy_member(a, &k, fatal, err), err);
+    }
     if (!rc && raw)
-        rc = ing_unpack(raw, comp, path, &m->lines, err);
+        rc = ing_unpack(raw, comp, path, &m->lines, max_expansion, err);
+    struct stat sb;
+    *out_bytes = !rc && !stat(path, &sb) ? (int64_t)sb.st_size : 0;
     if (raw)
         unlink(raw);
     free(raw);
@@ -417,11 +458,13 @@ static int extract_member(struct archive *a, struct ing_member *m, const char *t
  * must be), but only members whose index is part modulo nparts are
  * extracted; the others are skipped without being inflated. */
 static int extract_part(const char *path, const char *tmpdir, const struct prj_source *src,
-                        ing_member_accept_fn accept, const struct ing_lines *proto, size_t part,
-                        size_t nparts, struct ing_member **out, size_t *out_n, struct sm_err *err)
+                        ing_member_accept_fn accept, const struct ing_lines *proto,
+                        int max_expansion, size_t part, size_t nparts, struct ing_member **out,
+                        size_t *out_n, struct sm_err *err)
 {
     struct ing_member *ms = NULL;
     size_t n = 0, alloc = 0;
+    int64_t total = 0; /* bytes extracted by this part */
     struct archive *a = archive_read_new();
     int rc = 0;
     if (!a)
@@ -474,7 +517,8 @@ static int extract_part(const char *path, const char *tmpdir, const struct prj_s
                                      prj_format_name(src->format));
         } else if ((n - 1) % nparts == part) {
             bool fatal = false;
-            if (extract_member(a, m, tmpdir, seq, &fatal, &me)) {
+            int64_t got = 0;
+            if (extract_member(a, m, tmpdir, seq, max_expansion, &got, &fatal, &me)) {
                 if (fatal) {
                     rc = sm_err_set(err, SM_EPARSE,
                                     "corrupt or truncated archive at member '%s': %s", m->name,
@@ -482,6 +526,12 @@ static int extract_part(const char *path, const char *tmpdir, const struct prj_s
                     goto out;
                 }
                 m->refused = sm_strdup(me.msg);
+            }
+            /* Many members, each small enough, can be a bomb together. */
+            total += got;
+            if (ing_bomb_check(archive_filter_bytes(a, -1), total, max_expansion, &me)) {
+                rc = sm_err_set(err, SM_EPARSE, "the archive as a whole is %s", me.msg);
+                goto out;
             }
         } else if (archive_read_data_skip(a) < ARCHIVE_WARN) {
             rc = sm_err_set(err, SM_EPARSE, "corrupt or truncated archive at member '%s': %s",
@@ -508,6 +558,7 @@ struct part_job {
     const struct prj_source *src;
     ing_member_accept_fn accept;
     const struct ing_lines *proto;
+    int max_expansion;
     size_t part, nparts;
     struct ing_member *ms;
     size_t n;
@@ -518,18 +569,20 @@ struct part_job {
 static void *part_worker(void *arg)
 {
     struct part_job *j = arg;
-    j->rc = extract_part(j->path, j->tmpdir, j->src, j->accept, j->proto, j->part, j->nparts,
-                         &j->ms, &j->n, &j->err);
+    j->rc = extract_part(j->path, j->tmpdir, j->src, j->accept, j->proto, j->max_expansion,
+                         j->part, j->nparts, &j->ms, &j->n, &j->err);
     return NULL;
 }
 
 int ing_archive_extract(const char *path, const char *tmpdir, const struct prj_source *src,
                         ing_member_accept_fn accept, const struct ing_lines *proto, int nthreads,
-                        struct ing_member **out, size_t *out_n, struct sm_err *err)
+                        int max_expansion, struct ing_member **out, size_t *out_n,
+                        struct sm_err *err)
 {
     size_t np = nthreads > 1 && sm_ends_with(path, ".zip") ? (size_t)nthreads : 1;
     if (np == 1)
-        return extract_part(path, tmpdir, src, accept, proto, 0, 1, out, out_n, err);
+        return extract_part(path, tmpdir, src, accept, proto, max_expansion, 0, 1, out, out_n,
+                            err);
     struct part_job *jobs = sm_calloc(np, sizeof(*jobs));
     pthread_t *th = sm_calloc(np, sizeof(*th));
     bool *started = sm_calloc(np, sizeof(bool));
@@ -539,6 +592,7 @@ int ing_archive_extract(const char *path, const char *tmpdir, const struct prj_s
                                     .src = src,
                                     .accept = accept,
                                     .proto = proto,
+                                    .max_expansion = max_expansion,
                                     .part = k,
                                     .nparts = np};
         started[k] = k > 0 && !pthread_create(&th[k], NULL, part_worker, &jobs[k]);

@@ -364,6 +364,13 @@ static const struct key defaults_keys[] = {
      .def = "0",
      .at = AT(prj_project, retries),
      .help = "how many times a failed task is retried before the run fails"},
+    {.name = "max_expansion",
+     .type = KT_INT,
+     .def = "1000",
+     .at = AT(prj_project, max_expansion),
+     .help = "a compressed file or archive member that inflates to more than this many times "
+             "its size (past 64 MiB) is quarantined as a likely decompression bomb; `0` turns "
+             "the check off"},
     {0},
 };
 

@@ -206,6 +206,7 @@ struct prj_project {
     int threads;          /* default 0 = all cores */
     char *temp_directory; /* absolute; default <root>/.smelt/tmp */
     int retries;          /* default 0: times a failed task is retried */
+    int max_expansion;    /* default 1000: the decompression-bomb guard */
     struct prj_source *sources;
     size_t nsources;
     struct prj_model *models;

@@ -422,6 +422,22 @@ bool sm_ends_with(const char *s, const char *suffix)
     return a >= b && memcmp(s + a - b, suffix, b) == 0;
 }
 
+void sm_fmt_bytes(char *buf, size_t len, int64_t n)
+{
+    static const char *const units[] = {"kB", "MB", "GB", "TB"};
+    if (n < 1000) {
+        snprintf(buf, len, "%lld B", (long long)n);
+        return;
+    }
+    double v = (double)n / 1000;
+    size_t u = 0;
+    while (v >= 1000 && u + 1 < sizeof(units) / sizeof(units[0])) {
+        v /= 1000;
+        u++;
+    }
+    snprintf(buf, len, "%.1f %s", v, units[u]);
+}
+
 int sm_parse_i64(const char *s, int64_t *out)
 {
     if (!s || !*s)

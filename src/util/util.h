@@ -165,6 +165,8 @@ static inline const char *sm_or(const char *s, const char *dflt)
 }
 bool sm_starts_with(const char *s, const char *prefix);
 bool sm_ends_with(const char *s, const char *suffix);
+/* A human size into buf: "812 B", "1.3 kB", "41.0 MB" (powers of 1000). */
+void sm_fmt_bytes(char *buf, size_t len, int64_t n);
 /* Parse a whole decimal integer; returns 0 or SM_EINVALID. */
 int sm_parse_i64(const char *s, int64_t *out);
 /* Join two path parts with one '/'. Caller frees. An absolute b wins. */

@@ -296,4 +296,48 @@ run_smelt p5
 check_eq "archives: a rerun quarantines nothing again" "9,4" \
     "$(q p5 'SELECT (SELECT count(*) FROM quarantine.z), (SELECT count(*) FROM quarantine.c)')"
 
+# --- 6. decompression bombs (defaults.max_expansion, 1000 by default) -----------
+# 80 MB of zeros compresses about 1030:1 with deflate and far more with zstd:
+# each of these inflates past the 64 MiB floor at more than 1000:1.
+mkdir -p p6/sources p6/in/b p6/stage
+cd p6
+echo "name: p6" > smelt.yml
+csv_source b in/b "*" "" id:INTEGER name:VARCHAR
+head -c 80000000 /dev/zero > stage/zeros
+zstd -q -c stage/zeros > in/b/bomb.csv.zst
+gzip -9 -c stage/zeros > in/b/bomb.csv.gz
+printf 'id,name\n1,a\n2,b\n' | gzip -c > in/b/good.csv.gz
+python3 - <<'EOF2'
+import zipfile
+zeros = open("stage/zeros", "rb").read()
+with zipfile.ZipFile("in/b/one.zip", "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+    z.writestr("good.csv", "id,name\n3,c\n")
+    z.writestr("bomb.csv", zeros)
+# forty members of 2 MB, none past the floor alone, 80 MB together
+with zipfile.ZipFile("in/b/many.zip", "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+    for i in range(40):
+        z.writestr("m%02d.csv" % i, zeros[:2000000])
+EOF2
+rm stage/zeros
+cd ..
+check_eq "bombs: the test's files are small and really inflate to 80 MB" "80000000" "$(gzip -dc p6/in/b/bomb.csv.gz | wc -c | tr -d ' ')"
+run_smelt p6
+check_eq "bombs: smelt run exits 0" 0 "$rc"
+check_eq "bombs: the good file (ids 1, 2) and the good member (id 3) load" "3,6" "$(q p6 'SELECT count(*), sum(id) FROM bronze.b')"
+check_eq "bombs: the zst, the gz, the zip member and the many-member zip are quarantined" \
+    "bomb.csv.gz|bomb.csv.zst|many.zip|one.zip!bomb.csv" \
+    "$(q p6 "SELECT string_agg(f, '|' ORDER BY f) FROM (SELECT regexp_replace(_source_file, '^.*/', '') AS f FROM quarantine.b)")"
+check_eq "bombs: every one is named a likely decompression bomb, with the key to raise" 4 \
+    "$(q p6 "SELECT count(*) FROM quarantine.b WHERE error LIKE '%decompression bomb%' AND error LIKE '%defaults.max_expansion%'")"
+check_match "bombs: the many-member zip is refused as a whole" "archive as a whole" \
+    "$(q p6 "SELECT error FROM quarantine.b WHERE _source_file LIKE '%many.zip'")"
+check_eq "bombs: no member of the many-member zip loaded, nothing left in the temporary folder" "0,0" \
+    "$(q p6 "SELECT count(*) FROM bronze.b WHERE _source_file LIKE '%many.zip%'"),$(find p6/.smelt/tmp -type f 2> /dev/null | wc -l | tr -d ' ')"
+# With the check off, the zst is read on: it then fails as what it is, a
+# file of NUL bytes, not as a bomb.
+printf 'name: p6\ndefaults:\n  max_expansion: 0\n' > p6/smelt.yml
+"$SMELT" -C p6 ingest b --reprocess p6/in/b/bomb.csv.zst --format csv > /dev/null 2> run.err
+check_eq "bombs: with max_expansion 0 the zst is read again (a second batch) and not refused as a bomb" "2,1" \
+    "$(q p6 "SELECT count(DISTINCT _batch_id), count(*) FILTER (WHERE error LIKE '%bomb%') FROM quarantine.b WHERE _source_file LIKE '%bomb.csv.zst'")"
+
 done_testing
