@@ -165,9 +165,10 @@ static int follow(struct tracer *t, const char *table, const char *where, char *
     return rc;
 }
 
-/* smelt_landed(path, received_at, sha256, reprocess_of): what state.db
- * knows of every landed file, path relative to the lake as in
- * _source_file. */
+/* smelt_landed(id, path, received_at, sha256, reprocess_of): what
+ * state.db knows of every landed file, path relative to the lake as in
+ * _source_file; reprocess_of is the id of the earlier landing of the same
+ * bytes (smelt ingest --reprocess). */
 static int landed_table(struct tracer *t, bool *out_state, struct sm_err *err)
 {
     char *stpath = sm_path_join(t->p->state_dir, "state.db");
@@ -176,8 +177,8 @@ static int landed_table(struct tracer *t, bool *out_state, struct sm_err *err)
     size_t skip = strlen(t->p->lake) + 1, n = 0;
     int rc = 0;
     *out_state = sm_path_exists(stpath);
-    (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE smelt_landed (path VARCHAR, received_at "
-                          "VARCHAR, sha256 VARCHAR, reprocess_of BIGINT)");
+    (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE smelt_landed (id BIGINT, path VARCHAR, "
+                          "received_at VARCHAR, sha256 VARCHAR, reprocess_of BIGINT)");
     if (*out_state && !(rc = st_open(stpath, &st, err))) {
         for (size_t s = 0; s < t->p->nsources && !rc; s++) {
             struct st_landed *files = NULL;
@@ -186,6 +187,7 @@ static int landed_table(struct tracer *t, bool *out_state, struct sm_err *err)
             for (size_t i = 0; i < nf; i++) {
                 const char *lp = files[i].landing_path;
                 (void)sm_buf_adds(&q, n++ ? ", (" : "; INSERT INTO smelt_landed VALUES (");
+                (void)sm_buf_addf(&q, "%lld, ", (long long)files[i].id);
                 (void)sm_buf_add_sql_str(&q, strlen(lp) > skip ? lp + skip : lp);
                 (void)sm_buf_adds(&q, ", ");
                 (void)sm_buf_add_sql_str(&q, sm_or(files[i].received_at, ""));
@@ -266,12 +268,15 @@ static int hop_select(struct tracer *t, const struct hop *h, bool url, struct sm
                                                           : ", CAST(NULL AS VARCHAR)");
     (void)sm_buf_addf(b,
                       ", CAST(t.%s AS BIGINT) AS _source_line, t._batch_id, t.%s AS "
-                      "_ingested_at, l.received_at, l.sha256",
+                      "_ingested_at, l.received_at, l.sha256, (SELECT e.path FROM smelt_landed e "
+                      "WHERE e.id = l.reprocess_of) AS reprocess_of",
                       quarantine ? "line" : "_source_line",
                       quarantine ? "_quarantined_at" : "_ingested_at");
+    /* The WHERE is the user's, over the table's own columns: applied
+     * before the join, so smelt_landed's names cannot clash with them. */
     (void)sm_buf_addf(b,
-                      " FROM %s t LEFT JOIN smelt_landed l ON l.path = split_part(t._source_file, "
-                      "'!', 1) WHERE %s",
+                      " FROM (SELECT * FROM %s WHERE %s) t LEFT JOIN smelt_landed l ON l.path = "
+                      "split_part(t._source_file, '!', 1)",
                       h->table, h->where);
     tbl_snapshot_free(s);
     return 0;

@@ -115,6 +115,9 @@ check_eq "trace bronze: the sha256 of the landed file, from state.db" \
 check_eq "trace bronze: the received times and batches are those in state.db" \
     "$(sqlite3 p/.smelt/state.db "SELECT received_at || '|' || batch_id FROM landed_files WHERE orig_path LIKE '%a2.csv.gz' ORDER BY 1" | paste -sd';')" \
     "$(trace_rows tr.json received_at _batch_id | tr ';' '\n' | sort | paste -sd';')"
+check_eq "trace bronze: the second landing names the first as reprocess_of (state.db's order), the first none" \
+    "None;$(sqlite3 p/.smelt/state.db "SELECT substr(landing_path, length(landing_path) - 30) FROM landed_files WHERE orig_path LIKE '%a2.csv.gz' ORDER BY id LIMIT 1")" \
+    "$(python3 -c 'import json; rows = json.load(open("tr.json")); print(";".join(str(r["reprocess_of"] and r["reprocess_of"][-31:]) for r in sorted(rows, key=lambda r: r["received_at"])))')"
 check_eq "trace bronze: _ingested_at is bronze's" \
     "$(q p "SELECT string_agg(CAST(_ingested_at AS VARCHAR), ';' ORDER BY _ingested_at) FROM bronze.a WHERE id = 4")" \
     "$(trace_rows tr.json _ingested_at | tr ';' '\n' | sort | paste -sd';')"
