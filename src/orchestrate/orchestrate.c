@@ -35,6 +35,7 @@ struct plan_model {
 };
 
 struct orc_plan {
+    const struct prj_project *p;
     struct plan_model *models; /* in execution order */
     size_t nmodels;
 };
@@ -147,6 +148,7 @@ int orc_plan_build(const struct prj_project *p, struct eng_db *db, struct orc_pl
             if ((strcmp(p->models[i].zone, "silver") == 0) == (pass == 0))
                 rc = visit(p, pm, (int)i, mark, order, &norder, stack, 0, err);
     struct orc_plan *plan = sm_calloc(1, sizeof(*plan));
+    plan->p = p;
     plan->nmodels = n;
     plan->models = pm;
     if (rc) {
@@ -175,6 +177,12 @@ int orc_plan_build(const struct prj_project *p, struct eng_db *db, struct orc_pl
 
 void orc_plan_print(const struct orc_plan *plan, FILE *out)
 {
+    /* A child REST source lands after its parent, from the parent's records. */
+    for (size_t i = 0; i < plan->p->nsources; i++) {
+        const struct prj_source *s = &plan->p->sources[i];
+        if (s->rest.parent)
+            fprintf(out, "landing.%s -> landing.%s\n", s->rest.parent, s->name);
+    }
     for (size_t i = 0; i < plan->nmodels; i++) {
         const struct plan_model *pm = &plan->models[i];
         for (size_t r = 0; r < pm->nrefs; r++)

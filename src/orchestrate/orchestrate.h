@@ -31,7 +31,9 @@ struct orc_plan;
 int orc_plan_build(const struct prj_project *p, struct eng_db *db, struct orc_plan **out,
                    struct sm_err *err) SM_MUST_USE;
 void orc_plan_free(struct orc_plan *plan);
-/* Print the DAG edges ("bronze.orders -> silver.orders") to out. */
+/* Print the DAG edges to out: a child REST source's landing after its
+ * parent's ("landing.orders -> landing.order_items"), then every model's
+ * inputs ("bronze.orders -> silver.orders"), models in execution order. */
 void orc_plan_print(const struct orc_plan *plan, FILE *out);
 
 struct orc_options {

@@ -591,6 +591,8 @@ include_from_parent: [name]
 records: data
 paginate: {type: page, limit: 3, limit_param: per_page, has_more_path: has_more}
 EOF
+check_eq "parent/child: validate --dag shows the child's landing after its parent's" \
+    "landing.items -> landing.item_parts" "$("$SMELT" -C pc validate --dag)"
 run_smelt pc
 cp run.err pc.err
 check_eq "parent/child: run succeeds" 0 "$rc"
