@@ -7,7 +7,7 @@
 #   make bench-merge  bench/merge.sh: a 10-row MERGE into a 10M-row table
 DUCKDB_DIR ?= deps/duckdb
 CC ?= cc
-PKGS := sqlite3 yaml-0.1 jansson libsodium libcrypto zlib libcurl libarchive
+PKGS := sqlite3 yaml-0.1 jansson libsodium libcrypto zlib libdeflate libcurl libarchive
 WARN := -Wall -Wextra -Werror -Wpedantic -Wstrict-prototypes -Wmissing-prototypes -Wvla \
         -Wwrite-strings -Wformat=2 -Wno-format-nonliteral
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -DSMELT_VERSION=\"0.1.0\" $(WARN) -Isrc -isystem $(DUCKDB_DIR) \

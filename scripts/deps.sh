@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PKGS="build-essential pkg-config curl ca-certificates clang libclang-rt-14-dev \
 libsqlite3-dev libyaml-dev libjansson-dev libsodium-dev libcmocka-dev zlib1g-dev \
 libcurl4-openssl-dev libssl-dev libarchive-dev libzstd-dev libmicrohttpd-dev sqlite3 python3 time \
-zip unzip bzip2 xz-utils zstd python3-requests"
+zip unzip bzip2 xz-utils zstd python3-requests libdeflate-dev"
 
 missing=""
 for p in $PKGS; do

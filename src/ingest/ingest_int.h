@@ -70,9 +70,14 @@ int ing_unpack(const char *path, enum ing_comp comp, const char *out_path, struc
 
 /* Check that a gzip file is complete and uncorrupted (DuckDB reads a
  * truncated gzip stream without complaint) and not a bomb, feeding the
- * inflated bytes to lines (may be NULL). 0, or SM_EPARSE with why. */
+ * inflated bytes to lines (may be NULL). When the file was small enough
+ * to inflate in memory and want_plain is set (or the file has bytes after
+ * its gzip data, which DuckDB refuses), *out_plain_fd is a file in memory
+ * (memfd) holding the plain text, for DuckDB to read as
+ * /proc/self/fd/N instead of inflating the file again; else -1. 0, or
+ * SM_EPARSE with why. */
 int ing_check_gzip_lines(const char *path, struct ing_lines *lines, int max_expansion,
-                         struct sm_err *err) SM_MUST_USE;
+                         bool want_plain, int *out_plain_fd, struct sm_err *err) SM_MUST_USE;
 
 /* One member of an archive, as ing_archive_extract() found it. */
 struct ing_member {

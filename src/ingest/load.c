@@ -46,6 +46,7 @@
 #include "ingest_int.h"
 
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "table/table.h"
 
@@ -58,6 +59,8 @@ struct unit {
     char *read_path;              /* what DuckDB opens */
     char *source_file;            /* _source_file: relative to the lake, "...!member" */
     bool plain;                   /* read_path is uncompressed whatever its name */
+    bool in_memory;               /* read_path is /proc/self/fd/<mem_fd>, a memfd */
+    int mem_fd;
     bool relaxed;                 /* CSV: read with strict mode off */
     bool by_line;                 /* NDJSON: read line by line (some line is bad) */
     bool gone;                    /* found unreadable after all: quarantined whole */
@@ -112,7 +115,14 @@ struct load {
     bool rej;               /* smelt_rej exists */
     bool by_line_staged;
     int file_threads; /* threads one archive may be extracted with */
+    /* bytes of plain copies of .gz files the preparation may still keep
+     * in memory (they spare DuckDB inflating them again; prepare_file) */
+    _Atomic int64_t *plain_room;
 };
+
+/* Plain copies of gzip files in memory, at most this much of them per
+ * load (DuckDB inflating them again costs a fifth of a load's CPU). */
+#define PLAIN_BUDGET ((int64_t)256 << 20)
 
 enum { HEAD_BYTES = 1 << 16, NDJSON_HEAD_LINES = 32 };
 /* Lines (or 64-byte units of files without lines) worth a job of their own. */
@@ -204,8 +214,29 @@ static void bad_add(struct bad **arr, size_t *n, size_t *alloc, char *source_fil
     b->error_type = type;
 }
 
+/* DuckDB's message about unit u, with the path it read (a temporary or
+ * in-memory copy) shown as the file it came from. */
+static char *named_as_source(const struct unit *u, const char *msg)
+{
+    struct sm_buf b = SM_BUF_INIT;
+    size_t n = strlen(u->read_path);
+    if (!n)
+        return sm_strdup(msg);
+    for (const char *p = msg, *hit; *p; p = hit + n) {
+        hit = strstr(p, u->read_path);
+        if (!hit) {
+            (void)sm_buf_adds(&b, p);
+            break;
+        }
+        (void)sm_buf_addf(&b, "%.*s%s", (int)(hit - p), p, u->source_file);
+    }
+    return sm_buf_detach(&b);
+}
+
 static void unit_release(struct unit *u)
 {
+    if (u->in_memory)
+        close(u->mem_fd);
     free(u->read_path);
     free(u->source_file);
     ing_lines_release(&u->lines);
@@ -311,10 +342,21 @@ static int prepare_file(const struct load *ld, const struct st_landed *f, size_t
     struct ing_lines li;
     ing_lines_init(&li, &proto);
     char *tmp = NULL;
-    int rc = 0;
+    int rc = 0, memfd = -1;
     switch (comp) {
     case ING_COMP_GZIP:
-        rc = ing_check_gzip_lines(f->landing_path, lines ? &li : NULL, ld->p->max_expansion, &e);
+        /* The check inflates the file anyway: kept in memory while the
+         * budget lasts, DuckDB reads it without inflating it again. */
+        rc = ing_check_gzip_lines(f->landing_path, lines ? &li : NULL, ld->p->max_expansion,
+                                  atomic_load(ld->plain_room) > 0, &memfd, &e);
+        struct stat sb;
+        if (memfd >= 0 && !fstat(memfd, &sb)) {
+            atomic_fetch_sub(ld->plain_room, (int64_t)sb.st_size);
+            tmp = sm_asprintf("/proc/self/fd/%d", memfd);
+        } else if (memfd >= 0) {
+            close(memfd);
+            memfd = -1;
+        }
         break;
     case ING_COMP_BZIP2:
     case ING_COMP_XZ: /* DuckDB cannot read these: a plain copy */
@@ -339,6 +381,8 @@ static int prepare_file(const struct load *ld, const struct st_landed *f, size_t
     }
     struct unit *u =
         prepared_unit(pr, f, tmp ? tmp : sm_strdup(f->landing_path), sm_strdup(rel), tmp != NULL);
+    u->in_memory = memfd >= 0;
+    u->mem_fd = memfd;
     u->lines = li;
     u->have_lines = lines;
     return 0;
@@ -367,8 +411,11 @@ static int prepare_all(struct load *ld, const struct st_landed *files, size_t nf
     size_t nt = (size_t)load_threads(ld->p);
     /* fewer files than threads: the threads left over help with archives */
     ld->file_threads = nfiles && nfiles < nt ? (int)(nt / nfiles) : 1;
+    _Atomic int64_t room = PLAIN_BUDGET;
+    ld->plain_room = &room;
     struct prep_ctx pc = {.ld = ld, .files = files, .out = pr};
     sm_parallel_for(nfiles, nt, prep_one, &pc);
+    ld->plain_room = NULL;
     int rc = 0;
     for (size_t i = 0; i < nfiles; i++) {
         if (pr[i].rc && !rc)
@@ -1212,8 +1259,10 @@ static int split_unreadable(struct load *ld, struct job *j, struct sm_err *err)
             rc = 0;
         }
         if (rc) {
+            char *msg = named_as_source(u, e.msg);
             bad_add(&ld->bad, &ld->nbad, &ld->badalloc, sm_strdup(u->source_file),
-                    u->file->batch_id, e.msg, "UNREADABLE FILE");
+                    u->file->batch_id, msg, "UNREADABLE FILE");
+            free(msg);
             u->gone = true;
         }
     }

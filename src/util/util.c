@@ -551,6 +551,36 @@ int sm_read_file(const char *path, char **out, size_t *out_len, struct sm_err *e
     return 0;
 }
 
+/* write() all of data to fd; 0 or errno. */
+static int write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return errno;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int sm_write_file(const char *path, const void *data, size_t len, struct sm_err *err)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return sm_err_set(err, SM_EIO, "cannot create '%s': %s", path, strerror(errno));
+    int e = write_all(fd, data, len);
+    if (close(fd) && !e)
+        e = errno;
+    if (!e)
+        return 0;
+    unlink(path);
+    return sm_err_set(err, SM_EIO, "cannot write '%s': %s", path, strerror(e));
+}
+
 int sm_write_file_atomic(const char *path, const void *data, size_t len, struct sm_err *err)
 {
     char *tmp = sm_asprintf("%s.tmp-%d", path, (int)getpid());
@@ -560,19 +590,12 @@ int sm_write_file_atomic(const char *path, const void *data, size_t len, struct 
         rc = sm_err_set(err, SM_EIO, "cannot create '%s': %s", tmp, strerror(errno));
         goto out;
     }
-    const char *p = data;
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = sm_err_set(err, SM_EIO, "cannot write '%s': %s", tmp, strerror(errno));
-            close(fd);
-            unlink(tmp);
-            goto out;
-        }
-        p += n;
-        len -= (size_t)n;
+    int e = write_all(fd, data, len);
+    if (e) {
+        rc = sm_err_set(err, SM_EIO, "cannot write '%s': %s", tmp, strerror(e));
+        close(fd);
+        unlink(tmp);
+        goto out;
     }
     if (fsync(fd) || close(fd)) {
         rc = sm_err_set(err, SM_EIO, "cannot sync '%s': %s", tmp, strerror(errno));

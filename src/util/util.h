@@ -179,6 +179,9 @@ bool sm_path_exists(const char *path);
 bool sm_is_dir(const char *path);
 /* Read a whole file into a NUL-terminated malloc'd buffer. */
 int sm_read_file(const char *path, char **out, size_t *out_len, struct sm_err *err) SM_MUST_USE;
+/* Write data to path (created or truncated, mode 0600), no fsync: for
+ * temporary files. On failure the file is removed. */
+int sm_write_file(const char *path, const void *data, size_t len, struct sm_err *err) SM_MUST_USE;
 /* Write data atomically: temp file in the same directory, fsync, rename. */
 int sm_write_file_atomic(const char *path, const void *data, size_t len,
                          struct sm_err *err) SM_MUST_USE;

@@ -82,6 +82,16 @@ printf 'id,name\n1,a\n2,b\n3,c\n' | gzip -c > in/gz/good.csv.gz
 awk 'BEGIN { print "id,name"; for (i = 1; i <= 3000; i++) printf "%d,name %d %d\n", i, i * 7919 % 1000, i * i }' |
     gzip -c > full.gz
 head -c $(($(wc -c < full.gz) / 2)) full.gz > in/gz/trunc.csv.gz
+# gzip as other tools write it: two members one after the other (cat a.gz
+# b.gz, a blank line in the second), zero bytes after the end; and one
+# with a byte of its compressed data flipped
+csv_source gz2 in/gz2 "*.csv.gz" "" id:INTEGER name:VARCHAR
+mkdir -p in/gz2
+{ printf 'id,name\n10,x\n' | gzip -c; printf '11,y\n\n12,z\n' | gzip -c; } > in/gz2/multi.csv.gz
+{ printf 'id,name\n20,p\n' | gzip -c; head -c 8 /dev/zero; } > in/gz2/padded.csv.gz
+python3 -c "
+d = bytearray(open('full.gz', 'rb').read()); d[len(d) // 2] ^= 0x55
+open('in/gz2/flipped.csv.gz', 'wb').write(d)"
 rm full.gz
 cd ..
 gzip -t p2/in/gz/trunc.csv.gz 2> /dev/null
@@ -131,6 +141,11 @@ check_eq "truncated gz: quarantined as one file row" "1,UNREADABLE FILE,1,1" \
     "$(q p2 "SELECT count(*), max(error_type), count(*) FILTER (WHERE line IS NULL), count(*) FILTER (WHERE _source_file LIKE '%/trunc.csv.gz') FROM quarantine.gz")"
 check_match "truncated gz: the error says what is wrong" "truncat|gzip|compress|unexpected end" \
     "$(q p2 'SELECT error FROM quarantine.gz')"
+check_eq "multi-member and padded gz: every row loads, with its line (12 after a blank line: 5)" \
+    "multi.csv.gz:10@2|multi.csv.gz:11@3|multi.csv.gz:12@5|padded.csv.gz:20@2" \
+    "$(q p2 "SELECT string_agg(regexp_replace(_source_file, '^.*/', '') || ':' || id || '@' || _source_line, '|' ORDER BY id) FROM bronze.gz2")"
+check_eq "a gz with a flipped byte: quarantined whole, as corrupt" "1,1" \
+    "$(q p2 "SELECT count(*), count(*) FILTER (WHERE _source_file LIKE '%/flipped.csv.gz' AND error_type = 'UNREADABLE FILE' AND error ILIKE '%corrupt%') FROM quarantine.gz2")"
 
 run_smelt p2
 check_eq "bad input: a second run exits 0" 0 "$rc"
