@@ -33,8 +33,10 @@ static int readable_paths(const struct prj_project *p, const struct prj_source *
         size_t nm = 0;
         char *dir = sm_asprintf("%s/a%zu", tmp, idx);
         int rc = sm_mkdirs(dir, err);
-        if (!rc && ing_archive_extract(path, dir, src, ing_member_fits, NULL, 1, p->max_expansion, &ms,
-                                        &nm, &e))
+        struct ing_extract_opts o = {.accept = ing_member_fits,
+                                     .nthreads = 1,
+                                     .max_expansion = p->max_expansion};
+        if (!rc && ing_archive_extract(path, dir, src, &o, &ms, &nm, &e))
             rc = sm_err_set(err, e.code, "'%s': %s", path, e.msg);
         free(dir);
         for (size_t i = 0; !rc && i < nm; i++) {

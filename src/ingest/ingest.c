@@ -475,8 +475,7 @@ out:
  */
 enum { FAST_GZIP_MAX_IN = 64 << 20, FAST_GZIP_MAX_OUT = 256 << 20, FAST_UNDECIDED = -1 };
 
-/* A copy of data in memory, as a file (memfd): its descriptor, or -1. */
-static int memory_file(const void *data, size_t len)
+int ing_memory_file(const void *data, size_t len)
 {
     int fd = memfd_create("smelt-plain", MFD_CLOEXEC);
     if (fd < 0)
@@ -554,7 +553,7 @@ static int check_gzip_fast(int fd, struct ing_lines *lines, int max_expansion, b
         ing_lines_finish(lines);
     }
     if (!rc && (want_plain || garbage))
-        *out_plain_fd = memory_file(out, len);
+        *out_plain_fd = ing_memory_file(out, len);
     if (!rc && garbage && *out_plain_fd < 0)
         rc = sm_err_set(err, SM_EPARSE,
                         "bytes after the end of the gzip data (%zu of %zu): gzip -t allows them, "

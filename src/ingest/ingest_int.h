@@ -82,7 +82,11 @@ int ing_check_gzip_lines(const char *path, struct ing_lines *lines, int max_expa
 /* One member of an archive, as ing_archive_extract() found it. */
 struct ing_member {
     char *name;    /* as shown: the member's path, invalid bytes as '?' */
-    char *path;    /* plain-text extracted copy under the temp folder, or NULL */
+    char *path;    /* plain-text extracted copy under the temp folder, or
+                      /proc/self/fd/<mem_fd>, or NULL */
+    bool in_memory; /* path is the memfd mem_fd, closed by ing_members_free
+                       unless the caller takes it (in_memory = false) */
+    int mem_fd;
     char *refused; /* why it is not loaded, or NULL */
     struct ing_lines lines;
 };
@@ -97,18 +101,30 @@ bool ing_member_fits(const struct prj_source *src, const char *name);
 /* Extract the regular-file members of the archive at path into tmpdir
  * (files named m<N>, decompressed when the member is compressed), skipping
  * folders and refusing unsafe names, links, special files and members
- * accept() rejects. *out (free with ing_members_free) lists them in archive
- * order. An archive that cannot be read to its end is SM_EPARSE and lists
+ * accept() rejects. A plain member whose size the archive states goes to
+ * a memfd instead while o->mem_room lasts. *out (free with
+ * ing_members_free) lists them in archive order. An archive that cannot be read to its end is SM_EPARSE and lists
  * nothing: it is then quarantined whole. Each member's ing_lines is set up
  * from proto (ing_lines_init). A zip is extracted by up to nthreads threads
  * at once, each reading the archive and inflating its share of the members
  * (a zip's members are separate streams); other archives by one. A member
  * that expands more than max_expansion times is refused; members that do so
  * together make the whole archive SM_EPARSE. */
+struct ing_extract_opts {
+    ing_member_accept_fn accept;
+    const struct ing_lines *proto; /* may be NULL */
+    int nthreads;
+    int max_expansion;
+    /* bytes of members that may still be kept in memory (memfd) rather
+     * than written under tmpdir, shared by threads; NULL: none */
+    _Atomic int64_t *mem_room;
+};
 int ing_archive_extract(const char *path, const char *tmpdir, const struct prj_source *src,
-                        ing_member_accept_fn accept, const struct ing_lines *proto, int nthreads,
-                        int max_expansion, struct ing_member **out, size_t *out_n,
+                        const struct ing_extract_opts *o, struct ing_member **out, size_t *out_n,
                         struct sm_err *err) SM_MUST_USE;
+/* A file in memory (memfd) holding data (NULL when len is 0: an empty one
+ * to write to): its descriptor, or -1. */
+int ing_memory_file(const void *data, size_t len);
 void ing_members_free(struct ing_member *m, size_t n);
 
 /* --- REST sources (rest.c) ----------------------------------------------------

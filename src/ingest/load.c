@@ -115,13 +115,15 @@ struct load {
     bool rej;               /* smelt_rej exists */
     bool by_line_staged;
     int file_threads; /* threads one archive may be extracted with */
-    /* bytes of plain copies of .gz files the preparation may still keep
-     * in memory (they spare DuckDB inflating them again; prepare_file) */
+    /* bytes of plain copies (.gz files, archive members) the preparation
+     * may still keep in memory; see PLAIN_BUDGET */
     _Atomic int64_t *plain_room;
 };
 
-/* Plain copies of gzip files in memory, at most this much of them per
- * load (DuckDB inflating them again costs a fifth of a load's CPU). */
+/* Plain copies of gzip files and archive members in memory (memfd), at
+ * most this much of them per load; beyond it, gzip files are inflated by
+ * DuckDB again and members written to the temporary folder. In memory, the
+ * copies cost neither a second inflate nor the file system's work. */
 #define PLAIN_BUDGET ((int64_t)256 << 20)
 
 enum { HEAD_BYTES = 1 << 16, NDJSON_HEAD_LINES = 32 };
@@ -309,8 +311,12 @@ static int prepare_file(const struct load *ld, const struct st_landed *f, size_t
         size_t nm = 0;
         char *dir = sm_asprintf("%s/a%zu", ld->tmpdir, idx);
         int rc = sm_mkdirs(dir, err);
-        if (!rc && ing_archive_extract(f->landing_path, dir, ld->src, ing_member_fits, &proto,
-                                       ld->file_threads, ld->p->max_expansion, &ms, &nm, &e))
+        struct ing_extract_opts o = {.accept = ing_member_fits,
+                                     .proto = &proto,
+                                     .nthreads = ld->file_threads,
+                                     .max_expansion = ld->p->max_expansion,
+                                     .mem_room = ld->plain_room};
+        if (!rc && ing_archive_extract(f->landing_path, dir, ld->src, &o, &ms, &nm, &e))
             rc = -1;
         free(dir);
         if (rc > 0)
@@ -330,7 +336,10 @@ static int prepare_file(const struct load *ld, const struct st_landed *f, size_t
                 continue;
             }
             struct unit *u = prepared_unit(pr, f, ms[i].path, sf, true);
+            u->in_memory = ms[i].in_memory;
+            u->mem_fd = ms[i].mem_fd;
             ms[i].path = NULL;
+            ms[i].in_memory = false;
             u->lines = ms[i].lines;
             u->have_lines = lines;
             memset(&ms[i].lines, 0, sizeof(ms[i].lines));

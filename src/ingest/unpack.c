@@ -186,6 +186,7 @@ struct sink {
     struct archive *a;
     int64_t in0, out;
     int max_expansion;
+    bool memory; /* fd is a memfd: kept open by sink_close */
 };
 
 static int sink_open(struct sink *k, const char *path, struct ing_lines *lines, struct sm_err *err)
@@ -196,6 +197,7 @@ static int sink_open(struct sink *k, const char *path, struct ing_lines *lines, 
     k->a = NULL;
     k->in0 = k->out = 0;
     k->max_expansion = 0;
+    k->memory = false;
     if (!path)
         return 0;
     k->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -233,11 +235,31 @@ static int sink_write(struct sink *k, const void *data, size_t n, struct sm_err 
     return 0;
 }
 
-/* Close the copy; on failure remove it, so no partial file is ever read. */
+/* A sink into a new memfd (k->fd) instead of a file; -1 when the system
+ * cannot make one. */
+static int sink_open_memory(struct sink *k, struct ing_lines *lines)
+{
+    struct sm_err unused = SM_ERR_INIT;
+    (void)sink_open(k, NULL, lines, &unused);
+    k->path = "a memory file";
+    k->fd = ing_memory_file(NULL, 0);
+    k->memory = k->fd >= 0;
+    return k->fd;
+}
+
+/* Close the copy; on failure remove it, so no partial file is ever read.
+ * A memfd stays open on success: it is the copy. */
 static int sink_close(struct sink *k, int rc, struct sm_err *err)
 {
     if (k->lines && !rc)
         ing_lines_finish(k->lines);
+    if (k->memory && !rc)
+        return 0;
+    if (k->memory) {
+        close(k->fd);
+        k->fd = -1;
+        return rc;
+    }
     if (k->fd < 0)
         return rc;
     if (close(k->fd) && !rc)
@@ -380,6 +402,8 @@ out:
 void ing_members_free(struct ing_member *m, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
+        if (m[i].in_memory)
+            close(m[i].mem_fd);
         free(m[i].name);
         free(m[i].path);
         free(m[i].refused);
@@ -424,16 +448,47 @@ static int copy_member(struct archive *a, struct sink *k, bool *fatal, struct sm
     return rc;
 }
 
-/* Extract the current (regular, accepted) member to m->path. A compressed
- * member goes to a raw copy first, then through ing_unpack(). */
+/* Take size bytes of *room, if there are that many left. */
+static bool take_room(_Atomic int64_t *room, int64_t size)
+{
+    if (!room || size < 0)
+        return false;
+    if (atomic_fetch_sub(room, size) >= size)
+        return true;
+    atomic_fetch_add(room, size);
+    return false;
+}
+
+/* Extract the current (regular, accepted) member, of the stated size (-1:
+ * not stated), to m->path: a memfd while o->mem_room lasts, else a file
+ * under tmpdir. A compressed member goes to a raw copy first, then through
+ * ing_unpack() to a file. */
 static int extract_member(struct archive *a, struct ing_member *m, const char *tmpdir, size_t seq,
-                          int max_expansion, int64_t *out_bytes, bool *fatal, struct sm_err *err)
+                          const struct ing_extract_opts *o, int64_t size, int64_t *out_bytes,
+                          bool *fatal, struct sm_err *err)
 {
     enum ing_comp comp = ing_comp_of(m->name, NULL);
+    int max_expansion = o->max_expansion;
+    struct sink k;
+    int rc;
+    if (comp == ING_COMP_NONE && take_room(o->mem_room, size)) {
+        int fd = sink_open_memory(&k, &m->lines);
+        if (fd >= 0) {
+            sink_guard(&k, a, max_expansion);
+            rc = sink_close(&k, copy_member(a, &k, fatal, err), err);
+            *out_bytes = rc ? 0 : k.out; /* a refused member's bytes are gone */
+            if (!rc) {
+                m->path = sm_asprintf("/proc/self/fd/%d", fd);
+                m->in_memory = true;
+                m->mem_fd = fd;
+            }
+            return rc;
+        }
+        atomic_fetch_add(o->mem_room, size);
+    }
     char *path = sm_asprintf("%s/m%zu", tmpdir, seq);
     char *raw = comp == ING_COMP_NONE ? NULL : sm_asprintf("%s/m%zu.raw", tmpdir, seq);
-    struct sink k;
-    int rc = sink_open(&k, raw ? raw : path, raw ? NULL : &m->lines, err);
+    rc = sink_open(&k, raw ? raw : path, raw ? NULL : &m->lines, err);
     if (!rc) {
         sink_guard(&k, a, max_expansion);
         rc = sink_close(&k, copy_member(a, &k, fatal, err), err);
@@ -458,10 +513,10 @@ static int extract_member(struct archive *a, struct ing_member *m, const char *t
  * must be), but only members whose index is part modulo nparts are
  * extracted; the others are skipped without being inflated. */
 static int extract_part(const char *path, const char *tmpdir, const struct prj_source *src,
-                        ing_member_accept_fn accept, const struct ing_lines *proto,
-                        int max_expansion, size_t part, size_t nparts, struct ing_member **out,
-                        size_t *out_n, struct sm_err *err)
+                        const struct ing_extract_opts *o, size_t part, size_t nparts,
+                        struct ing_member **out, size_t *out_n, struct sm_err *err)
 {
+    int max_expansion = o->max_expansion;
     struct ing_member *ms = NULL;
     size_t n = 0, alloc = 0;
     int64_t total = 0; /* bytes extracted by this part */
@@ -504,7 +559,7 @@ static int extract_part(const char *path, const char *tmpdir, const struct prj_s
         SM_ALLOC_GROW(ms, n + 1, alloc);
         struct ing_member *m = &ms[n++];
         memset(m, 0, sizeof(*m));
-        ing_lines_init(&m->lines, proto);
+        ing_lines_init(&m->lines, o->proto);
         m->name = ing_member_name_shown(nm, strlen(nm));
         struct sm_err me = SM_ERR_INIT;
         const char *why = type_refusal(e);
@@ -512,13 +567,14 @@ static int extract_part(const char *path, const char *tmpdir, const struct prj_s
             m->refused = sm_strdup(why);
         } else if (ing_member_name_check(nm, strlen(nm), &me)) {
             m->refused = sm_strdup(me.msg);
-        } else if (!accept(src, nm)) {
+        } else if (!o->accept(src, nm)) {
             m->refused = sm_asprintf("the member's name does not look like a %s file",
                                      prj_format_name(src->format));
         } else if ((n - 1) % nparts == part) {
             bool fatal = false;
             int64_t got = 0;
-            if (extract_member(a, m, tmpdir, seq, max_expansion, &got, &fatal, &me)) {
+            int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : -1;
+            if (extract_member(a, m, tmpdir, seq, o, size, &got, &fatal, &me)) {
                 if (fatal) {
                     rc = sm_err_set(err, SM_EPARSE,
                                     "corrupt or truncated archive at member '%s': %s", m->name,
@@ -543,7 +599,7 @@ out:
     archive_read_free(a);
     if (rc) {
         for (size_t i = 0; i < n; i++)
-            if (ms[i].path)
+            if (ms[i].path && !ms[i].in_memory)
                 unlink(ms[i].path);
         ing_members_free(ms, n);
         return rc;
@@ -556,9 +612,7 @@ out:
 struct part_job {
     const char *path, *tmpdir;
     const struct prj_source *src;
-    ing_member_accept_fn accept;
-    const struct ing_lines *proto;
-    int max_expansion;
+    const struct ing_extract_opts *o;
     size_t part, nparts;
     struct ing_member *ms;
     size_t n;
@@ -569,20 +623,18 @@ struct part_job {
 static void *part_worker(void *arg)
 {
     struct part_job *j = arg;
-    j->rc = extract_part(j->path, j->tmpdir, j->src, j->accept, j->proto, j->max_expansion,
-                         j->part, j->nparts, &j->ms, &j->n, &j->err);
+    j->rc = extract_part(j->path, j->tmpdir, j->src, j->o, j->part, j->nparts, &j->ms, &j->n,
+                         &j->err);
     return NULL;
 }
 
 int ing_archive_extract(const char *path, const char *tmpdir, const struct prj_source *src,
-                        ing_member_accept_fn accept, const struct ing_lines *proto, int nthreads,
-                        int max_expansion, struct ing_member **out, size_t *out_n,
+                        const struct ing_extract_opts *o, struct ing_member **out, size_t *out_n,
                         struct sm_err *err)
 {
-    size_t np = nthreads > 1 && sm_ends_with(path, ".zip") ? (size_t)nthreads : 1;
+    size_t np = o->nthreads > 1 && sm_ends_with(path, ".zip") ? (size_t)o->nthreads : 1;
     if (np == 1)
-        return extract_part(path, tmpdir, src, accept, proto, max_expansion, 0, 1, out, out_n,
-                            err);
+        return extract_part(path, tmpdir, src, o, 0, 1, out, out_n, err);
     struct part_job *jobs = sm_calloc(np, sizeof(*jobs));
     pthread_t *th = sm_calloc(np, sizeof(*th));
     bool *started = sm_calloc(np, sizeof(bool));
@@ -590,9 +642,7 @@ int ing_archive_extract(const char *path, const char *tmpdir, const struct prj_s
         jobs[k] = (struct part_job){.path = path,
                                     .tmpdir = tmpdir,
                                     .src = src,
-                                    .accept = accept,
-                                    .proto = proto,
-                                    .max_expansion = max_expansion,
+                                    .o = o,
                                     .part = k,
                                     .nparts = np};
         started[k] = k > 0 && !pthread_create(&th[k], NULL, part_worker, &jobs[k]);
@@ -628,7 +678,7 @@ int ing_archive_extract(const char *path, const char *tmpdir, const struct prj_s
     }
     for (size_t k = 0; k < np; k++) {
         for (size_t i = 0; rc && i < jobs[k].n; i++)
-            if (jobs[k].ms[i].path)
+            if (jobs[k].ms[i].path && !jobs[k].ms[i].in_memory)
                 unlink(jobs[k].ms[i].path);
         ing_members_free(jobs[k].ms, jobs[k].n);
     }
