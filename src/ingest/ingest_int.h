@@ -78,6 +78,9 @@ int ing_unpack(const char *path, enum ing_comp comp, const char *out_path, struc
  * SM_EPARSE with why. */
 int ing_check_gzip_lines(const char *path, struct ing_lines *lines, int max_expansion,
                          bool want_plain, int *out_plain_fd, struct sm_err *err) SM_MUST_USE;
+/* Tests only (fuzz_unpack compares the two paths): true makes
+ * ing_check_gzip_lines() skip libdeflate and take zlib's streaming path. */
+extern bool ing_gzip_streaming_only;
 
 /* One member of an archive, as ing_archive_extract() found it. */
 struct ing_member {

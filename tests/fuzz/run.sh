@@ -8,8 +8,8 @@ secs=${FUZZ_SECONDS:-60}
 out=build/fuzz
 mkdir -p "$out"
 CFLAGS="-std=c11 -D_GNU_SOURCE -DSMELT_VERSION=\"fuzz\" -g -O1 -Isrc -isystem ${DUCKDB_DIR:-deps/duckdb} \
-  -fsanitize=fuzzer,address,undefined $(pkg-config --cflags yaml-0.1 jansson libcurl)"
-LIBS="$(pkg-config --libs yaml-0.1 jansson libcurl) -lpthread"
+  -fsanitize=fuzzer,address,undefined $(pkg-config --cflags yaml-0.1 jansson libcurl libarchive zlib libdeflate)"
+LIBS="$(pkg-config --libs yaml-0.1 jansson libcurl libarchive zlib libdeflate) -lpthread"
 build() { # target sources...
     t=$1
     shift
@@ -21,8 +21,9 @@ build fuzz_member src/ingest/member.c src/util/util.c
 build fuzz_tmpl src/util/tmpl.c src/util/util.c
 build fuzz_oauth src/util/oauth.c src/util/http.c src/util/util.c
 build fuzz_jscan src/util/jscan.c src/util/util.c
+build fuzz_unpack src/ingest/unpack.c src/ingest/member.c src/project/project.c src/util/tmpl.c src/util/util.c
 status=0
-for t in fuzz_dv fuzz_yaml fuzz_member fuzz_tmpl fuzz_oauth fuzz_jscan; do
+for t in fuzz_dv fuzz_yaml fuzz_member fuzz_tmpl fuzz_oauth fuzz_jscan fuzz_unpack; do
     mkdir -p "$out/$t.corpus"
     echo "fuzz: $t for ${secs}s"
     "$out/$t" -max_total_time="$secs" -max_len=4096 "$out/$t.corpus" > "$out/$t.log" 2>&1 || {

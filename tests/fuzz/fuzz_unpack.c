@@ -1,0 +1,149 @@
+/*
+ * libFuzzer target: compressed files and archives as they arrive (outside
+ * input), through unpack.c. The first byte says what the rest is:
+ *
+ *  - even: a .gz file, checked twice, by the in-memory path (libdeflate)
+ *    and by zlib's streaming path. Aborts when they disagree on whether
+ *    the file is good, or, for a good file, on its lines (count and blank
+ *    lines) or on the plain text the memory copy holds.
+ *  - odd: a .zip, .tar or .tar.gz (by the byte's next bits), extracted
+ *    member by member, some members into memfds. Aborts when an extracted
+ *    member is anywhere but the temporary folder or a memfd, or when a
+ *    member is both refused and extracted.
+ */
+#include "ingest/ingest_int.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static char dir[] = "/tmp/fuzz_unpack.XXXXXX";
+
+static void put(const char *path, const uint8_t *data, size_t size)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || write(fd, data, size) != (ssize_t)size)
+        abort();
+    close(fd);
+}
+
+static bool accept_all(const struct prj_source *src, const char *name)
+{
+    (void)src;
+    return name[0] != 'x'; /* some refusals too */
+}
+
+/* The plain text of a memfd, or NULL for -1. */
+static char *slurp(int fd, size_t *len)
+{
+    *len = 0;
+    if (fd < 0)
+        return NULL;
+    char *buf = NULL;
+    struct sm_err err = SM_ERR_INIT;
+    char *path = sm_asprintf("/proc/self/fd/%d", fd);
+    if (sm_read_file(path, &buf, len, &err))
+        abort();
+    free(path);
+    return buf;
+}
+
+static void check_gzip(const char *path)
+{
+    struct ing_lines a, b;
+    ing_lines_init(&a, NULL);
+    ing_lines_init(&b, NULL);
+    struct sm_err ea = SM_ERR_INIT, eb = SM_ERR_INIT;
+    int fa = -1, fb = -1;
+    ing_gzip_streaming_only = false;
+    int ra = ing_check_gzip_lines(path, &a, 1000, true, &fa, &ea);
+    ing_gzip_streaming_only = true;
+    int rb = ing_check_gzip_lines(path, &b, 1000, false, &fb, &eb);
+    if ((ra == 0) != (rb == 0) || fb >= 0)
+        abort();
+    if ((ra && !ea.msg[0]) || (rb && !eb.msg[0]))
+        abort(); /* a refusal says why */
+    if (!ra) {
+        if (a.nlines != b.nlines || a.nblank != b.nblank)
+            abort();
+        for (size_t i = 0; i < a.nblank; i++)
+            if (a.blank[i] != b.blank[i])
+                abort();
+        /* The memory copy, when made, is the plain text: as many lines. */
+        size_t len;
+        char *plain = slurp(fa, &len);
+        if (plain) {
+            struct ing_lines c;
+            ing_lines_init(&c, NULL);
+            ing_lines_feed(&c, plain, len);
+            ing_lines_finish(&c);
+            if (c.nlines != a.nlines)
+                abort();
+            ing_lines_release(&c);
+            free(plain);
+        }
+    }
+    if (fa >= 0)
+        close(fa);
+    ing_lines_release(&a);
+    ing_lines_release(&b);
+}
+
+static void check_archive(const char *path, const char *tmp)
+{
+    struct prj_source src;
+    memset(&src, 0, sizeof(src));
+    src.name = "fuzz";
+    src.format = PRJ_FMT_CSV;
+    _Atomic int64_t room = 2048;
+    struct ing_extract_opts o = {
+        .accept = accept_all, .nthreads = 2, .max_expansion = 1000, .mem_room = &room};
+    struct ing_member *ms = NULL;
+    size_t n = 0;
+    struct sm_err err = SM_ERR_INIT;
+    if (ing_archive_extract(path, tmp, &src, &o, &ms, &n, &err)) {
+        if (!err.msg[0] || ms || n)
+            abort();
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct ing_member *m = &ms[i];
+        if (m->refused && m->path)
+            abort();
+        if (m->path && !sm_starts_with(m->path, tmp) &&
+            !(m->in_memory && sm_starts_with(m->path, "/proc/self/fd/")))
+            abort();
+        if (m->path && !m->in_memory)
+            unlink(m->path);
+    }
+    ing_members_free(ms, n);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static bool made;
+    if (!made && !mkdtemp(dir))
+        abort();
+    made = true;
+    if (!size)
+        return 0;
+    static const char *const kinds[] = {"in.zip", "in.tar", "in.tar.gz", "in.zip"};
+    uint8_t k = data[0];
+    char *path = sm_asprintf("%s/%s", dir, k % 2 ? kinds[(k >> 1) % 4] : "in.csv.gz");
+    char *tmp = sm_asprintf("%s/x", dir);
+    struct sm_err err = SM_ERR_INIT;
+    if (sm_mkdirs(tmp, &err))
+        abort();
+    put(path, data + 1, size - 1);
+    if (k % 2)
+        check_archive(path, tmp);
+    else
+        check_gzip(path);
+    if (sm_rmtree(tmp, &err))
+        abort();
+    unlink(path);
+    free(path);
+    free(tmp);
+    return 0;
+}
