@@ -192,7 +192,8 @@ struct sink {
     struct archive *a;
     int64_t in0, out;
     int max_expansion;
-    bool memory; /* fd is a memfd: kept open by sink_close */
+    bool memory;   /* fd is a memfd: kept open by sink_close */
+    int64_t limit; /* memory: the size the member was said to have */
 };
 
 static int sink_open(struct sink *k, const char *path, struct ing_lines *lines, struct sm_err *err)
@@ -223,6 +224,10 @@ static void sink_guard(struct sink *k, struct archive *a, int max_expansion)
 static int sink_write(struct sink *k, const void *data, size_t n, struct sm_err *err)
 {
     k->out += (int64_t)n;
+    if (k->memory && k->out > k->limit)
+        return sm_err_set(err, SM_EPARSE,
+                          "the member holds more than the %lld bytes the archive says it has",
+                          (long long)k->limit);
     if (k->a && ing_bomb_check(archive_filter_bytes(k->a, -1) - k->in0, k->out, k->max_expansion,
                                err))
         return SM_EPARSE;
@@ -241,15 +246,17 @@ static int sink_write(struct sink *k, const void *data, size_t n, struct sm_err 
     return 0;
 }
 
-/* A sink into a new memfd (k->fd) instead of a file; -1 when the system
- * cannot make one. */
-static int sink_open_memory(struct sink *k, struct ing_lines *lines)
+/* A sink into a new memfd (k->fd) instead of a file, refusing more than
+ * limit bytes (the memory was set aside for that many); -1 when the
+ * system cannot make one. */
+static int sink_open_memory(struct sink *k, struct ing_lines *lines, int64_t limit)
 {
     struct sm_err unused = SM_ERR_INIT;
     (void)sink_open(k, NULL, lines, &unused);
     k->path = "a memory file";
     k->fd = ing_memory_file(NULL, 0);
     k->memory = k->fd >= 0;
+    k->limit = limit;
     return k->fd;
 }
 
@@ -677,7 +684,7 @@ static int extract_member(struct archive *a, struct ing_member *m, const char *t
     struct sink k;
     int rc;
     if (comp == ING_COMP_NONE && take_room(o->mem_room, size)) {
-        int fd = sink_open_memory(&k, &m->lines);
+        int fd = sink_open_memory(&k, &m->lines, size);
         if (fd >= 0) {
             sink_guard(&k, a, max_expansion);
             rc = sink_close(&k, copy_member(a, &k, fatal, err), err);

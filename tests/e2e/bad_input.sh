@@ -355,4 +355,32 @@ printf 'name: p6\ndefaults:\n  max_expansion: 0\n' > p6/smelt.yml
 check_eq "bombs: with max_expansion 0 the zst is read again (a second batch) and not refused as a bomb" "2,1" \
     "$(q p6 "SELECT count(DISTINCT _batch_id), count(*) FILTER (WHERE error LIKE '%bomb%') FROM quarantine.b WHERE _source_file LIKE '%bomb.csv.zst'")"
 
+# --- 7. a zip member larger than the archive says ----------------------------------
+# Members of stated size may be read into memory: one that holds more than
+# it says must be refused, not read on.
+mkdir -p p7/sources p7/in
+cd p7
+echo "name: p7" > smelt.yml
+csv_source z in "*.zip" "" id:INTEGER name:VARCHAR
+python3 - <<'EOF2'
+import struct, zipfile
+data = "id,name\n" + "".join("%d,n%d\n" % (i, i) for i in range(1, 2001))
+with zipfile.ZipFile("in/lie.zip", "w", zipfile.ZIP_DEFLATED) as z:
+    z.writestr("lie.csv", data)
+    z.writestr("ok.csv", "id,name\n7,g\n")
+b = bytearray(open("in/lie.zip", "rb").read())
+# the first member's uncompressed size: local header (offset 22) and central directory (+24)
+assert struct.unpack_from("<I", b, 22)[0] == len(data)
+struct.pack_into("<I", b, 22, 100)
+cd = b.find(b"PK\x01\x02")
+assert struct.unpack_from("<I", b, cd + 24)[0] == len(data)
+struct.pack_into("<I", b, cd + 24, 100)
+open("in/lie.zip", "wb").write(b)
+EOF2
+cd ..
+run_smelt p7
+check_eq "a member larger than stated: the run exits 0, the honest member loads" "0,1,7" "$rc,$(q p7 'SELECT count(*), sum(id) FROM bronze.z')"
+check_match "a member larger than stated: quarantined, saying its size is wrong" "lie.csv,.*(wrong size|more than the 100 bytes)" \
+    "$(q p7 "SELECT regexp_replace(_source_file, '^.*!', '') || ',' || error FROM quarantine.z")"
+
 done_testing
