@@ -19,6 +19,7 @@ static int infer(struct cli_ctx *ctx, const char *name, bool force, enum cli_for
     struct eng_db *db = NULL;
     struct prj_column *cols = NULL;
     size_t n = 0, nfiles = 0;
+    char *df = NULL, *tf = NULL; /* date and timestamp formats found */
     int code = CLI_EXIT_OK;
     int rc = prj_load_infer(ctx->dir, name, &p, &err);
     if (rc) {
@@ -47,8 +48,9 @@ static int infer(struct cli_ctx *ctx, const char *name, bool force, enum cli_for
         code = CLI_EXIT_USAGE;
         goto out;
     }
-    if (orc_open_engine(p, &db, &err) || ing_infer_columns(db, p, src, &cols, &n, &nfiles, &err) ||
-        prj_source_write_columns(p, src, cols, n, force, &err)) {
+    if (orc_open_engine(p, &db, &err) ||
+        ing_infer_columns(db, p, src, &cols, &n, &nfiles, &df, &tf, &err) ||
+        prj_source_write_columns(p, src, cols, n, force, df, tf, &err)) {
         code = cli_fail(&err);
         goto out;
     }
@@ -59,7 +61,18 @@ static int infer(struct cli_ctx *ctx, const char *name, bool force, enum cli_for
         (void)sm_buf_add_json_str(&b, src->name);
         (void)sm_buf_adds(&b, ",\"file\":");
         (void)sm_buf_add_json_str(&b, src->file);
-        (void)sm_buf_addf(&b, ",\"files_read\":%zu,\"columns\":[", nfiles);
+        (void)sm_buf_addf(&b, ",\"files_read\":%zu,", nfiles);
+        if (df) {
+            (void)sm_buf_adds(&b, "\"date_format\":");
+            (void)sm_buf_add_json_str(&b, df);
+            (void)sm_buf_adds(&b, ",");
+        }
+        if (tf) {
+            (void)sm_buf_adds(&b, "\"timestamp_format\":");
+            (void)sm_buf_add_json_str(&b, tf);
+            (void)sm_buf_adds(&b, ",");
+        }
+        (void)sm_buf_adds(&b, "\"columns\":[");
         for (size_t i = 0; i < n; i++) {
             (void)sm_buf_adds(&b, i ? ",{\"name\":" : "{\"name\":");
             (void)sm_buf_add_json_str(&b, cols[i].name);
@@ -87,8 +100,14 @@ static int infer(struct cli_ctx *ctx, const char *name, bool force, enum cli_for
                n == 1 ? "" : "s", nfiles, nfiles == 1 ? "" : "s");
         for (size_t i = 0; i < n; i++)
             printf("  %-*s  %s\n", (int)w, cols[i].name, cols[i].type);
+        if (df)
+            printf("dates are written %s: written as 'date_format'\n", df);
+        if (tf)
+            printf("timestamps are written %s: written as 'timestamp_format'\n", tf);
     }
 out:
+    free(df);
+    free(tf);
     ing_columns_free(cols, n);
     eng_close(db);
     prj_free(p);

@@ -79,9 +79,56 @@ static bool nested(const char *t)
            strcasestr(t, "UNION") || !strcasecmp(t, "JSON") || !strcasecmp(t, "NULL");
 }
 
-int ing_infer_columns(struct eng_db *db, const struct prj_project *p, const struct prj_source *src,
-                      struct prj_column **out, size_t *n, size_t *nfiles, struct sm_err *err)
+/* The CSV options of src that shape how DuckDB reads the text. */
+static void add_csv_reading(struct sm_buf *q, const struct prj_source *src)
 {
+    (void)sm_buf_addf(q, ", header=%s, auto_detect=true, sample_size=-1",
+                      src->header ? "true" : "false");
+    add_opt(q, "delim", src->delimiter);
+    add_opt(q, "quote", src->quote);
+    add_opt(q, "escape", src->escape);
+    if (src->null_strings.n) {
+        (void)sm_buf_adds(q, ", nullstr=[");
+        for (size_t i = 0; i < src->null_strings.n; i++) {
+            if (i)
+                (void)sm_buf_addc(q, ',');
+            (void)sm_buf_add_sql_str(q, src->null_strings.v[i]);
+        }
+        (void)sm_buf_adds(q, "]");
+    }
+}
+
+/* The first date (timestamp) format other than ISO 8601's that DuckDB's
+ * sniffer finds in one of paths, into *df (*tf) unless src sets one. */
+static int sniff_formats(struct eng_db *db, const struct prj_source *src,
+                         const struct prj_strs *paths, char **df, char **tf, struct sm_err *err)
+{
+    int rc = 0;
+    for (size_t i = 0; i < paths->n && !rc && (!*df || !*tf); i++) {
+        struct sm_buf q = SM_BUF_INIT;
+        struct eng_result *r = NULL;
+        (void)sm_buf_adds(&q, "SELECT DateFormat, TimestampFormat FROM sniff_csv(");
+        (void)sm_buf_add_sql_str(&q, paths->v[i]);
+        add_csv_reading(&q, src);
+        (void)sm_buf_adds(&q, ")");
+        rc = eng_query(db, q.buf, &r, err);
+        char **want[] = {src->date_format ? NULL : df, src->timestamp_format ? NULL : tf};
+        for (size_t k = 0; !rc && k < 2 && eng_result_nrows(r); k++) {
+            const char *v = eng_result_str(r, (int)k, 0);
+            if (want[k] && !*want[k] && v && *v && !sm_starts_with(v, "%Y-%m-%d"))
+                *want[k] = sm_strdup(v);
+        }
+        eng_result_free(r);
+        sm_buf_release(&q);
+    }
+    return rc;
+}
+
+int ing_infer_columns(struct eng_db *db, const struct prj_project *p, const struct prj_source *src,
+                      struct prj_column **out, size_t *n, size_t *nfiles, char **out_date_format,
+                      char **out_timestamp_format, struct sm_err *err)
+{
+    *out_date_format = *out_timestamp_format = NULL;
     struct sto_entry *ents = NULL;
     size_t ne = 0;
     struct prj_strs paths = {0};
@@ -118,6 +165,11 @@ int ing_infer_columns(struct eng_db *db, const struct prj_project *p, const stru
                         src->name, src->path);
         goto out;
     }
+    bool csv = src->format == PRJ_FMT_CSV || src->format == PRJ_FMT_TSV;
+    if (csv && (rc = sniff_formats(db, src, &paths, out_date_format, out_timestamp_format, err))) {
+        sm_err_prefix(err, rc, "source '%s': DuckDB cannot read the files", src->name);
+        goto out;
+    }
     (void)sm_buf_adds(&q, "DESCRIBE SELECT * FROM ");
     (void)sm_buf_adds(&q, src->format == PRJ_FMT_PARQUET ? "read_parquet(["
                           : src->format == PRJ_FMT_CSV || src->format == PRJ_FMT_TSV
@@ -132,22 +184,10 @@ int ing_infer_columns(struct eng_db *db, const struct prj_project *p, const stru
     switch (src->format) {
     case PRJ_FMT_CSV:
     case PRJ_FMT_TSV:
-        (void)sm_buf_addf(&q, ", header=%s, auto_detect=true, sample_size=-1",
-                          src->header ? "true" : "false");
-        add_opt(&q, "delim", src->delimiter);
-        add_opt(&q, "quote", src->quote);
-        add_opt(&q, "escape", src->escape);
-        if (src->null_strings.n) {
-            (void)sm_buf_adds(&q, ", nullstr=[");
-            for (size_t i = 0; i < src->null_strings.n; i++) {
-                if (i)
-                    (void)sm_buf_addc(&q, ',');
-                (void)sm_buf_add_sql_str(&q, src->null_strings.v[i]);
-            }
-            (void)sm_buf_adds(&q, "]");
-        }
-        add_opt(&q, "dateformat", src->date_format);
-        add_opt(&q, "timestampformat", src->timestamp_format);
+        add_csv_reading(&q, src);
+        add_opt(&q, "dateformat", src->date_format ? src->date_format : *out_date_format);
+        add_opt(&q, "timestampformat",
+                src->timestamp_format ? src->timestamp_format : *out_timestamp_format);
         break;
     case PRJ_FMT_NDJSON:
     case PRJ_FMT_JSON:
@@ -182,5 +222,10 @@ out:
     if (sm_rmtree(tmp, NULL))
         sm_warn("cannot remove the temporary folder '%s'", tmp);
     free(tmp);
+    if (rc) {
+        free(*out_date_format);
+        free(*out_timestamp_format);
+        *out_date_format = *out_timestamp_format = NULL;
+    }
     return rc;
 }

@@ -104,11 +104,15 @@ int ing_load_bronze(struct eng_db *db, struct st_db *st, const struct prj_projec
  * folder (at most 64 of them, read whole; compressed files and archive
  * members as a load reads them), in file order, with DuckDB types; nested
  * values (JSON objects and arrays) as VARCHAR, which keeps their JSON text.
- * *nfiles gets how many files were read. Free *out (names and types) with
- * ing_columns_free(). */
+ * *nfiles gets how many files were read. For CSV and TSV sources that set
+ * no date_format (timestamp_format), *out_date_format (*out_timestamp_format)
+ * gets the format DuckDB's sniffer found dates (timestamps) written in
+ * when that is not ISO 8601, else NULL: the columns read as DATE
+ * (TIMESTAMP) only with it. Free *out (names and types) with
+ * ing_columns_free(), the formats with free(). */
 int ing_infer_columns(struct eng_db *db, const struct prj_project *p, const struct prj_source *src,
-                      struct prj_column **out, size_t *n, size_t *nfiles,
-                      struct sm_err *err) SM_MUST_USE;
+                      struct prj_column **out, size_t *n, size_t *nfiles, char **out_date_format,
+                      char **out_timestamp_format, struct sm_err *err) SM_MUST_USE;
 void ing_columns_free(struct prj_column *cols, size_t n);
 
 /* Locations of a source's tables: "<lake>/bronze/<src>", "<lake>/quarantine/<src>". */

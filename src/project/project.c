@@ -2476,10 +2476,82 @@ static void add_yaml_scalar(struct sm_buf *b, const char *s, bool key)
     (void)sm_buf_addc(b, '"');
 }
 
+/* data with entries ("key: value" lines, each ending in '\n') added to its
+ * top-level `options` mapping, ks: appended as a new block when there is
+ * none; before the '}' of a flow mapping; else as the first entries of
+ * the block mapping, indented as the entry after them. */
+static void add_options_text(const char *data, size_t len, const struct key_span *ks,
+                             const char *entries, struct sm_buf *out)
+{
+    if (!ks->found || ks->value_null) {
+        size_t from = ks->found ? ks->key_start : len, to = ks->found ? ks->value_end : len;
+        (void)sm_buf_add(out, data, from);
+        if (from && data[from - 1] != '\n')
+            (void)sm_buf_addc(out, '\n');
+        (void)sm_buf_adds(out, "options:\n");
+        for (const char *e = entries; *e; e = strchr(e, '\n') + 1)
+            (void)sm_buf_addf(out, "  %.*s\n", (int)(strchr(e, '\n') - e), e);
+        (void)sm_buf_add(out, data + to, len - to);
+        return;
+    }
+    size_t end = ks->value_end;
+    if (end && data[end - 1] == '}') { /* flow: {a: 1} */
+        size_t k = end - 1, b = k;
+        while (b > ks->key_start && strchr(" \t\r\n", data[b - 1]))
+            b--;
+        (void)sm_buf_add(out, data, k);
+        bool first = data[b - 1] == '{';
+        for (const char *e = entries; *e; e = strchr(e, '\n') + 1) {
+            (void)sm_buf_adds(out, first ? "" : ", ");
+            (void)sm_buf_add(out, e, (size_t)(strchr(e, '\n') - e));
+            first = false;
+        }
+        (void)sm_buf_add(out, data + k, len - k);
+        return;
+    }
+    /* block: after the key's line, at the indentation of the next line */
+    size_t at = ks->key_start;
+    while (at < len && data[at] != '\n')
+        at++;
+    at += at < len;
+    size_t ind = 0;
+    for (size_t q = at; q < len;) {
+        size_t sp = 0;
+        while (q + sp < len && data[q + sp] == ' ')
+            sp++;
+        if (q + sp < len && data[q + sp] != '\n' && data[q + sp] != '#') {
+            ind = sp;
+            break;
+        }
+        while (q < len && data[q] != '\n')
+            q++;
+        q++;
+    }
+    (void)sm_buf_add(out, data, at);
+    if (at && data[at - 1] != '\n')
+        (void)sm_buf_addc(out, '\n');
+    for (const char *e = entries; *e; e = strchr(e, '\n') + 1)
+        (void)sm_buf_addf(out, "%*s%.*s\n", (int)(ind ? ind : 2), "", (int)(strchr(e, '\n') - e),
+                          e);
+    (void)sm_buf_add(out, data + at, len - at);
+}
+
 int prj_source_write_columns(const struct prj_project *p, const struct prj_source *src,
                              const struct prj_column *cols, size_t n, bool force,
+                             const char *date_format, const char *timestamp_format,
                              struct sm_err *err)
 {
+    const char *fmt_keys[] = {"date_format", "timestamp_format"};
+    const char *fmt_values[] = {src->date_format ? NULL : date_format,
+                                src->timestamp_format ? NULL : timestamp_format};
+    struct sm_buf entries = SM_BUF_INIT, edited = SM_BUF_INIT;
+    for (size_t i = 0; i < 2; i++) {
+        if (!fmt_values[i])
+            continue;
+        (void)sm_buf_addf(&entries, "%s: ", fmt_keys[i]);
+        add_yaml_scalar(&entries, fmt_values[i], false);
+        (void)sm_buf_addc(&entries, '\n');
+    }
     struct ctx c = {.root = p->root, .file = src->file, .err = err};
     char *abs = sm_path_join(p->root, src->file);
     char *data = NULL;
@@ -2487,8 +2559,16 @@ int prj_source_write_columns(const struct prj_project *p, const struct prj_sourc
     struct key_span ks;
     struct sm_buf out = SM_BUF_INIT, block = SM_BUF_INIT;
     int rc = sm_read_file(abs, &data, &len, err);
+    /* text: the file with the formats added to its options, if any */
+    const char *text = data;
+    size_t tlen = len;
+    if (!rc && entries.len && !(rc = find_top_key(&c, data, len, "options", &ks))) {
+        add_options_text(data, len, &ks, entries.buf, &edited);
+        text = edited.buf;
+        tlen = edited.len;
+    }
     if (!rc)
-        rc = find_top_key(&c, data, len, "columns", &ks);
+        rc = find_top_key(&c, text, tlen, "columns", &ks);
     if (rc)
         goto out;
     if (ks.found && src->ncolumns && !force) {
@@ -2508,18 +2588,18 @@ int prj_source_write_columns(const struct prj_project *p, const struct prj_sourc
     if (ks.found) {
         /* from the start of the key's line to the end of the value's last line */
         size_t from = ks.key_start, to = ks.value_end;
-        while (from > 0 && data[from - 1] != '\n')
+        while (from > 0 && text[from - 1] != '\n')
             from--;
-        while (to < len && data[to] != '\n')
+        while (to < tlen && text[to] != '\n')
             to++;
-        if (to < len)
+        if (to < tlen)
             to++;
-        (void)sm_buf_add(&out, data, from);
+        (void)sm_buf_add(&out, text, from);
         (void)sm_buf_add(&out, block.buf, block.len);
-        (void)sm_buf_add(&out, data + to, len - to);
+        (void)sm_buf_add(&out, text + to, tlen - to);
     } else {
-        (void)sm_buf_add(&out, data, len);
-        if (len && data[len - 1] != '\n')
+        (void)sm_buf_add(&out, text, tlen);
+        if (tlen && text[tlen - 1] != '\n')
             (void)sm_buf_addc(&out, '\n');
         (void)sm_buf_add(&out, block.buf, block.len);
     }
@@ -2534,6 +2614,10 @@ int prj_source_write_columns(const struct prj_project *p, const struct prj_sourc
     for (size_t i = 0; same && i < n; i++)
         same = !strcmp(cs->columns[i].name, cols[i].name) &&
                !strcmp(cs->columns[i].type, cols[i].type);
+    if (same && fmt_values[0])
+        same = cs->date_format && !strcmp(cs->date_format, fmt_values[0]);
+    if (same && fmt_values[1])
+        same = cs->timestamp_format && !strcmp(cs->timestamp_format, fmt_values[1]);
     prj_free(check);
     if (rc || !same) {
         int wrc = sm_write_file_atomic(abs, data, len, NULL);
@@ -2545,6 +2629,8 @@ int prj_source_write_columns(const struct prj_project *p, const struct prj_sourc
 out:
     sm_buf_release(&out);
     sm_buf_release(&block);
+    sm_buf_release(&entries);
+    sm_buf_release(&edited);
     free(data);
     free(abs);
     return rc;

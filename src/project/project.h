@@ -227,10 +227,12 @@ void prj_free(struct prj_project *p);
  * src's file, sources/<name>.yml, editing its text as little as possible:
  * an existing block is replaced (only when force; otherwise SM_ECONFIG
  * naming its line), else one is appended; comments and other keys stay as
- * written. The file is replaced atomically and must load again, or it is
- * put back as it was. */
+ * written. date_format and timestamp_format (each may be NULL) are
+ * written as keys before the block where src sets none. The file is
+ * replaced atomically and must load again, or it is put back as it was. */
 int prj_source_write_columns(const struct prj_project *p, const struct prj_source *src,
                              const struct prj_column *cols, size_t n, bool force,
+                             const char *date_format, const char *timestamp_format,
                              struct sm_err *err) SM_MUST_USE;
 
 /* Value of name in kv (borrowed, as written), or NULL. */

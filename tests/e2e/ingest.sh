@@ -224,6 +224,21 @@ check_eq "infer --force over a flow-style block: replaced by a block" "$(printf 
 check_eq "infer of an unknown source: exit 2" 2 "$?"
 "$SMELT" -C i ingest --infer c j > /dev/null 2> inf.err
 check_eq "infer of two sources: a usage error" 2 "$?"
+# dates written month first: the format the sniffer found is written into
+# the source's options, or the DATE column would quarantine every row
+mkdir -p i/in/us
+printf 'kind: files\npath: in/us\nformat: csv\n' > i/sources/us.yml
+printf 'id,d,note\n1,03/21/2026,a\n2,12/01/2026,b\n' > i/in/us/us1.csv
+printf 'id,d,note\n3,01/31/2027,c\n' > i/in/us/us2.csv
+"$SMELT" -C i ingest --infer us --format table > inf.out 2> inf.err
+check_eq "infer US dates: exits 0, says the format" "0,1" "$?,$(grep -c "dates are written %m/%d/%Y" inf.out)"
+check_eq "infer US dates: the format in options, the column a DATE" \
+    "$(printf 'kind: files\npath: in/us\nformat: csv\noptions:\n  date_format: "%%m/%%d/%%Y"\ncolumns:\n  id: BIGINT\n  d: DATE\n  note: VARCHAR')" \
+    "$(cat i/sources/us.yml)"
+"$SMELT" -C i ingest us --format csv > /dev/null 2> ing.err
+check_eq "infer US dates: the contract loads every row with its date, nothing quarantined" \
+    "1:2026-03-21|2:2026-12-01|3:2027-01-31,0" \
+    "$(q i "SELECT string_agg(id || ':' || d, '|' ORDER BY id) FROM bronze.us"),$(q i 'SELECT count(*) FROM quarantine.us')"
 mkdir -p i/in/empty && printf 'kind: files\npath: in/empty\nformat: csv\n' > i/sources/e.yml
 "$SMELT" -C i ingest --infer e > /dev/null 2> inf.err
 check_eq "infer with no files: exits 1" 1 "$?"

@@ -313,6 +313,52 @@ static void test_sorted_by_name(void **state)
     prj_free(p);
 }
 
+/* prj_source_write_columns() with formats: added into an options mapping
+ * written in flow style, in block style (at its indentation), or as a new
+ * one; a format the source already sets is left alone. */
+static void test_write_formats(void **state)
+{
+    const char *root = *state;
+    static const struct {
+        const char *before, *after;
+    } cases[] = {
+        {"kind: files\npath: in\nformat: csv\noptions: {delimiter: \";\"}\n",
+         "kind: files\npath: in\nformat: csv\n"
+         "options: {delimiter: \";\", date_format: \"%d.%m.%Y\"}\ncolumns:\n  d: DATE\n"},
+        {"kind: files\npath: in\nformat: csv\noptions: {}\n",
+         "kind: files\npath: in\nformat: csv\noptions: {date_format: \"%d.%m.%Y\"}\n"
+         "columns:\n  d: DATE\n"},
+        {"kind: files\noptions:   # how\n\n    delimiter: \";\"\npath: in\nformat: csv\n",
+         "kind: files\noptions:   # how\n    date_format: \"%d.%m.%Y\"\n\n    delimiter: \";\"\n"
+         "path: in\nformat: csv\ncolumns:\n  d: DATE\n"},
+        {"kind: files\npath: in\nformat: csv",
+         "kind: files\npath: in\nformat: csv\noptions:\n  date_format: \"%d.%m.%Y\"\n"
+         "columns:\n  d: DATE\n"},
+        {"kind: files\npath: in\nformat: csv\noptions: {date_format: \"%Y/%m/%d\"}\n",
+         "kind: files\npath: in\nformat: csv\noptions: {date_format: \"%Y/%m/%d\"}\n"
+         "columns:\n  d: DATE\n"},
+    };
+    struct prj_column col = {.name = (char *)"d", .type = (char *)"DATE"};
+    put(root, "smelt.yml", "name: w\n");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct sm_err err = SM_ERR_INIT;
+        struct prj_project *p = NULL;
+        put(root, "sources/s.yml", cases[i].before);
+        assert_int_equal(prj_load_infer(root, "s", &p, &err), 0);
+        assert_int_equal(
+            prj_source_write_columns(p, prj_find_source(p, "s"), &col, 1, false, "%d.%m.%Y", NULL,
+                                     &err),
+            0);
+        prj_free(p);
+        char *path = sm_path_join(root, "sources/s.yml"), *text = NULL;
+        size_t len = 0;
+        assert_int_equal(sm_read_file(path, &text, &len, NULL), 0);
+        assert_string_equal(text, cases[i].after);
+        free(text);
+        free(path);
+    }
+}
+
 /* prj_source_write_columns(): names and types that mean something to YAML
  * are quoted, so that each reads back as written; the rest of the file
  * stays as it was, a block in the middle is replaced in place. */
@@ -336,10 +382,10 @@ static void test_write_columns(void **state)
     };
     size_t n = sizeof(cols) / sizeof(cols[0]);
     const struct prj_source *src = prj_find_source(p, "s");
-    assert_int_equal(prj_source_write_columns(p, src, cols, n, false, &err), SM_ECONFIG);
+    assert_int_equal(prj_source_write_columns(p, src, cols, n, false, NULL, NULL, &err), SM_ECONFIG);
     assert_non_null(strstr(err.msg, "sources/s.yml:5: 'columns' is already declared"));
     sm_err_clear(&err);
-    assert_int_equal(prj_source_write_columns(p, src, cols, n, true, &err), 0);
+    assert_int_equal(prj_source_write_columns(p, src, cols, n, true, NULL, "%m/%d/%Y %H:%M", &err), 0);
     prj_free(p);
     p = NULL;
     char *path = sm_path_join(root, "sources/s.yml"), *text = NULL;
@@ -348,12 +394,15 @@ static void test_write_columns(void **state)
     assert_string_equal(text, "# head\nkind: files # inline\npath: in\nformat: ndjson\n"
                               "columns:\n  \"a: b\": VARCHAR\n  \"yes\": BOOLEAN\n"
                               "  \"#hash\": DECIMAL(10,2)\n  quote\"d: TIMESTAMP WITH TIME ZONE\n"
-                              "  \"-dash\": BIGINT\n# after\ndescription: x\n");
+                              "  \"-dash\": BIGINT\n# after\ndescription: x\n"
+                              "options:\n  timestamp_format: \"%m/%d/%Y %H:%M\"\n");
     free(text);
     free(path);
     assert_int_equal(prj_load(root, &p, &err), 0);
     src = prj_find_source(p, "s");
     assert_int_equal(src->ncolumns, n);
+    assert_null(src->date_format);
+    assert_string_equal(src->timestamp_format, "%m/%d/%Y %H:%M");
     for (size_t i = 0; i < n; i++) {
         assert_string_equal(src->columns[i].name, cols[i].name);
         assert_string_equal(src->columns[i].type, cols[i].type);
@@ -926,6 +975,7 @@ int main(void)
         T(test_lake_url_and_null_values),
         T(test_sorted_by_name),
         T(test_free_null),
+        T(test_write_formats),
         T(test_write_columns),
         T(test_missing_smelt_yml),
         T(test_yaml_syntax_error),
