@@ -7,13 +7,15 @@
 #   make bench-merge  bench/merge.sh: a 10-row MERGE into a 10M-row table
 DUCKDB_DIR ?= deps/duckdb
 CC ?= cc
-PKGS := sqlite3 yaml-0.1 jansson libsodium libcrypto zlib libcurl libarchive
+PKGS := sqlite3 yaml-0.1 jansson libsodium libcrypto zlib libarchive
+# libcurl's header only: src/util/http.c loads the library with dlopen() on first use.
+DLOPEN_PKGS := libcurl
 WARN := -Wall -Wextra -Werror -Wpedantic -Wstrict-prototypes -Wmissing-prototypes -Wvla \
         -Wwrite-strings -Wformat=2 -Wno-format-nonliteral
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -DSMELT_VERSION=\"0.1.0\" $(WARN) -Isrc -isystem $(DUCKDB_DIR) \
-        $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+        $(shell pkg-config --cflags $(PKGS) $(DLOPEN_PKGS) 2>/dev/null)
 LIBS := -L$(DUCKDB_DIR) -Wl,-rpath,$(abspath $(DUCKDB_DIR)) -lduckdb \
-        $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
+        $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread -ldl
 
 SRC := $(sort $(wildcard src/*.c src/*/*.c))
 LIB_SRC := $(filter-out src/main.c,$(SRC))

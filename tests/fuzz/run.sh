@@ -9,7 +9,7 @@ out=build/fuzz
 mkdir -p "$out"
 CFLAGS="-std=c11 -D_GNU_SOURCE -DSMELT_VERSION=\"fuzz\" -g -O1 -Isrc -isystem ${DUCKDB_DIR:-deps/duckdb} \
   -fsanitize=fuzzer,address,undefined $(pkg-config --cflags yaml-0.1 jansson libcurl)"
-LIBS="$(pkg-config --libs yaml-0.1 jansson libcurl) -lpthread"
+LIBS="$(pkg-config --libs yaml-0.1 jansson) -lpthread -ldl" # libcurl: dlopen() by util/http.c
 build() { # target sources...
     t=$1
     shift
