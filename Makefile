@@ -7,10 +7,10 @@
 #   make bench-merge  bench/merge.sh: a 10-row MERGE into a 10M-row table
 DUCKDB_DIR ?= deps/duckdb
 CC ?= cc
-PKGS := sqlite3 yaml-0.1 jansson libsodium libcrypto zlib
-# Headers only: src/util/http.c and src/ingest/unpack.c load these libraries
-# with dlopen() on first use (sm_lib_ready() in util.h).
-DLOPEN_PKGS := libcurl libarchive
+PKGS := sqlite3 yaml-0.1 jansson libsodium zlib
+# Headers only: src/util/http.c, src/ingest/unpack.c and src/secrets/secrets.c
+# load these libraries with dlopen() on first use (sm_lib_ready() in util.h).
+DLOPEN_PKGS := libcurl libarchive libcrypto
 WARN := -Wall -Wextra -Werror -Wpedantic -Wstrict-prototypes -Wmissing-prototypes -Wvla \
         -Wwrite-strings -Wformat=2 -Wno-format-nonliteral
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -DSMELT_VERSION=\"0.1.0\" $(WARN) -Isrc -isystem $(DUCKDB_DIR) \
