@@ -7,13 +7,16 @@
 #   make bench-merge  bench/merge.sh: a 10-row MERGE into a 10M-row table
 DUCKDB_DIR ?= deps/duckdb
 CC ?= cc
-PKGS := sqlite3 yaml-0.1 jansson libsodium libcrypto zlib libdeflate libcurl libarchive
+PKGS := sqlite3 yaml-0.1 jansson libsodium zlib libdeflate
+# Headers only: src/util/http.c, src/ingest/unpack.c and src/secrets/secrets.c
+# load these libraries with dlopen() on first use (sm_lib_ready() in util.h).
+DLOPEN_PKGS := libcurl libarchive libcrypto
 WARN := -Wall -Wextra -Werror -Wpedantic -Wstrict-prototypes -Wmissing-prototypes -Wvla \
         -Wwrite-strings -Wformat=2 -Wno-format-nonliteral
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -DSMELT_VERSION=\"0.1.0\" $(WARN) -Isrc -isystem $(DUCKDB_DIR) \
-        $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+        $(shell pkg-config --cflags $(PKGS) $(DLOPEN_PKGS) 2>/dev/null)
 LIBS := -L$(DUCKDB_DIR) -Wl,-rpath,$(abspath $(DUCKDB_DIR)) -lduckdb \
-        $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
+        $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread -ldl
 
 SRC := $(sort $(wildcard src/*.c src/*/*.c))
 LIB_SRC := $(filter-out src/main.c,$(SRC))

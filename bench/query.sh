@@ -20,8 +20,9 @@
 #   f  smelt query: one day of bronze.days (stats pruning; log from a checkpoint)
 #   g  smelt query: one day of ext.days_json (stats pruning; DAYS JSON commits)
 #   h  a C program that only starts with libduckdb linked (prints its version)
-#   i  the same program linked with smelt's libraries too (libcurl and what it
-#      pulls in, SQLite, ...): i - h is what smelt pays to start before main()
+#   i  the same program linked with smelt's libraries too (the Makefile's
+#      PKGS: SQLite, libarchive, ...): i - h is what smelt pays to start
+#      before main()
 # Each step runs REPEAT times, in turns (a b c d e f g a b ...), timed with
 # bash's EPOCHREALTIME (microseconds); the report shows medians and minima.
 #
@@ -29,7 +30,8 @@
 # one), REPEAT (default 21), OUT (default bench/out/query_rROWS_dDAYS;
 # deleted and recreated), DAILY (build bronze.days and run f and g: 1, the
 # default, or 0), REUSE (1: keep the tables OUT already has from an earlier
-# run with the same settings and only time again).
+# run with the same settings and only time again), SMELT (the binary to
+# time, default build/smelt: an older build, to compare).
 set -euo pipefail
 
 die() {
@@ -38,7 +40,7 @@ die() {
 }
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-SMELT=$ROOT/build/smelt
+SMELT=${SMELT:-$ROOT/build/smelt}
 DUCKQ=$ROOT/build/duckq
 ROWS=${ROWS:-3000000}
 DAYS=${DAYS:-365}
@@ -179,7 +181,7 @@ if command -v cc >/dev/null && command -v pkg-config >/dev/null &&
         -Wl,-rpath,"$DUCKDB_DIR" -lduckdb 2>"$LOGS/probe.err" &&
     cc -O1 -isystem "$DUCKDB_DIR" "$PROBE" -o "$OUT/bin/start_smelt_libs" -Wl,--no-as-needed \
         -L"$DUCKDB_DIR" -Wl,-rpath,"$DUCKDB_DIR" -lduckdb \
-        $(pkg-config --libs sqlite3 yaml-0.1 jansson libsodium zlib libcurl) -lm -lpthread 2>>"$LOGS/probe.err"; then
+        $(pkg-config --libs $(sed -n 's/^PKGS := //p' "$ROOT/Makefile")) -lm -lpthread 2>>"$LOGS/probe.err"; then
     PROBES=1
 fi
 

@@ -1,8 +1,9 @@
 /*
  * unpack.c — compressed files and archives, through libarchive (the only
- * file of smelt that includes it). DuckDB 1.4 reads gzip and zstd itself,
- * but reads a stream cut short without complaint, and does not read bzip2,
- * xz or archives at all; this file fills those gaps:
+ * file of smelt that includes it; loaded on first use, see below). DuckDB
+ * 1.4 reads gzip and zstd itself, but reads a stream cut short without
+ * complaint, and does not read bzip2, xz or archives at all; this file
+ * fills those gaps:
  *
  *  - ing_unpack(): one compressed file through libarchive's "raw" format
  *    with exactly the filter its name says, checked to its end marker;
@@ -27,6 +28,53 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <zlib.h>
+
+/* --- libarchive, loaded on first use ------------------------------------------ */
+
+/* libarchive is loaded by the first file that needs it (a zip or tar, a
+ * bzip2, xz or zstd file), not linked: with the nine libraries it brings in
+ * (libxml2, ICU, nettle, ...) it would cost every command about 1 ms at
+ * start (bench/README.md, "startup"). Its functions, as archive_NAME, are
+ * called as la.NAME, with the types archive.h declares. */
+#define ARCHIVE_FUNCTIONS(X)                                                                       \
+    X(read_new)                                                                                    \
+    X(read_free)                                                                                   \
+    X(read_support_format_raw)                                                                     \
+    X(read_support_format_tar)                                                                     \
+    X(read_support_format_zip)                                                                     \
+    X(read_support_filter_all)                                                                     \
+    X(read_support_filter_bzip2)                                                                   \
+    X(read_support_filter_gzip)                                                                    \
+    X(read_support_filter_xz)                                                                      \
+    X(read_support_filter_zstd)                                                                    \
+    X(read_open_filename)                                                                          \
+    X(read_next_header)                                                                            \
+    X(read_data)                                                                                   \
+    X(read_data_skip)                                                                              \
+    X(filter_code)                                                                                 \
+    X(filter_bytes)                                                                                \
+    X(error_string)                                                                                \
+    X(entry_filetype)                                                                              \
+    X(entry_hardlink)                                                                              \
+    X(entry_size)                                                                                  \
+    X(entry_size_is_set)                                                                           \
+    X(entry_pathname)                                                                              \
+    X(entry_pathname_utf8)
+
+static struct {
+#define X(name) __typeof__(archive_##name) *name;
+    ARCHIVE_FUNCTIONS(X)
+#undef X
+} la;
+
+static const struct sm_lib_fn la_fns[] = {
+#define X(name) {"archive_" #name, &la.name},
+    ARCHIVE_FUNCTIONS(X)
+#undef X
+};
+
+static struct sm_lib la_lib = SM_LIB_INIT("libarchive.so.13", "libarchive13",
+                                          "archives and bzip2, xz and zstd files", la_fns, NULL);
 
 /* --- names ------------------------------------------------------------------ */
 
@@ -217,7 +265,7 @@ static int sink_open(struct sink *k, const char *path, struct ing_lines *lines, 
 static void sink_guard(struct sink *k, struct archive *a, int max_expansion)
 {
     k->a = a;
-    k->in0 = archive_filter_bytes(a, -1);
+    k->in0 = la.filter_bytes(a, -1);
     k->max_expansion = max_expansion;
 }
 
@@ -228,7 +276,7 @@ static int sink_write(struct sink *k, const void *data, size_t n, struct sm_err 
         return sm_err_set(err, SM_EPARSE,
                           "the member holds more than the %lld bytes the archive says it has",
                           (long long)k->limit);
-    if (k->a && ing_bomb_check(archive_filter_bytes(k->a, -1) - k->in0, k->out, k->max_expansion,
+    if (k->a && ing_bomb_check(la.filter_bytes(k->a, -1) - k->in0, k->out, k->max_expansion,
                                err))
         return SM_EPARSE;
     if (k->lines)
@@ -291,13 +339,13 @@ static int add_filter(struct archive *a, enum ing_comp comp)
 {
     switch (comp) {
     case ING_COMP_GZIP:
-        return archive_read_support_filter_gzip(a);
+        return la.read_support_filter_gzip(a);
     case ING_COMP_ZSTD:
-        return archive_read_support_filter_zstd(a);
+        return la.read_support_filter_zstd(a);
     case ING_COMP_BZIP2:
-        return archive_read_support_filter_bzip2(a);
+        return la.read_support_filter_bzip2(a);
     case ING_COMP_XZ:
-        return archive_read_support_filter_xz(a);
+        return la.read_support_filter_xz(a);
     case ING_COMP_NONE:
         break;
     }
@@ -348,7 +396,7 @@ static int copy_plain(const char *path, struct sink *k, struct sm_err *err)
 /* libarchive's words for a stream cut short, made plain. */
 static int stream_error(struct archive *a, enum ing_comp comp, struct sm_err *err)
 {
-    const char *why = archive_error_string(a);
+    const char *why = la.error_string(a);
     return sm_err_set(err, SM_EPARSE, "corrupt or truncated %s file: %s", ing_comp_name(comp),
                       why ? why : "the compressed stream ends early");
 }
@@ -361,25 +409,28 @@ int ing_unpack(const char *path, enum ing_comp comp, const char *out_path, struc
     if (comp == ING_COMP_NONE)
         return sink_close(&k, copy_plain(path, &k, err), err);
 
-    struct archive *a = archive_read_new();
+    struct archive *a = NULL;
     struct archive_entry *e = NULL;
     char *buf = NULL;
-    int rc = 0;
+    int rc = sm_lib_ready(&la_lib, err);
+    if (rc)
+        goto out;
+    a = la.read_new();
     if (!a) {
         rc = sm_err_set(err, SM_ENOMEM, "cannot start libarchive");
         goto out;
     }
-    if (add_filter(a, comp) < ARCHIVE_WARN || archive_read_support_format_raw(a) != ARCHIVE_OK) {
+    if (add_filter(a, comp) < ARCHIVE_WARN || la.read_support_format_raw(a) != ARCHIVE_OK) {
         rc = sm_err_set(err, SM_EINTERNAL, "libarchive cannot read %s: %s", ing_comp_name(comp),
-                        sm_or(archive_error_string(a), "no support built in"));
+                        sm_or(la.error_string(a), "no support built in"));
         goto out;
     }
-    if (archive_read_open_filename(a, path, UNPACK_BUF) != ARCHIVE_OK) {
+    if (la.read_open_filename(a, path, UNPACK_BUF) != ARCHIVE_OK) {
         rc = sm_err_set(err, SM_EPARSE, "cannot read '%s' as %s: %s", path, ing_comp_name(comp),
-                        sm_or(archive_error_string(a), "unknown error"));
+                        sm_or(la.error_string(a), "unknown error"));
         goto out;
     }
-    int hr = archive_read_next_header(a, &e);
+    int hr = la.read_next_header(a, &e);
     if (hr == ARCHIVE_EOF) /* no bytes at all */
         goto out;
     if (hr < ARCHIVE_WARN) {
@@ -387,7 +438,7 @@ int ing_unpack(const char *path, enum ing_comp comp, const char *out_path, struc
         goto out;
     }
     /* Without the filter libarchive reads the bytes as they are. */
-    if (archive_filter_code(a, 0) != filter_code(comp)) {
+    if (la.filter_code(a, 0) != filter_code(comp)) {
         rc = sm_err_set(err, SM_EPARSE, "not %s data, although the name ends like it",
                         ing_comp_name(comp));
         goto out;
@@ -395,7 +446,7 @@ int ing_unpack(const char *path, enum ing_comp comp, const char *out_path, struc
     sink_guard(&k, a, max_expansion);
     buf = sm_malloc(UNPACK_BUF);
     for (;;) {
-        la_ssize_t n = archive_read_data(a, buf, UNPACK_BUF);
+        la_ssize_t n = la.read_data(a, buf, UNPACK_BUF);
         if (n < 0) {
             rc = stream_error(a, comp, err);
             break;
@@ -406,7 +457,7 @@ int ing_unpack(const char *path, enum ing_comp comp, const char *out_path, struc
 out:
     free(buf);
     if (a)
-        archive_read_free(a);
+        la.read_free(a);
     return sink_close(&k, rc, err);
 }
 
@@ -627,9 +678,9 @@ void ing_members_free(struct ing_member *m, size_t n)
 /* Why a member of this type is not loaded, or NULL for a regular file. */
 static const char *type_refusal(struct archive_entry *e)
 {
-    if (archive_entry_hardlink(e))
+    if (la.entry_hardlink(e))
         return "the member is a hard link: links are not followed";
-    switch (archive_entry_filetype(e)) {
+    switch (la.entry_filetype(e)) {
     case AE_IFREG:
         return NULL;
     case AE_IFLNK:
@@ -646,11 +697,11 @@ static int copy_member(struct archive *a, struct sink *k, bool *fatal, struct sm
     char *buf = sm_malloc(UNPACK_BUF);
     int rc = 0;
     for (;;) {
-        la_ssize_t n = archive_read_data(a, buf, UNPACK_BUF);
+        la_ssize_t n = la.read_data(a, buf, UNPACK_BUF);
         if (n < 0) {
             *fatal = n == ARCHIVE_FATAL;
             rc = sm_err_set(err, SM_EPARSE, "cannot read the member: %s",
-                            sm_or(archive_error_string(a), "unknown error"));
+                            sm_or(la.error_string(a), "unknown error"));
             break;
         }
         if (n == 0 || (rc = sink_write(k, buf, (size_t)n, err)))
@@ -732,40 +783,41 @@ static int extract_part(const char *path, const char *tmpdir, const struct prj_s
     struct ing_member *ms = NULL;
     size_t n = 0, alloc = 0;
     int64_t total = 0; /* bytes extracted by this part */
-    struct archive *a = archive_read_new();
+    SM_TRY(sm_lib_ready(&la_lib, err));
+    struct archive *a = la.read_new();
     int rc = 0;
     if (!a)
         return sm_err_set(err, SM_ENOMEM, "cannot start libarchive");
-    if (archive_read_support_format_zip(a) != ARCHIVE_OK ||
-        archive_read_support_format_tar(a) != ARCHIVE_OK ||
-        archive_read_support_filter_all(a) < ARCHIVE_WARN) {
+    if (la.read_support_format_zip(a) != ARCHIVE_OK ||
+        la.read_support_format_tar(a) != ARCHIVE_OK ||
+        la.read_support_filter_all(a) < ARCHIVE_WARN) {
         rc = sm_err_set(err, SM_EINTERNAL, "libarchive cannot read zip or tar: %s",
-                        sm_or(archive_error_string(a), "no support built in"));
+                        sm_or(la.error_string(a), "no support built in"));
         goto out;
     }
-    if (archive_read_open_filename(a, path, UNPACK_BUF) != ARCHIVE_OK) {
+    if (la.read_open_filename(a, path, UNPACK_BUF) != ARCHIVE_OK) {
         rc = sm_err_set(err, SM_EPARSE, "not a readable zip or tar archive: %s",
-                        sm_or(archive_error_string(a), "unknown error"));
+                        sm_or(la.error_string(a), "unknown error"));
         goto out;
     }
     for (size_t seq = 0;; seq++) {
         struct archive_entry *e;
-        int hr = archive_read_next_header(a, &e);
+        int hr = la.read_next_header(a, &e);
         if (hr == ARCHIVE_EOF)
             break;
         if (hr < ARCHIVE_WARN) {
-            rc = sm_err_set(err, SM_EPARSE, "corrupt or truncated archive after %zu members: %s",
-                            n, sm_or(archive_error_string(a), "unknown error"));
+            rc = sm_err_set(err, SM_EPARSE, "corrupt or truncated archive after %zu members: %s", n,
+                            sm_or(la.error_string(a), "unknown error"));
             goto out;
         }
-        if (archive_entry_filetype(e) == AE_IFDIR)
+        if (la.entry_filetype(e) == AE_IFDIR)
             continue;
         /* The raw bytes of the name as stored; libarchive may fail to
          * convert them to the locale's charset, which is no reason to drop
          * the member silently. */
-        const char *nm = archive_entry_pathname(e);
+        const char *nm = la.entry_pathname(e);
         if (!nm)
-            nm = archive_entry_pathname_utf8(e);
+            nm = la.entry_pathname_utf8(e);
         if (!nm)
             nm = "";
         SM_ALLOC_GROW(ms, n + 1, alloc);
@@ -785,7 +837,7 @@ static int extract_part(const char *path, const char *tmpdir, const struct prj_s
         } else if ((n - 1) % nparts == part) {
             bool fatal = false;
             int64_t got = 0;
-            int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : -1;
+            int64_t size = la.entry_size_is_set(e) ? la.entry_size(e) : -1;
             if (extract_member(a, m, tmpdir, seq, o, size, &got, &fatal, &me)) {
                 if (fatal) {
                     rc = sm_err_set(err, SM_EPARSE,
@@ -797,18 +849,18 @@ static int extract_part(const char *path, const char *tmpdir, const struct prj_s
             }
             /* Many members, each small enough, can be a bomb together. */
             total += got;
-            if (ing_bomb_check(archive_filter_bytes(a, -1), total, max_expansion, &me)) {
+            if (ing_bomb_check(la.filter_bytes(a, -1), total, max_expansion, &me)) {
                 rc = sm_err_set(err, SM_EPARSE, "the archive as a whole is %s", me.msg);
                 goto out;
             }
-        } else if (archive_read_data_skip(a) < ARCHIVE_WARN) {
+        } else if (la.read_data_skip(a) < ARCHIVE_WARN) {
             rc = sm_err_set(err, SM_EPARSE, "corrupt or truncated archive at member '%s': %s",
-                            m->name, sm_or(archive_error_string(a), "unknown error"));
+                            m->name, sm_or(la.error_string(a), "unknown error"));
             goto out;
         }
     }
 out:
-    archive_read_free(a);
+    la.read_free(a);
     if (rc) {
         for (size_t i = 0; i < n; i++)
             if (ms[i].path && !ms[i].in_memory)

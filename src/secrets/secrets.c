@@ -27,8 +27,10 @@
 #include <sys/stat.h>
 #include <termios.h>
 
-_Static_assert(sizeof(SHA256_CTX) <= sizeof(struct sec_sha256),
+_Static_assert(sizeof(SHA256_CTX) <= sizeof(((struct sec_sha256 *)0)->opaque),
                "struct sec_sha256 too small for OpenSSL's SHA256_CTX");
+_Static_assert(sizeof(crypto_hash_sha256_state) <= sizeof(((struct sec_sha256 *)0)->opaque),
+               "struct sec_sha256 too small for libsodium's SHA-256 state");
 _Static_assert(SEC_KEY_BYTES == crypto_secretbox_KEYBYTES, "secretbox key size");
 _Static_assert(SEC_NONCE_BYTES == crypto_secretbox_NONCEBYTES, "secretbox nonce size");
 _Static_assert(SEC_MAC_BYTES == crypto_secretbox_MACBYTES, "secretbox MAC size");
@@ -47,21 +49,52 @@ static void sodium_ready(void)
 
 /* SHA-256 of every landed byte is on the path of every ingest: OpenSSL's
  * uses the CPU's SHA extensions where there are some (about 4 times
- * libsodium's portable code on x86-64 with SHA-NI). */
+ * libsodium's portable code on x86-64 with SHA-NI). libcrypto is loaded by
+ * the first hash rather than linked (util.h, sm_lib_ready()), because
+ * loading it costs every command about 1 ms at start and most commands
+ * hash nothing. Should it not load, libsodium's SHA-256 gives the same
+ * digests, slower. */
+static struct {
+    __typeof__(SHA256_Init) *init;
+    __typeof__(SHA256_Update) *update;
+    __typeof__(SHA256_Final) *final;
+} ossl;
+
+static const struct sm_lib_fn ossl_fns[] = {
+    {"SHA256_Init", &ossl.init},
+    {"SHA256_Update", &ossl.update},
+    {"SHA256_Final", &ossl.final},
+};
+
+static struct sm_lib ossl_lib =
+    SM_LIB_INIT("libcrypto.so.3", "libssl3", "fast SHA-256 hashes", ossl_fns, NULL);
+
 void sec_sha256_init(struct sec_sha256 *h)
 {
-    SHA256_Init((SHA256_CTX *)(void *)h->opaque);
+    h->openssl = !sm_lib_ready(&ossl_lib, NULL);
+    if (h->openssl) {
+        ossl.init((SHA256_CTX *)(void *)h->opaque);
+    } else {
+        sodium_ready();
+        crypto_hash_sha256_init((crypto_hash_sha256_state *)(void *)h->opaque);
+    }
 }
 
 void sec_sha256_update(struct sec_sha256 *h, const void *data, size_t n)
 {
-    SHA256_Update((SHA256_CTX *)(void *)h->opaque, data, n);
+    if (h->openssl)
+        ossl.update((SHA256_CTX *)(void *)h->opaque, data, n);
+    else
+        crypto_hash_sha256_update((crypto_hash_sha256_state *)(void *)h->opaque, data, n);
 }
 
 void sec_sha256_final(struct sec_sha256 *h, char out_hex[SEC_SHA256_HEX])
 {
     unsigned char d[SHA256_DIGEST_LENGTH];
-    SHA256_Final(d, (SHA256_CTX *)(void *)h->opaque);
+    if (h->openssl)
+        ossl.final(d, (SHA256_CTX *)(void *)h->opaque);
+    else
+        crypto_hash_sha256_final((crypto_hash_sha256_state *)(void *)h->opaque, d);
     sodium_bin2hex(out_hex, SEC_SHA256_HEX, d, sizeof(d));
 }
 

@@ -55,9 +55,11 @@
 
 #define SEC_SHA256_HEX 65 /* 64 hex digits + NUL */
 
-/* Opaque-sized state large enough for OpenSSL's SHA256_CTX. */
+/* Opaque-sized state large enough for OpenSSL's SHA256_CTX, or
+ * libsodium's SHA-256 state when libcrypto cannot be loaded. */
 struct sec_sha256 {
     _Alignas(16) unsigned char opaque[128];
+    bool openssl; /* which of the two opaque holds */
 };
 
 void sec_sha256_init(struct sec_sha256 *h);

@@ -4,6 +4,18 @@
  * codes become SM_ENET / SM_ETIMEOUT / SM_EINVALID here, with curl's error
  * buffer as the detail.
  *
+ * libcurl is not linked: it is loaded with dlopen() by the first call that
+ * needs it (a client, a URL to parse), because it brings in some 27 shared
+ * objects (OpenSSL, GnuTLS, Kerberos, LDAP, SSH, ...) whose loading would
+ * cost every command about 5 ms at start, most of which (smelt query, a run
+ * without REST sources) never make a request (bench/README.md, "startup").
+ * Every curl function is called through the table `curl`, filled once by
+ * dlsym(); curl.global_init() is called in the same once-only step, so it
+ * runs before any other curl call and on one thread. When the library
+ * cannot be loaded, every call that needs it fails with a message naming
+ * the library and the package to install; the library stays loaded until
+ * the process exits.
+ *
  * One sm_http_send() is a loop of attempts. An attempt that gets no answer
  * (refused, reset, timed out, cut off) or gets a 5xx (but 501) or 429 is
  * repeated after a wait, up to opt.retries times: the wait is the answer's
@@ -18,7 +30,6 @@
 #include "http.h"
 
 #include <curl/curl.h>
-#include <pthread.h>
 #include <strings.h>
 #include <time.h>
 
@@ -30,13 +41,62 @@
 #define DEFAULT_MAX_RETRY_AFTER_S 300
 #define MAX_REDIRECTS 5
 
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_rc;
+/* --- libcurl, loaded on first use ---------------------------------------------- */
 
-static void global_init(void)
+/* The curl functions this file calls, as curl_NAME; each is called as
+ * curl.NAME, with the type curl.h declares for it. */
+#define CURL_FUNCTIONS(X)                                                                          \
+    X(global_init)                                                                                 \
+    X(easy_init)                                                                                   \
+    X(easy_cleanup)                                                                                \
+    X(easy_setopt)                                                                                 \
+    X(easy_perform)                                                                                \
+    X(easy_getinfo)                                                                                \
+    X(easy_strerror)                                                                               \
+    X(easy_header)                                                                                 \
+    X(easy_nextheader)                                                                             \
+    X(getdate)                                                                                     \
+    X(free)                                                                                        \
+    X(slist_append)                                                                                \
+    X(slist_free_all)                                                                              \
+    X(url)                                                                                         \
+    X(url_cleanup)                                                                                 \
+    X(url_get)                                                                                     \
+    X(url_set)                                                                                     \
+    X(url_strerror)
+
+static struct {
+#define X(name) __typeof__(curl_##name) *name;
+    CURL_FUNCTIONS(X)
+#undef X
+} curl;
+
+static const struct sm_lib_fn curl_fns[] = {
+#define X(name) {"curl_" #name, &curl.name},
+    CURL_FUNCTIONS(X)
+#undef X
+};
+
+/* Before any other curl call, once for the process and on one thread. */
+static int curl_init(struct sm_err *err)
 {
-    global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    CURLcode rc = curl.global_init(CURL_GLOBAL_DEFAULT);
+    if (rc != CURLE_OK)
+        return sm_err_set(err, SM_EINTERNAL, "cannot initialize libcurl: %s",
+                          curl.easy_strerror(rc));
+    return 0;
 }
+
+static struct sm_lib curl_lib =
+    SM_LIB_INIT("libcurl.so.4", "libcurl4", "HTTP requests", curl_fns, curl_init);
+
+/* 0 when the table `curl` is ready (libcurl loaded and initialized). */
+static int curl_ready(struct sm_err *err)
+{
+    return sm_lib_ready(&curl_lib, err);
+}
+
+/* --- clients --------------------------------------------------------------------- */
 
 int sm_http_init(struct sm_http *h, const struct sm_http_options *opt, struct sm_err *err)
 {
@@ -61,32 +121,29 @@ int sm_http_init(struct sm_http *h, const struct sm_http_options *opt, struct sm
     if (!o->user_agent)
         o->user_agent = "smelt/" SMELT_VERSION;
 
-    pthread_once(&global_once, global_init);
-    if (global_rc != CURLE_OK)
-        return sm_err_set(err, SM_EINTERNAL, "cannot initialize libcurl: %s",
-                          curl_easy_strerror(global_rc));
-    CURL *c = curl_easy_init();
+    SM_TRY(curl_ready(err));
+    CURL *c = curl.easy_init();
     if (!c)
         return sm_err_set(err, SM_EINTERNAL, "cannot initialize libcurl: out of memory");
     h->curl = c;
     h->rng = (uint64_t)sm_now_ms() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)h;
     /* Options that hold for every request of this client. */
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)o->timeout_s);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)o->connect_timeout_s);
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(c, CURLOPT_MAXREDIRS, (long)MAX_REDIRECTS);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(c, CURLOPT_USERAGENT, o->user_agent);
+    curl.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl.easy_setopt(c, CURLOPT_TIMEOUT, (long)o->timeout_s);
+    curl.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)o->connect_timeout_s);
+    curl.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    curl.easy_setopt(c, CURLOPT_MAXREDIRS, (long)MAX_REDIRECTS);
+    curl.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl.easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl.easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+    curl.easy_setopt(c, CURLOPT_USERAGENT, o->user_agent);
     return 0;
 }
 
 void sm_http_release(struct sm_http *h)
 {
     if (h->curl)
-        curl_easy_cleanup(h->curl);
+        curl.easy_cleanup(h->curl);
     h->curl = NULL;
 }
 
@@ -226,12 +283,12 @@ static bool retry_status(long status)
 static int64_t retry_after_ms(CURL *c)
 {
     struct curl_header *hd = NULL;
-    if (curl_easy_header(c, "Retry-After", 0, CURLH_HEADER, -1, &hd) != CURLHE_OK || !hd->value)
+    if (curl.easy_header(c, "Retry-After", 0, CURLH_HEADER, -1, &hd) != CURLHE_OK || !hd->value)
         return -1;
     int64_t secs;
     if (!sm_parse_i64(hd->value, &secs))
         return secs < 0 ? 0 : secs * 1000;
-    time_t when = curl_getdate(hd->value, NULL);
+    time_t when = curl.getdate(hd->value, NULL);
     if (when < 0)
         return -1;
     int64_t ms = (int64_t)when * 1000 - sm_now_ms();
@@ -242,7 +299,7 @@ static void collect_headers(CURL *c, struct sm_http_response *out)
 {
     struct curl_header *prev = NULL, *hd;
     size_t alloc = 0, alloc2 = 0;
-    while ((hd = curl_easy_nextheader(c, CURLH_HEADER, -1, prev))) {
+    while ((hd = curl.easy_nextheader(c, CURLH_HEADER, -1, prev))) {
         SM_ALLOC_GROW(out->header_names, out->nheaders + 1, alloc);
         SM_ALLOC_GROW(out->header_values, out->nheaders + 1, alloc2);
         char *name = sm_strdup(hd->name);
@@ -297,7 +354,7 @@ int sm_http_send(struct sm_http *h, const struct sm_http_request *req, struct sm
         char *line = *req->headers[i].value
                          ? sm_asprintf("%s: %s", req->headers[i].name, req->headers[i].value)
                          : sm_asprintf("%s;", req->headers[i].name);
-        struct curl_slist *n = curl_slist_append(hdrs, line);
+        struct curl_slist *n = curl.slist_append(hdrs, line);
         free(line); /* curl copied it; the copy is freed with the list */
         if (!n) {
             rc = sm_err_set(err, SM_ENOMEM, "%s %s: out of memory", method, shown);
@@ -305,35 +362,35 @@ int sm_http_send(struct sm_http *h, const struct sm_http_request *req, struct sm
         }
         hdrs = n;
     }
-    curl_easy_setopt(c, CURLOPT_URL, req->url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl.easy_setopt(c, CURLOPT_URL, req->url);
+    curl.easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     if (!strcmp(method, "POST")) {
-        curl_easy_setopt(c, CURLOPT_POST, 1L);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "");
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+        curl.easy_setopt(c, CURLOPT_POST, 1L);
+        curl.easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+        curl.easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
                          (curl_off_t)(req->body ? req->body_len : 0));
     } else {
-        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+        curl.easy_setopt(c, CURLOPT_HTTPGET, 1L);
     }
-    curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)(req->username ? CURLAUTH_BASIC : CURLAUTH_NONE));
-    curl_easy_setopt(c, CURLOPT_USERNAME, req->username);
-    curl_easy_setopt(c, CURLOPT_PASSWORD, req->password);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl.easy_setopt(c, CURLOPT_HTTPAUTH, (long)(req->username ? CURLAUTH_BASIC : CURLAUTH_NONE));
+    curl.easy_setopt(c, CURLOPT_USERNAME, req->username);
+    curl.easy_setopt(c, CURLOPT_PASSWORD, req->password);
+    curl.easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 
     for (int attempt = 0;; attempt++) {
         struct sink sink = {&out->body, false};
         sm_buf_reset(&out->body);
         errbuf[0] = 0;
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+        curl.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        curl.easy_setopt(c, CURLOPT_WRITEDATA, &sink);
         rate_wait(h);
         h->nrequests++;
         if (attempt)
             h->nretries++;
         out->attempts = attempt + 1;
-        CURLcode cr = curl_easy_perform(c);
+        CURLcode cr = curl.easy_perform(c);
         long status = 0;
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        curl.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         if (cr == CURLE_WRITE_ERROR && sink.truncated)
             cr = CURLE_OK; /* we stopped reading: an answer, cut at the cap */
         out->truncated = sink.truncated;
@@ -342,7 +399,7 @@ int sm_http_send(struct sm_http *h, const struct sm_http_request *req, struct sm
         int64_t wait = -1;
         char why[CURL_ERROR_SIZE + 64];
         if (cr != CURLE_OK) {
-            snprintf(why, sizeof(why), "%s", errbuf[0] ? errbuf : curl_easy_strerror(cr));
+            snprintf(why, sizeof(why), "%s", errbuf[0] ? errbuf : curl.easy_strerror(cr));
             if (!more || !transient(cr)) {
                 if (attempt)
                     rc = sm_err_set(err, fail_code(cr), "%s %s: %s (after %d attempts)", method,
@@ -380,13 +437,13 @@ int sm_http_send(struct sm_http *h, const struct sm_http_request *req, struct sm
     }
 out:
     /* Nothing of this request may outlive it inside the reused handle. */
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-    curl_easy_setopt(c, CURLOPT_USERNAME, NULL);
-    curl_easy_setopt(c, CURLOPT_PASSWORD, NULL);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
-    curl_slist_free_all(hdrs);
+    curl.easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    curl.easy_setopt(c, CURLOPT_USERNAME, NULL);
+    curl.easy_setopt(c, CURLOPT_PASSWORD, NULL);
+    curl.easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
+    curl.easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+    curl.easy_setopt(c, CURLOPT_WRITEDATA, NULL);
+    curl.slist_free_all(hdrs);
     free(shown);
     return rc;
 }
@@ -408,11 +465,14 @@ int sm_http_add_escaped(struct sm_buf *b, const char *s)
     return rc;
 }
 
+/* A parsed url, or NULL when it does not parse or libcurl is missing. */
 static CURLU *url_parse(const char *url)
 {
-    CURLU *u = curl_url();
-    if (u && curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
-        curl_url_cleanup(u);
+    if (curl_ready(NULL))
+        return NULL;
+    CURLU *u = curl.url();
+    if (u && curl.url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
+        curl.url_cleanup(u);
         return NULL;
     }
     return u;
@@ -421,33 +481,36 @@ static CURLU *url_parse(const char *url)
 int sm_http_url_resolve(const char *base, const char *ref, char **out, struct sm_err *err)
 {
     *out = NULL;
+    SM_TRY(curl_ready(err));
     CURLU *u = url_parse(base);
     if (!u)
         return sm_err_set(err, SM_EINVALID, "cannot parse the URL to resolve a link against");
     char *s = NULL;
-    CURLUcode uc = curl_url_set(u, CURLUPART_URL, ref, 0);
+    CURLUcode uc = curl.url_set(u, CURLUPART_URL, ref, 0);
     if (uc == CURLUE_OK)
-        uc = curl_url_get(u, CURLUPART_URL, &s, 0);
-    curl_url_cleanup(u);
+        uc = curl.url_get(u, CURLUPART_URL, &s, 0);
+    curl.url_cleanup(u);
     if (uc != CURLUE_OK)
-        return sm_err_set(err, SM_EINVALID, "cannot resolve a link: %s", curl_url_strerror(uc));
+        return sm_err_set(err, SM_EINVALID, "cannot resolve a link: %s", curl.url_strerror(uc));
     *out = sm_strdup(s);
-    curl_free(s);
+    curl.free(s);
     return 0;
 }
 
 static char *url_part(CURLU *u, CURLUPart what, unsigned flags)
 {
     char *s = NULL;
-    if (curl_url_get(u, what, &s, flags) != CURLUE_OK)
+    if (curl.url_get(u, what, &s, flags) != CURLUE_OK)
         return NULL;
     char *r = sm_strdup(s);
-    curl_free(s);
+    curl.free(s);
     return r;
 }
 
 bool sm_http_same_origin(const char *a, const char *b)
 {
+    if (curl_ready(NULL))
+        return false;
     CURLU *ua = url_parse(a), *ub = url_parse(b);
     bool same = false;
     if (ua && ub) {
@@ -461,8 +524,8 @@ bool sm_http_same_origin(const char *a, const char *b)
             free(y);
         }
     }
-    curl_url_cleanup(ua);
-    curl_url_cleanup(ub);
+    curl.url_cleanup(ua);
+    curl.url_cleanup(ub);
     return same;
 }
 
@@ -503,8 +566,8 @@ char *sm_http_url_redact(const char *url, const char *const *secret_params)
             *q = 0;
         return s;
     }
-    curl_url_set(u, CURLUPART_USER, NULL, 0);
-    curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
+    curl.url_set(u, CURLUPART_USER, NULL, 0);
+    curl.url_set(u, CURLUPART_PASSWORD, NULL, 0);
     char *query = url_part(u, CURLUPART_QUERY, 0);
     if (query) {
         struct sm_buf b = SM_BUF_INIT;
@@ -522,12 +585,12 @@ char *sm_http_url_redact(const char *url, const char *const *secret_params)
             if (*p == '&')
                 p++;
         }
-        curl_url_set(u, CURLUPART_QUERY, b.len ? b.buf : NULL, 0);
+        curl.url_set(u, CURLUPART_QUERY, b.len ? b.buf : NULL, 0);
         sm_buf_release(&b);
         free(query);
     }
     char *s = url_part(u, CURLUPART_URL, 0);
-    curl_url_cleanup(u);
+    curl.url_cleanup(u);
     if (!s) { /* cannot happen for a URL that parsed; stay on the safe side */
         s = sm_strdup(url);
         char *q = strpbrk(s, "?#");

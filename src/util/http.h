@@ -6,6 +6,12 @@
  * as long as a Retry-After header asks (up to a limit). An optional rate
  * limiter spaces requests.
  *
+ * libcurl is loaded (dlopen) and initialized by the first call that needs
+ * it: sm_http_init() and the URL functions below. A process that makes no
+ * request never loads it. When it cannot be loaded, sm_http_init() and
+ * sm_http_url_resolve() fail with SM_EINTERNAL and a message naming the
+ * library and its package.
+ *
  *     struct sm_http http;
  *     struct sm_http_options opt = {.timeout_s = 30, .retries = 5};
  *     if (sm_http_init(&http, &opt, &err)) ...
@@ -115,13 +121,15 @@ int sm_http_url_resolve(const char *base, const char *ref, char **out,
                         struct sm_err *err) SM_MUST_USE;
 
 /* Do a and b have the same scheme, host and port? False when either does
- * not parse. Credentials are sent only to their API's own origin. */
+ * not parse, or libcurl cannot be loaded. Credentials are sent only to
+ * their API's own origin. */
 bool sm_http_same_origin(const char *a, const char *b);
 
 /* url made safe to show: user:password@ removed, and the value of every
  * query parameter named in secret_params (NULL-terminated, may be NULL)
- * replaced by "REDACTED". Caller frees. A URL that does not parse comes
- * back cut before its query string. */
+ * replaced by "REDACTED". Caller frees. A URL that does not parse (or any
+ * URL, when libcurl cannot be loaded) comes back cut before its query
+ * string. */
 char *sm_http_url_redact(const char *url, const char *const *secret_params);
 
 /* Does the query string of url have a parameter named name? */

@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -797,4 +798,41 @@ void sm_parallel_for(size_t n, size_t threads, void (*fn)(size_t i, void *ctx), 
         pthread_join(th[i], NULL);
     free(th);
     pthread_mutex_destroy(&pool.mu);
+}
+
+/* --- libraries loaded on first use ----------------------------------------- */
+
+/* One lock for every library: each is loaded once, so only a first call
+ * ever waits on it for long. */
+static pthread_mutex_t lib_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int lib_load(struct sm_lib *lib, struct sm_err *err)
+{
+    _Static_assert(sizeof(void *) == sizeof(void (*)(void)), "dlsym() returns a void *");
+    void *h = dlopen(lib->soname, RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        return sm_err_set(err, SM_EINTERNAL,
+                          "cannot load '%s', which %s need (%s); install the package '%s'",
+                          lib->soname, lib->purpose, dlerror(), lib->package);
+    for (size_t i = 0; i < lib->nfns; i++) {
+        void *f = dlsym(h, lib->fns[i].name);
+        if (!f)
+            return sm_err_set(err, SM_EINTERNAL,
+                              "'%s' has no function '%s': it is older than smelt needs; install a "
+                              "current '%s'",
+                              lib->soname, lib->fns[i].name, lib->package);
+        memcpy(lib->fns[i].slot, &f, sizeof(f));
+    }
+    return lib->init ? lib->init(err) : 0;
+}
+
+int sm_lib_ready(struct sm_lib *lib, struct sm_err *err)
+{
+    pthread_mutex_lock(&lib_mu);
+    if (!lib->tried) {
+        (void)lib_load(lib, &lib->err);
+        lib->tried = true;
+    }
+    pthread_mutex_unlock(&lib_mu);
+    return lib->err.code ? sm_err_set(err, lib->err.code, "%s", lib->err.msg) : 0;
 }

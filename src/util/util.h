@@ -149,6 +149,53 @@ void *sm_map_del(struct sm_map *m, const char *key);
  * no thread can be started, the calls run on the caller's thread. */
 void sm_parallel_for(size_t n, size_t threads, void (*fn)(size_t i, void *ctx), void *ctx);
 
+/* --- libraries loaded on first use ----------------------------------------
+ * A library that most commands never use (libcurl, say) is not linked:
+ * its module loads it the first time it is needed, because loading a
+ * library and what it pulls in slows the start of every command. The
+ * module calls the library's functions through a table of pointers that
+ * sm_lib_ready() fills once for the process:
+ *
+ *     static struct { __typeof__(foo_open) *open; } foo;
+ *     static const struct sm_lib_fn foo_fns[] = {{"foo_open", &foo.open}};
+ *     static struct sm_lib foo_lib =
+ *         SM_LIB_INIT("libfoo.so.1", "libfoo1", "foo files", foo_fns, NULL);
+ *     ...
+ *     SM_TRY(sm_lib_ready(&foo_lib, err));   // then foo.open(...)
+ */
+struct sm_lib_fn {
+    const char *name; /* the symbol, e.g. "curl_easy_init" */
+    void *slot;       /* the address of the function pointer it goes into */
+};
+
+struct sm_lib {
+    const char *soname;  /* what dlopen() is given: "libcurl.so.4" */
+    const char *package; /* the Debian package that has it: "libcurl4" */
+    const char *purpose; /* what needs it, for the error: "HTTP requests" */
+    const struct sm_lib_fn *fns;
+    size_t nfns;
+    /* Run once after the functions are found (curl_global_init()), or NULL. */
+    int (*init)(struct sm_err *err);
+    /* Set by sm_lib_ready(), under its lock. */
+    bool tried;
+    struct sm_err err;
+};
+
+/* A struct sm_lib for the array fns (its size is counted) and init. */
+#define SM_LIB_INIT(soname_, package_, purpose_, fns_, init_)                                      \
+    {                                                                                              \
+        .soname = (soname_), .package = (package_), .purpose = (purpose_), .fns = (fns_),          \
+        .nfns = sizeof(fns_) / sizeof((fns_)[0]), .init = (init_)                                  \
+    }
+
+/* 0 once lib is loaded, every function of lib->fns found and lib->init
+ * run; otherwise the error of the first attempt (SM_EINTERNAL, naming the
+ * library and the package to install), every time, without trying again.
+ * Thread-safe: the first call does the work under a lock, which also makes
+ * the filled pointers visible to every thread that calls it after. The
+ * library stays loaded until the process exits. */
+int sm_lib_ready(struct sm_lib *lib, struct sm_err *err) SM_MUST_USE;
+
 /* --- logging -------------------------------------------------------------- */
 enum sm_log_level { SM_LOG_DEBUG, SM_LOG_INFO, SM_LOG_WARN, SM_LOG_ERROR };
 void sm_log_set_level(enum sm_log_level lvl);

@@ -9,7 +9,8 @@ out=build/fuzz
 mkdir -p "$out"
 CFLAGS="-std=c11 -D_GNU_SOURCE -DSMELT_VERSION=\"fuzz\" -g -O1 -Isrc -isystem ${DUCKDB_DIR:-deps/duckdb} \
   -fsanitize=fuzzer,address,undefined $(pkg-config --cflags yaml-0.1 jansson libcurl libarchive zlib libdeflate)"
-LIBS="$(pkg-config --libs yaml-0.1 jansson libcurl libarchive zlib libdeflate) -lpthread"
+# libcurl and libarchive: dlopen() on first use (util/http.c, ingest/unpack.c)
+LIBS="$(pkg-config --libs yaml-0.1 jansson zlib libdeflate) -lpthread -ldl"
 build() { # target sources...
     t=$1
     shift

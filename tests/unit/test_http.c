@@ -1,10 +1,11 @@
 /* Unit tests for the parsers of outside input in util/: {field} templates
- * (util/tmpl.h), OAuth token endpoint answers (util/http.h) and the
- * one-pass page scanner (util/jscan.h). */
+ * (util/tmpl.h), OAuth token endpoint answers and URLs (util/http.h) and
+ * the one-pass page scanner (util/jscan.h). */
 #include "util/http.h"
 #include "util/jscan.h"
 #include "util/tmpl.h"
 
+#include <pthread.h>
 #include <setjmp.h> /* before cmocka.h, which needs jmp_buf */
 
 #include <cmocka.h>
@@ -141,6 +142,54 @@ static void test_oauth_error(void **state)
     sm_buf_release(&big);
 }
 
+/* The URL functions, which need libcurl, on several threads at once: the
+ * first calls race to load it (dlopen, curl_global_init) exactly once. */
+#define URL_THREADS 4
+
+static void *url_work(void *arg)
+{
+    int *bad = arg;
+    char *r = NULL;
+    if (sm_http_url_resolve("https://api.example.com/v1/items?page=1", "?page=2", &r, NULL) ||
+        strcmp(r, "https://api.example.com/v1/items?page=2"))
+        (*bad)++;
+    free(r);
+    if (sm_http_url_resolve("https://api.example.com/v1/items", "/v2/x", &r, NULL) ||
+        strcmp(r, "https://api.example.com/v2/x"))
+        (*bad)++;
+    free(r);
+    if (!sm_http_same_origin("https://a.example.com/x", "https://A.example.com:443/y") ||
+        sm_http_same_origin("https://a.example.com/x", "http://a.example.com/x"))
+        (*bad)++;
+    static const char *const secret[] = {"key", NULL};
+    char *s = sm_http_url_redact("https://u:pw@a.example.com/x?key=k1&n=2", secret);
+    if (strcmp(s, "https://a.example.com/x?key=REDACTED&n=2"))
+        (*bad)++;
+    free(s);
+    return NULL;
+}
+
+static void test_http_urls(void **state)
+{
+    (void)state;
+    pthread_t t[URL_THREADS];
+    int bad[URL_THREADS] = {0};
+    for (int i = 0; i < URL_THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, url_work, &bad[i]), 0);
+    for (int i = 0; i < URL_THREADS; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(bad[i], 0);
+    }
+    struct sm_err err = SM_ERR_INIT;
+    char *r = NULL;
+    assert_int_equal(sm_http_url_resolve("not a url", "/x", &r, &err), SM_EINVALID);
+    assert_null(r);
+    assert_false(sm_http_same_origin("https://a.example.com/", "::"));
+    char *s = sm_http_url_redact("::?token=t", NULL);
+    assert_string_equal(s, "::");
+    free(s);
+}
+
 static char fields[256], keys[256];
 
 static void on_key(void *ctx, const char *key, size_t len)
@@ -253,9 +302,10 @@ static void test_jscan_refuses(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tmpl_parts),  cmocka_unit_test(test_tmpl_errors),
-        cmocka_unit_test(test_oauth_token), cmocka_unit_test(test_oauth_error),
-        cmocka_unit_test(test_jscan_picks), cmocka_unit_test(test_jscan_refuses),
+        cmocka_unit_test(test_tmpl_parts),    cmocka_unit_test(test_tmpl_errors),
+        cmocka_unit_test(test_oauth_token),   cmocka_unit_test(test_oauth_error),
+        cmocka_unit_test(test_http_urls),     cmocka_unit_test(test_jscan_picks),
+        cmocka_unit_test(test_jscan_refuses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -667,9 +667,35 @@ static void test_store_and_resolve(void **state)
     remove_tmpdir(dir);
 }
 
+/* SHA-256 (libcrypto loaded on first use, or libsodium's) against the
+ * vectors of FIPS 180-2, whole and in pieces. */
+static void test_sha256(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        size_t repeat;
+        const char *hex;
+    } cases[] = {
+        {"", 1, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+        {"abc", 1, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+        {"a", 1000000, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct sec_sha256 h;
+        char hex[SEC_SHA256_HEX];
+        sec_sha256_init(&h);
+        for (size_t k = 0; k < cases[i].repeat; k++)
+            sec_sha256_update(&h, cases[i].in, strlen(cases[i].in));
+        sec_sha256_final(&h, hex);
+        assert_string_equal(hex, cases[i].hex);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sha256),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_wrong_key_fails_clearly),
         cmocka_unit_test(test_tampered_ciphertext_fails),
