@@ -797,6 +797,8 @@ int orc_run(const struct prj_project *p, const struct orc_plan *plan, struct eng
         return rc;
     }
     struct runner r = {.p = p, .plan = plan, .db = db, .st = st, .opt = opt, .run = out};
+    if (opt->progress)
+        eng_track_progress(db, true);
     int64_t now = sm_now_ms();
     char iso[40];
     sm_iso8601(now, iso, sizeof(iso));
