@@ -146,10 +146,11 @@ struct rest {
     /* The keys of the records: of the page being read, and of every page
      * landed this run (see add_new_keys). */
     struct sm_map page_keys, run_keys;
-    bool page_keys_bad;    /* a key with a NUL: the page's keys are not listed */
-    struct sm_map run_ids; /* identity of each page written this run -> its path */
-    struct syncpool *pool; /* pages being synced and recorded (see land_queue) */
-    bool land_failed;      /* a page could not be recorded: record no more */
+    bool page_keys_bad;          /* a key with a NUL: the page's keys are not listed */
+    struct sm_map run_ids;       /* identity of each page written this run -> its path */
+    struct syncpool *pool;       /* pages being synced and recorded (see land_queue) */
+    bool land_failed;            /* a page could not be recorded: record no more */
+    struct ing_overlap *overlap; /* gets each page recorded, or NULL */
 
     /* Landing. */
     char *batch_id;
@@ -971,6 +972,7 @@ static int land_commit(struct rest *x, struct pending *p, struct sm_err *err)
     if (!rc) {
         x->stats->files_landed++;
         x->stats->bytes_landed += p->size;
+        ing_overlap_add(x->overlap, &rec);
     }
     return rc;
 }
@@ -1849,10 +1851,15 @@ static int fan_out(struct rest *x, struct sm_err *err)
 }
 
 int ing_rest_land(struct st_db *st, const struct prj_project *p, const struct prj_source *src,
-                  struct ing_stats *out, struct sm_err *err)
+                  struct ing_overlap *ov, struct ing_stats *out, struct sm_err *err)
 {
-    struct rest x = {
-        .st = st, .p = p, .src = src, .r = &src->rest, .stats = out, .manifest = SM_BUF_INIT};
+    struct rest x = {.st = st,
+                     .p = p,
+                     .src = src,
+                     .r = &src->rest,
+                     .stats = out,
+                     .manifest = SM_BUF_INIT,
+                     .overlap = ov};
     int rc = 0;
     if (src->rest.incremental.cursor_field) {
         rc = st_watermark_get(st, src->name, &x.wm_old, err);
