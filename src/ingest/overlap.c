@@ -46,7 +46,6 @@ enum { BACKGROUND_NICE = 10 };
 
 struct ing_overlap {
     struct eng_db *db;
-    const struct prj_project *p;
     const struct prj_source *src;
     char *bloc;
     struct tbl_snapshot *bronze; /* bronze when the overlap started, or NULL */
@@ -215,8 +214,9 @@ struct ing_overlap *ing_overlap_start(struct eng_db *db, const struct prj_projec
     if (strcmp(src->kind, "rest") || src->ncolumns || src->rest.parent)
         return NULL; /* read by the general path, or (a child) with its parent's columns */
     struct ing_overlap *ov = sm_calloc(1, sizeof(*ov));
+    pthread_mutex_init(&ov->mu, NULL);
+    pthread_cond_init(&ov->cv, NULL);
     ov->db = db;
-    ov->p = p;
     ov->src = src;
     ov->bloc = ing_bronze_location(p, src->name);
     ov->times.run = ingested_at; /* no rebuild: every batch gets the run's time */
@@ -228,8 +228,6 @@ struct ing_overlap *ing_overlap_start(struct eng_db *db, const struct prj_projec
         ing_overlap_free(ov);
         return NULL;
     }
-    pthread_mutex_init(&ov->mu, NULL);
-    pthread_cond_init(&ov->cv, NULL);
     ov->running = !pthread_create(&ov->thread, NULL, overlap_main, ov);
     if (!ov->running) {
         ing_overlap_free(ov);
@@ -276,8 +274,6 @@ static void finish(struct ing_overlap *ov)
     pthread_cond_broadcast(&ov->cv);
     pthread_mutex_unlock(&ov->mu);
     pthread_join(ov->thread, NULL);
-    pthread_mutex_destroy(&ov->mu);
-    pthread_cond_destroy(&ov->cv);
     ov->running = false;
 }
 
@@ -341,5 +337,7 @@ void ing_overlap_free(struct ing_overlap *ov)
     tbl_commit_free(ov->commit);
     tbl_snapshot_free(ov->bronze);
     free(ov->bloc);
+    pthread_mutex_destroy(&ov->mu);
+    pthread_cond_destroy(&ov->cv);
     free(ov);
 }
