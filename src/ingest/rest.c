@@ -95,6 +95,23 @@ struct filled {
 struct syncpool;
 static void pool_free(struct syncpool *sp);
 
+/* Keys listed for the page lately, in slots by a hash of their length and
+ * ends: the records of a page mostly have the keys of the record before,
+ * and a key found here costs a compare instead of a map lookup. */
+enum { KEY_CACHE = 64 };
+struct key_cache {
+    char *key[KEY_CACHE];
+    size_t len[KEY_CACHE];
+};
+
+static void key_cache_clear(struct key_cache *kc)
+{
+    for (size_t i = 0; i < KEY_CACHE; i++) {
+        free(kc->key[i]);
+        kc->key[i] = NULL;
+    }
+}
+
 /* The fields a child source reads from each parent record. */
 struct parent_field {
     char *path;   /* in the parent record, e.g. "customer.id" */
@@ -147,6 +164,7 @@ struct rest {
      * landed this run (see add_new_keys). */
     struct sm_map page_keys, run_keys;
     bool page_keys_bad;          /* a key with a NUL: the page's keys are not listed */
+    struct key_cache recent;     /* keys of page_keys met lately (see see_key) */
     struct sm_map run_ids;       /* identity of each page written this run -> its path */
     struct syncpool *pool;       /* pages being synced and recorded (see land_queue) */
     bool land_failed;            /* a page could not be recorded: record no more */
@@ -218,6 +236,7 @@ static void rest_release(struct rest *x)
     sm_buf_release(&x->manifest);
     pool_free(x->pool);
     sm_map_release(&x->page_keys);
+    key_cache_clear(&x->recent);
     sm_map_release(&x->run_keys);
     for (size_t i = 0; i < x->run_ids.nslots; i++)
         if (x->run_ids.slots[i].key && !x->run_ids.slots[i].deleted)
@@ -1100,10 +1119,20 @@ static void see_cursor_value(void *ctx, const struct sm_jscan_value *v);
 static void see_key(void *ctx, const char *key, size_t len)
 {
     struct rest *x = ctx;
-    if (memchr(key, 0, len))
+    size_t i =
+        len ? (len * 31 + (unsigned char)key[0] * 7 + (unsigned char)key[len - 1]) % KEY_CACHE : 0;
+    struct key_cache *kc = &x->recent;
+    if (kc->key[i] && kc->len[i] == len && !memcmp(kc->key[i], key, len))
+        return; /* listed already */
+    if (memchr(key, 0, len)) {
         x->page_keys_bad = true;
-    else if (!sm_map_get(&x->page_keys, key))
+        return;
+    }
+    if (!sm_map_get(&x->page_keys, key))
         sm_map_put(&x->page_keys, key, (void *)1);
+    free(kc->key[i]);
+    kc->key[i] = sm_strndup(key, len);
+    kc->len[i] = len;
 }
 
 /* Scan a page; *why says why it is not JSON. An empty body is an empty
@@ -1144,6 +1173,7 @@ static void read_page(struct rest *x, const struct sm_http_response *res, struct
         .ctx = x,
     };
     sm_map_release(&x->page_keys);
+    key_cache_clear(&x->recent);
     x->page_keys_bad = false;
     /* The watermark candidates of a page that turns out broken must not
      * count: keep the best so far and put it back on failure. */
