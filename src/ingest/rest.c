@@ -742,7 +742,8 @@ struct pending {
  * thousand 100 kB pages synced one by one took 2.7 s, by four threads
  * 0.2 s). So the fetching thread writes each page, hands its descriptor
  * to SYNC_THREADS threads that sync and close it, and records pages in
- * state.db in page order as their syncs complete: a page is still on disk
+ * state.db in page order as their syncs complete (RECORD_BATCH in one
+ * transaction): a page is still on disk
  * before it is read and synced before it is recorded, and a crash leaves
  * at most unrecorded files that nothing loads. The queue holds at most
  * SYNC_QUEUE pages (and open descriptors).
@@ -958,68 +959,92 @@ static void add_new_keys(struct rest *x, struct sm_buf *orig)
     }
 }
 
-/* Record a synced page in state.db: from here bronze loads it. */
-static int land_commit(struct rest *x, struct pending *p, struct sm_err *err)
+/* Record synced pages (in page order) in state.db, in one transaction:
+ * from here bronze loads them. A page whose sync failed is not recorded,
+ * nor any after it; the ones before it are. */
+static int land_commit(struct rest *x, struct pending *const *ps, size_t n, struct sm_err *err)
 {
-    if (p->err)
-        return sm_err_set(err, SM_EIO, "cannot sync '%s': %s", p->path, strerror(p->err));
-    struct st_landed rec = {
-        .source = x->src->name,
-        .orig_path = p->orig,
-        .size = p->size,
-        .mtime = p->mtime,
-        .sha256 = p->id,
-        .batch_id = x->batch_id,
-        .landing_path = p->path,
-        .received_at = p->received,
-    };
-    (void)sm_buf_adds(&x->manifest, x->manifest.len ? ",\n    " : "\n    ");
-    (void)sm_buf_adds(&x->manifest, p->entry);
-    x->manifest_dirty = true;
-    int rc = flush_manifest(x, false, err);
-    if (!rc)
+    size_t ok = 0;
+    while (ok < n && !ps[ok]->err)
+        ok++;
+    struct st_landed *recs = sm_calloc(ok ? ok : 1, sizeof(*recs));
+    for (size_t i = 0; i < ok; i++) {
+        recs[i] = (struct st_landed){
+            .source = x->src->name,
+            .orig_path = ps[i]->orig,
+            .size = ps[i]->size,
+            .mtime = ps[i]->mtime,
+            .sha256 = ps[i]->id,
+            .batch_id = x->batch_id,
+            .landing_path = ps[i]->path,
+            .received_at = ps[i]->received,
+        };
+        (void)sm_buf_adds(&x->manifest, x->manifest.len ? ",\n    " : "\n    ");
+        (void)sm_buf_adds(&x->manifest, ps[i]->entry);
+        x->manifest_dirty = true;
+    }
+    int rc = ok ? flush_manifest(x, false, err) : 0;
+    if (!rc && ok)
         rc = st_begin(x->st, err);
-    if (!rc) {
-        rc = st_landed_begin(x->st, &rec, err);
-        if (!rc)
-            rc = st_landed_done(x->st, rec.id, err);
+    if (!rc && ok) {
+        for (size_t i = 0; i < ok && !rc; i++) {
+            rc = st_landed_begin(x->st, &recs[i], err);
+            if (!rc)
+                rc = st_landed_done(x->st, recs[i].id, err);
+        }
         if (!rc)
             rc = st_commit(x->st, err);
         else
             st_rollback(x->st);
     }
-    if (!rc) {
+    for (size_t i = 0; i < ok && !rc; i++) {
         x->stats->files_landed++;
-        x->stats->bytes_landed += p->size;
-        ing_overlap_add(x->overlap, &rec);
+        x->stats->bytes_landed += recs[i].size;
+        ing_overlap_add(x->overlap, &recs[i]);
     }
+    free(recs);
+    if (!rc && ok < n)
+        rc = sm_err_set(err, SM_EIO, "cannot sync '%s': %s", ps[ok]->path, strerror(ps[ok]->err));
     return rc;
 }
 
+/* Pages recorded together while the landing goes on (measured on the
+ * bench's 1000 pages: a transaction for each page made recording cost
+ * three times as much). */
+enum { RECORD_BATCH = 16 };
+
 /* Record the queued pages whose sync is done, in page order: all of them
- * (all, waiting for their syncs), or as many as are ready, waiting only
- * while the queue is full. After an error the rest are not recorded. */
+ * (all, waiting for their syncs), or, while pages arrive, RECORD_BATCH at
+ * a time, waiting only while the queue is full. After an error the rest
+ * are not recorded. */
 static int land_drain(struct rest *x, bool all, struct sm_err *err)
 {
     struct syncpool *sp = x->pool;
+    struct pending *batch[SYNC_QUEUE];
     int rc = 0;
     if (!sp)
         return 0;
     pthread_mutex_lock(&sp->mu);
     while (sp->head < sp->tail) {
-        struct pending *p = sp->q[sp->head % SYNC_QUEUE];
-        if (!p->synced) {
-            if (!all && sp->tail - sp->head < SYNC_QUEUE)
+        size_t n = 0;
+        while (sp->head + n < sp->tail && sp->q[(sp->head + n) % SYNC_QUEUE]->synced)
+            n++;
+        bool full = sp->tail - sp->head == SYNC_QUEUE;
+        if (!n || (!all && !full && n < RECORD_BATCH)) {
+            if (!all && !full)
                 break;
             pthread_cond_wait(&sp->done, &sp->mu);
             continue;
         }
-        sp->head++;
+        for (size_t i = 0; i < n; i++)
+            batch[i] = sp->q[(sp->head + i) % SYNC_QUEUE];
+        sp->head += n;
         pthread_mutex_unlock(&sp->mu);
         if (!rc && !x->land_failed)
-            rc = land_commit(x, p, err);
+            rc = land_commit(x, batch, n, err);
         x->land_failed |= rc != 0;
-        pending_free(p);
+        for (size_t i = 0; i < n; i++)
+            pending_free(batch[i]);
         pthread_mutex_lock(&sp->mu);
     }
     pthread_mutex_unlock(&sp->mu);
