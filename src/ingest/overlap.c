@@ -27,7 +27,6 @@
 #include "ingest_int.h"
 
 #include <pthread.h>
-#include <sys/resource.h>
 
 #include "table/table.h"
 
@@ -41,8 +40,6 @@ enum { CHUNK_MIN_PAGES = 32 };
 #define CHUNK_MIN_BYTES ((int64_t)8 << 20)
 #define CHUNK_MAX_LANDING ((int64_t)16 << 20)
 #define CHUNK_MAX_BYTES ((int64_t)256 << 20)
-/* The nice value of the thread that reads while the landing goes on. */
-enum { BACKGROUND_NICE = 10 };
 
 struct ing_overlap {
     struct eng_db *db;
@@ -171,18 +168,15 @@ static size_t next_chunk(const struct ing_overlap *ov, int64_t *out_bytes)
 }
 
 /* The thread, while the landing goes on: read the pages handed over, a
- * chunk at a time, with DuckDB on this thread alone and at a lower
- * priority than the rest of the process, so that receiving, checking and
- * syncing pages (and an API on this machine) lose no time to it: it takes
- * what CPU they leave. What is left when the landing ends is read by
- * ing_overlap_take(), on the caller's thread and with all of DuckDB's
- * threads. */
+ * chunk at a time, with DuckDB on this thread alone. What is left when
+ * the landing ends is read by ing_overlap_take(), with all of DuckDB's
+ * threads. (A lower priority for this thread, so that the landing would
+ * lose no time to it, made no difference that could be measured on two
+ * cores, and it would starve the reading on a machine busy with other
+ * work.) */
 static void *overlap_main(void *arg)
 {
     struct ing_overlap *ov = arg;
-    if (setpriority(PRIO_PROCESS, (id_t)gettid(), BACKGROUND_NICE))
-        sm_debug("bronze.%s: cannot lower the priority of the reading thread: %s", ov->src->name,
-                 strerror(errno));
     one_thread(ov, true);
     pthread_mutex_lock(&ov->mu);
     while (!ov->landed) {
