@@ -2410,20 +2410,42 @@ static void add_records_expr(struct sm_buf *q, const struct prj_source *src)
 }
 
 /* The fields of the records as DuckDB infers them: from their type, a
- * list of objects (*list) or one object. desc gets (name, type) rows.
- * Nonzero with nothing set when the records are anything else. */
+ * list of objects (*list) or one object. desc gets (name, type) rows from
+ * row *first on. Nonzero with nothing set when the records are anything
+ * else. A list of objects, the usual case, costs one read of the sample:
+ * the type of the records and the fields of their first element are one
+ * DESCRIBE; anything else takes two. */
 static int infer_fields(struct eng_db *db, const struct prj_source *src,
                         const struct st_landed **pages, size_t n, bool full, bool *list,
-                        struct eng_result **desc)
+                        struct eng_result **desc, size_t *first)
 {
     struct sm_buf q = SM_BUF_INIT, path = SM_BUF_INIT;
     char *type = NULL;
     *desc = NULL;
+    *first = 0;
     add_records_expr(&path, src);
+    (void)sm_buf_addf(&q, "DESCRIBE SELECT %s AS \"smelt$v\", unnest(%s[1]) FROM ", path.buf,
+                      path.buf);
+    add_read_pages(&q, pages, n, NULL, full);
+    int rc = eng_query(db, q.buf, desc, NULL);
+    const char *t = !rc && eng_result_nrows(*desc) > 1 ? eng_result_str(*desc, 1, 0) : NULL;
+    bool ok = t && sm_starts_with(t, "STRUCT(") && sm_ends_with(t, ")[]") &&
+              !sm_ends_with(t, ")[][]") && !sm_starts_with(t, "STRUCT()");
+    for (size_t j = 1; ok && j < eng_result_nrows(*desc); j++)
+        ok = !sm_starts_with(sm_or(eng_result_str(*desc, 0, j), ""), "smelt$");
+    if (ok) {
+        *list = true;
+        *first = 1;
+        goto out;
+    }
+    eng_result_free(*desc);
+    *desc = NULL;
+
+    sm_buf_reset(&q);
     (void)sm_buf_addf(&q, "SELECT column_type FROM (DESCRIBE SELECT %s AS v FROM ", path.buf);
     add_read_pages(&q, pages, n, NULL, full);
     (void)sm_buf_adds(&q, ")");
-    int rc = eng_query_scalar(db, q.buf, &type, NULL);
+    rc = eng_query_scalar(db, q.buf, &type, NULL);
     bool l = !rc && type && sm_starts_with(type, "STRUCT(") && sm_ends_with(type, ")[]") &&
              !sm_ends_with(type, ")[][]");
     bool one = !rc && type && sm_starts_with(type, "STRUCT(") && sm_ends_with(type, ")");
@@ -2513,6 +2535,7 @@ static bool fast_plan(struct eng_db *db, const struct prj_source *src,
 {
     struct sm_map keys = SM_MAP_INIT;
     struct eng_result *desc = NULL;
+    size_t f0 = 0; /* desc's first field row */
     bool keys_known = true, ok = false;
     memset(pl, 0, sizeof(*pl));
     if (!n)
@@ -2523,7 +2546,7 @@ static bool fast_plan(struct eng_db *db, const struct prj_source *src,
         if (!listed_keys(pages[i], &keys))
             keys_known = false;
     }
-    if (infer_fields(db, src, pages, n, !keys_known, &pl->list, &desc))
+    if (infer_fields(db, src, pages, n, !keys_known, &pl->list, &desc, &f0))
         goto out;
     if (keys_known) {
         bool missing = false;
@@ -2532,7 +2555,7 @@ static bool fast_plan(struct eng_db *db, const struct prj_source *src,
             if (!e->key || e->deleted)
                 continue;
             bool found = false;
-            for (size_t j = 0; j < eng_result_nrows(desc) && !found; j++)
+            for (size_t j = f0; j < eng_result_nrows(desc) && !found; j++)
                 found = !strcmp(sm_or(eng_result_str(desc, 0, j), ""), e->key);
             missing = !found;
         }
@@ -2541,7 +2564,7 @@ static bool fast_plan(struct eng_db *db, const struct prj_source *src,
                      "from all of them",
                      src->name);
             eng_result_free(desc);
-            if (infer_fields(db, src, pages, n, true, &pl->list, &desc))
+            if (infer_fields(db, src, pages, n, true, &pl->list, &desc, &f0))
                 goto out;
         }
     }
@@ -2559,12 +2582,12 @@ static bool fast_plan(struct eng_db *db, const struct prj_source *src,
         r += k + (r[k] == '.');
     }
     (void)sm_buf_adds(&pl->type, "STRUCT(");
-    for (size_t j = 0; j < eng_result_nrows(desc); j++) {
+    for (size_t j = f0; j < eng_result_nrows(desc); j++) {
         const char *name = sm_or(eng_result_str(desc, 0, j), ""),
                    *t = sm_or(eng_result_str(desc, 1, j), "JSON");
         bool js = as_json(t);
         sm_map_put(&pl->fields, name, (void *)1);
-        if (j) {
+        if (j > f0) {
             (void)sm_buf_adds(&pl->type, ", ");
             (void)sm_buf_adds(&pl->cols, ", ");
         }
@@ -2589,7 +2612,7 @@ static bool fast_plan(struct eng_db *db, const struct prj_source *src,
     for (size_t k = 0; bronze && k < bronze->ncolumns && !pl->fit; k++) {
         const char *bn = bronze->columns[k].name;
         bool have = provenance_col(bn) || !bronze->columns[k].sql_type;
-        for (size_t j = 0; j < eng_result_nrows(desc) && !have; j++)
+        for (size_t j = f0; j < eng_result_nrows(desc) && !have; j++)
             have = !strcasecmp(sm_or(eng_result_str(desc, 0, j), ""), bn);
         for (size_t j = 0; j < npcols && !have; j++)
             have = !strcasecmp(pcols[j].name, bn);
