@@ -44,7 +44,8 @@
  * carry _batch_id, _source_file, _ingested_at and _source_url (and a
  * child's parent columns); the times are per batch, from struct ing_times,
  * so a rebuild keeps them. ing_load_bronze() commits them with the same
- * exactly-once txn marker as file sources.
+ * exactly-once txn marker as file sources. overlap.c reads pages by the
+ * fast path (ing_rest_plan_*) while later ones are still landing.
  *
  * Secrets. Every string of the source is a template resolved here, at the
  * moment of use (sec_resolve: ${env:NAME}, ${secret:NAME}). Resolved values
