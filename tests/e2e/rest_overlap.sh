@@ -77,6 +77,8 @@ check_eq "the rows are the landed records" \
     "$(duck "SELECT count(*), sum(r.id), count(DISTINCT r.name), min(r.updated_at), max(r.updated_at), sum(hash(r.name, r.id)) FROM (SELECT unnest(json.data) AS r FROM $(landed slow))" | tail -n +2)" \
     "$(q slow "SELECT count(*), sum(id), count(DISTINCT name), min(updated_at), max(updated_at), sum(hash(name, id)) FROM bronze.items")"
 check_eq "the landing recorded every page" "$PAGES" "$(awk -F, '$1 == "landing.items" { print $4 }' run.out)"
+check_eq "one file a page in the landing zone, none empty" "$PAGES,0" \
+    "$(find slow/lake/landing -name 'page-*.json' | wc -l | tr -d ' '),$(find slow/lake/landing -empty -type f | wc -l | tr -d ' ')"
 
 # A second run: the same pages, landed before: nothing new, bronze as it was.
 sed -i 's/^rate_limit: .*/rate_limit: 0/' slow/sources/items.yml
