@@ -20,6 +20,7 @@ struct eng_db {
     pthread_mutex_t mu;
     duckdb_connection *jobs;
     size_t njobs, jobs_alloc;
+    bool progress; /* eng_track_progress() */
 };
 
 struct eng_result {
@@ -31,17 +32,26 @@ struct eng_result {
 };
 
 /* Track each query's progress for duckdb_query_progress() (our progress
- * bars), soon after it starts, but never let DuckDB print a bar of its own.
- * These are settings of a connection. */
-static void track_progress(duckdb_connection con)
+ * bars), soon after it starts, but never let DuckDB print a bar of its own;
+ * or not (on false). These are settings of a connection. Tracking is not
+ * free: DuckDB then works out a running query's progress after each of the
+ * tasks its connection's thread runs. */
+static void track_progress(duckdb_connection con, bool on)
 {
     duckdb_result res;
     if (duckdb_query(con,
-                     "SET enable_progress_bar = true; SET enable_progress_bar_print = false; "
-                     "SET progress_bar_time = 100",
+                     on ? "SET enable_progress_bar = true; SET enable_progress_bar_print = false; "
+                          "SET progress_bar_time = 100"
+                        : "SET enable_progress_bar = false",
                      &res) == DuckDBError)
         sm_debug("cannot track query progress: %s", sm_or(duckdb_result_error(&res), "?"));
     duckdb_destroy_result(&res);
+}
+
+void eng_track_progress(struct eng_db *db, bool on)
+{
+    db->progress = on;
+    track_progress(db->con, on);
 }
 
 int eng_open(const struct eng_config *cfg, struct eng_db **out, struct sm_err *err)
@@ -79,7 +89,7 @@ int eng_open(const struct eng_config *cfg, struct eng_db **out, struct sm_err *e
         free(e);
         return sm_err_set(err, SM_EENGINE, "cannot connect to duckdb");
     }
-    track_progress(e->con);
+    track_progress(e->con, false);
     *out = e;
     return 0;
 }
@@ -708,7 +718,7 @@ static void job_one(size_t i, void *arg)
         j->rc = sm_err_set(&j->err, SM_EENGINE, "cannot connect to duckdb");
         return;
     }
-    track_progress(con);
+    track_progress(con, pool->db->progress);
     jobs_track(pool->db, con, true);
     run_job(con, j);
     jobs_track(pool->db, con, false);

@@ -92,8 +92,11 @@ void eng_job_release(struct eng_job *j);
 
 /* Stop the running query (from another thread or a signal handler). */
 void eng_interrupt(struct eng_db *db);
-/* Percentage done of the running query, or -1. */
+/* Percentage done of the running query, or -1: only while
+ * eng_track_progress() is on (it is off when the database is opened), as
+ * tracking costs DuckDB some work all along each query. */
 double eng_progress(struct eng_db *db);
+void eng_track_progress(struct eng_db *db, bool on);
 
 /* DuckDB's library version string. */
 const char *eng_version(void);

@@ -293,10 +293,10 @@ static int reset_incoming(const struct prj_project *p, const struct prj_source *
 }
 
 int ing_land(struct st_db *st, const struct prj_project *p, const struct prj_source *src,
-             struct ing_stats *out, struct sm_err *err)
+             struct ing_overlap *ov, struct ing_stats *out, struct sm_err *err)
 {
     if (!strcmp(src->kind, "rest"))
-        return ing_rest_land(st, p, src, out, err);
+        return ing_rest_land(st, p, src, ov, out, err);
     struct sto_entry *ents = NULL;
     size_t n = 0;
     int rc = sto_list(src->path, src->glob, &ents, &n, NULL);

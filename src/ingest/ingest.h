@@ -5,7 +5,7 @@
  * and unreadable files routed to the quarantine table of the source.
  *
  *     struct ing_stats s = {0};
- *     ing_land(st, project, source, &s, &err);          // landing zone
+ *     ing_land(st, project, source, NULL, &s, &err);    // landing zone
  *     ing_load_bronze(db, st, project, source, ts, NULL, &s, &err);  // bronze + quarantine
  *
  *     struct ing_load_options rb = {.rebuild = true};    // bronze again, from landing alone
@@ -77,12 +77,43 @@ struct ing_load_options {
      * _quarantined_at) the tables had for it, so a rebuild of unchanged
      * files gives the same rows. */
     bool rebuild;
+    /* The overlap the landing fed (not with rebuild), or NULL. */
+    struct ing_overlap *overlap;
 };
 
-/* Land new files of src. SM_ENOTFOUND with a clear message when the source
- * folder does not exist. */
+/*
+ * Bronze while landing (overlap.c). The bronze load of a REST source can
+ * start on the pages landed so far while later ones arrive, on a thread of
+ * its own: start an overlap before the landing and hand it to ing_land(),
+ * which gives it each page once the page is recorded, then to
+ * ing_load_bronze(), which commits the data files it wrote, in its one
+ * commit, when they hold exactly the pages it is to load, and otherwise
+ * removes them and loads as it always does. Nobody else may use db from
+ * ing_overlap_start() until ing_load_bronze() (or ing_overlap_free())
+ * returns.
+ *
+ *     struct ing_overlap *ov = ing_overlap_start(db, project, source, ts);
+ *     ing_land(st, project, source, ov, &s, &err);      // ov may be NULL
+ *     struct ing_load_options lo = {.overlap = ov};
+ *     ing_load_bronze(db, st, project, source, ts, &lo, &s, &err);
+ *     ing_overlap_free(ov);
+ */
+struct ing_overlap;
+/* NULL when the source's pages are not read while landing: not a REST
+ * source, or one with declared columns or a parent (their records are
+ * typed and checked record by record). ingested_at is the run's
+ * timestamp, as for ing_load_bronze(); it is borrowed, like the rest. */
+struct ing_overlap *ing_overlap_start(struct eng_db *db, const struct prj_project *p,
+                                      const struct prj_source *src, const char *ingested_at);
+/* Stop the thread and remove the data files no commit took. NULL is a
+ * no-op. */
+void ing_overlap_free(struct ing_overlap *ov);
+
+/* Land new files of src, handing each to ov (may be NULL) once it is
+ * recorded. SM_ENOTFOUND with a clear message when the source folder does
+ * not exist. */
 int ing_land(struct st_db *st, const struct prj_project *p, const struct prj_source *src,
-             struct ing_stats *out, struct sm_err *err) SM_MUST_USE;
+             struct ing_overlap *ov, struct ing_stats *out, struct sm_err *err) SM_MUST_USE;
 
 /* Land the file at path once more for src, as a new batch, even though its
  * content (sha256) was landed before: its rows then load into bronze again,

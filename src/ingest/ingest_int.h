@@ -133,6 +133,7 @@ void ing_members_free(struct ing_member *m, size_t n);
 /* --- REST sources (rest.c) ----------------------------------------------------
  * ing_land() and ing_load_bronze() hand sources of kind rest to these, so
  * callers see one interface for every kind. */
+struct tbl_commit;
 struct tbl_snapshot;
 
 /* The _ingested_at and _quarantined_at a load gives each batch: the run's
@@ -148,9 +149,10 @@ const char *ing_times_quarantined(const struct ing_times *t, const char *batch_i
 /* Fetch the API page by page into the landing zone (one batch per run, one
  * landed file per new page), then advance the source's watermark. Pages
  * landed before an error stay landed; the watermark moves only when every
- * page landed. files_seen counts pages fetched, files_landed new ones. */
+ * page landed. files_seen counts pages fetched, files_landed new ones.
+ * Each page recorded goes to ov (may be NULL). */
 int ing_rest_land(struct st_db *st, const struct prj_project *p, const struct prj_source *src,
-                  struct ing_stats *out, struct sm_err *err) SM_MUST_USE;
+                  struct ing_overlap *ov, struct ing_stats *out, struct sm_err *err) SM_MUST_USE;
 /* 0 when the landed page is JSON DuckDB can read; SM_EPARSE with the
  * reason otherwise (the page is then quarantined as a file): DuckDB's, or
  * the HTTP status of a child endpoint's answer that was not a success
@@ -174,5 +176,59 @@ int ing_rest_stage(struct eng_db *db, const struct prj_project *p, const struct 
                    bool *out_lazy, struct sm_err *err) SM_MUST_USE;
 void ing_rest_select(struct sm_buf *b, const struct prj_source *src, const char *what);
 void ing_rest_unstage(struct eng_db *db, const struct prj_source *src);
+/* The temporary table of pages (path, url, batch_id, page_id, parent,
+ * ing_at, q_at) that the SELECTs below join their records to; replaced
+ * by each call, dropped by ing_rest_unstage(). */
+int ing_rest_pages_table(struct eng_db *db, const struct prj_source *src,
+                         const struct st_landed **pages, size_t n, const struct ing_times *times,
+                         struct sm_err *err) SM_MUST_USE;
+
+/* How the fast path of ing_rest_stage() reads a batch: the documents'
+ * type, from DuckDB's inference over a sample of the pages (the first 32),
+ * and the records' fields. Made for the first pages of a batch, it reads
+ * the later ones too when ing_rest_plan_fits() each of them. */
+struct ing_rest_plan {
+    struct sm_buf type;   /* STRUCT(...) of a page document, for read_json's columns= */
+    struct sm_buf cols;   /* the record fields as bronze gets them, a select list */
+    bool list;            /* the records are a list (else one object a page) */
+    bool fit;             /* bronze's columns differ: the batch must be made to fit them */
+    struct sm_map fields; /* the fields' names */
+};
+/* A plan for pages of src (a source without declared columns or parent),
+ * bronze its table or NULL; false when the fast path does not apply (a
+ * page not found to be JSON when it landed, records that are not
+ * objects), and then *out holds nothing. Release with
+ * ing_rest_plan_release(). */
+bool ing_rest_plan_init(struct eng_db *db, const struct prj_source *src,
+                        const struct tbl_snapshot *bronze, const struct st_landed **pages, size_t n,
+                        struct ing_rest_plan *out);
+/* Whether page was found to be JSON when it landed, with records that are
+ * objects whose keys are all fields of the plan. */
+bool ing_rest_plan_fits(const struct ing_rest_plan *pl, const struct st_landed *page);
+/* Append the SELECT of the bronze rows of pages (non-empty, each fitting
+ * the plan, all in the pages table): the fields, then _batch_id,
+ * _source_file (the path from character skip on), _ingested_at and
+ * _source_url. A value that does not fit its field's type fails the
+ * query that reads it. */
+void ing_rest_plan_select(struct sm_buf *b, const struct ing_rest_plan *pl,
+                          const struct prj_source *src, const struct st_landed **pages, size_t n,
+                          size_t skip);
+void ing_rest_plan_release(struct ing_rest_plan *pl);
+
+/* --- bronze while landing (overlap.c) ---------------------------------------- */
+
+/* A page just recorded for the source, for the overlap to read (copied).
+ * ov may be NULL. */
+void ing_overlap_add(struct ing_overlap *ov, const struct st_landed *page);
+/* End the landing, wait for every page handed over to be read, and give
+ * the commit that adds their data files when files (the n pages the load
+ * is to read, in id order) are exactly those pages and bronze is at the
+ * version it was when the overlap started; otherwise NULL, with the
+ * files removed. The caller owns the commit. */
+struct tbl_commit *ing_overlap_take(struct ing_overlap *ov, const struct tbl_snapshot *bronze,
+                                    const struct st_landed *files, size_t n);
+/* End the landing, wait for the thread, remove the data files no commit
+ * took: from here db is the caller's again. Again is a no-op; so is NULL. */
+void ing_overlap_end(struct ing_overlap *ov);
 
 #endif

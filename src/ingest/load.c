@@ -2176,12 +2176,21 @@ int ing_load_bronze(struct eng_db *db, struct st_db *st, const struct prj_projec
         if (rc)
             goto out;
     }
+    /* the pages' data files, written while they landed (overlap.c) */
+    struct tbl_commit *early = NULL;
+    if (write_bronze && !rebuild && opt)
+        early = ing_overlap_take(opt->overlap, bsnap, files, nfiles);
     if (write_bronze)
-        bc = load_commit_new(&ld, bsnap);
-    if (rest)
+        bc = early ? early : load_commit_new(&ld, bsnap);
+    if (early) {
+        /* every page fitted the fast path: nothing to quarantine */
+        out->rows_out = out->rows_in = tbl_commit_rows_added(bc);
+        quarantine_head(&q, ld.times->run);
+    } else if (rest) {
         rc = rest_write(&ld, files, nfiles, write_bronze, bloc, &bc, &q, &rest_staged, err);
-    else
+    } else {
         rc = files_write(&ld, files, nfiles, write_bronze, bloc, bc, &q, err);
+    }
     if (rc)
         goto out;
     out->files_quarantined = 0;
@@ -2208,6 +2217,8 @@ int ing_load_bronze(struct eng_db *db, struct st_db *st, const struct prj_projec
             out->committed = true;
     }
 out:
+    if (opt)
+        ing_overlap_end(opt->overlap); /* db is the caller's again */
     if (rest_staged)
         ing_rest_unstage(db, src);
     load_release(&ld);

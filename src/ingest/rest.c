@@ -44,7 +44,8 @@
  * carry _batch_id, _source_file, _ingested_at and _source_url (and a
  * child's parent columns); the times are per batch, from struct ing_times,
  * so a rebuild keeps them. ing_load_bronze() commits them with the same
- * exactly-once txn marker as file sources.
+ * exactly-once txn marker as file sources. overlap.c reads pages by the
+ * fast path (ing_rest_plan_*) while later ones are still landing.
  *
  * Secrets. Every string of the source is a template resolved here, at the
  * moment of use (sec_resolve: ${env:NAME}, ${secret:NAME}). Resolved values
@@ -94,6 +95,23 @@ struct filled {
 
 struct syncpool;
 static void pool_free(struct syncpool *sp);
+
+/* Keys listed for the page lately, in slots by a hash of their length and
+ * ends: the records of a page mostly have the keys of the record before,
+ * and a key found here costs a compare instead of a map lookup. */
+enum { KEY_CACHE = 64 };
+struct key_cache {
+    char *key[KEY_CACHE];
+    size_t len[KEY_CACHE];
+};
+
+static void key_cache_clear(struct key_cache *kc)
+{
+    for (size_t i = 0; i < KEY_CACHE; i++) {
+        free(kc->key[i]);
+        kc->key[i] = NULL;
+    }
+}
 
 /* The fields a child source reads from each parent record. */
 struct parent_field {
@@ -146,10 +164,12 @@ struct rest {
     /* The keys of the records: of the page being read, and of every page
      * landed this run (see add_new_keys). */
     struct sm_map page_keys, run_keys;
-    bool page_keys_bad;    /* a key with a NUL: the page's keys are not listed */
-    struct sm_map run_ids; /* identity of each page written this run -> its path */
-    struct syncpool *pool; /* pages being synced and recorded (see land_queue) */
-    bool land_failed;      /* a page could not be recorded: record no more */
+    bool page_keys_bad;          /* a key with a NUL: the page's keys are not listed */
+    struct key_cache recent;     /* keys of page_keys met lately (see see_key) */
+    struct sm_map run_ids;       /* identity of each page written this run -> its path */
+    struct syncpool *pool;       /* pages being synced and recorded (see land_queue) */
+    bool land_failed;            /* a page could not be recorded: record no more */
+    struct ing_overlap *overlap; /* gets each page recorded, or NULL */
 
     /* Landing. */
     char *batch_id;
@@ -217,6 +237,7 @@ static void rest_release(struct rest *x)
     sm_buf_release(&x->manifest);
     pool_free(x->pool);
     sm_map_release(&x->page_keys);
+    key_cache_clear(&x->recent);
     sm_map_release(&x->run_keys);
     for (size_t i = 0; i < x->run_ids.nslots; i++)
         if (x->run_ids.slots[i].key && !x->run_ids.slots[i].deleted)
@@ -722,7 +743,8 @@ struct pending {
  * thousand 100 kB pages synced one by one took 2.7 s, by four threads
  * 0.2 s). So the fetching thread writes each page, hands its descriptor
  * to SYNC_THREADS threads that sync and close it, and records pages in
- * state.db in page order as their syncs complete: a page is still on disk
+ * state.db in page order as their syncs complete (RECORD_BATCH in one
+ * transaction): a page is still on disk
  * before it is read and synced before it is recorded, and a crash leaves
  * at most unrecorded files that nothing loads. The queue holds at most
  * SYNC_QUEUE pages (and open descriptors).
@@ -938,67 +960,92 @@ static void add_new_keys(struct rest *x, struct sm_buf *orig)
     }
 }
 
-/* Record a synced page in state.db: from here bronze loads it. */
-static int land_commit(struct rest *x, struct pending *p, struct sm_err *err)
+/* Record synced pages (in page order) in state.db, in one transaction:
+ * from here bronze loads them. A page whose sync failed is not recorded,
+ * nor any after it; the ones before it are. */
+static int land_commit(struct rest *x, struct pending *const *ps, size_t n, struct sm_err *err)
 {
-    if (p->err)
-        return sm_err_set(err, SM_EIO, "cannot sync '%s': %s", p->path, strerror(p->err));
-    struct st_landed rec = {
-        .source = x->src->name,
-        .orig_path = p->orig,
-        .size = p->size,
-        .mtime = p->mtime,
-        .sha256 = p->id,
-        .batch_id = x->batch_id,
-        .landing_path = p->path,
-        .received_at = p->received,
-    };
-    (void)sm_buf_adds(&x->manifest, x->manifest.len ? ",\n    " : "\n    ");
-    (void)sm_buf_adds(&x->manifest, p->entry);
-    x->manifest_dirty = true;
-    int rc = flush_manifest(x, false, err);
-    if (!rc)
+    size_t ok = 0;
+    while (ok < n && !ps[ok]->err)
+        ok++;
+    struct st_landed *recs = sm_calloc(ok ? ok : 1, sizeof(*recs));
+    for (size_t i = 0; i < ok; i++) {
+        recs[i] = (struct st_landed){
+            .source = x->src->name,
+            .orig_path = ps[i]->orig,
+            .size = ps[i]->size,
+            .mtime = ps[i]->mtime,
+            .sha256 = ps[i]->id,
+            .batch_id = x->batch_id,
+            .landing_path = ps[i]->path,
+            .received_at = ps[i]->received,
+        };
+        (void)sm_buf_adds(&x->manifest, x->manifest.len ? ",\n    " : "\n    ");
+        (void)sm_buf_adds(&x->manifest, ps[i]->entry);
+        x->manifest_dirty = true;
+    }
+    int rc = ok ? flush_manifest(x, false, err) : 0;
+    if (!rc && ok)
         rc = st_begin(x->st, err);
-    if (!rc) {
-        rc = st_landed_begin(x->st, &rec, err);
-        if (!rc)
-            rc = st_landed_done(x->st, rec.id, err);
+    if (!rc && ok) {
+        for (size_t i = 0; i < ok && !rc; i++) {
+            rc = st_landed_begin(x->st, &recs[i], err);
+            if (!rc)
+                rc = st_landed_done(x->st, recs[i].id, err);
+        }
         if (!rc)
             rc = st_commit(x->st, err);
         else
             st_rollback(x->st);
     }
-    if (!rc) {
+    for (size_t i = 0; i < ok && !rc; i++) {
         x->stats->files_landed++;
-        x->stats->bytes_landed += p->size;
+        x->stats->bytes_landed += recs[i].size;
+        ing_overlap_add(x->overlap, &recs[i]);
     }
+    free(recs);
+    if (!rc && ok < n)
+        rc = sm_err_set(err, SM_EIO, "cannot sync '%s': %s", ps[ok]->path, strerror(ps[ok]->err));
     return rc;
 }
 
+/* Pages recorded together while the landing goes on (measured on the
+ * bench's 1000 pages: a transaction for each page made recording cost
+ * three times as much). */
+enum { RECORD_BATCH = 16 };
+
 /* Record the queued pages whose sync is done, in page order: all of them
- * (all, waiting for their syncs), or as many as are ready, waiting only
- * while the queue is full. After an error the rest are not recorded. */
+ * (all, waiting for their syncs), or, while pages arrive, RECORD_BATCH at
+ * a time, waiting only while the queue is full. After an error the rest
+ * are not recorded. */
 static int land_drain(struct rest *x, bool all, struct sm_err *err)
 {
     struct syncpool *sp = x->pool;
+    struct pending *batch[SYNC_QUEUE];
     int rc = 0;
     if (!sp)
         return 0;
     pthread_mutex_lock(&sp->mu);
     while (sp->head < sp->tail) {
-        struct pending *p = sp->q[sp->head % SYNC_QUEUE];
-        if (!p->synced) {
-            if (!all && sp->tail - sp->head < SYNC_QUEUE)
+        size_t n = 0;
+        while (sp->head + n < sp->tail && sp->q[(sp->head + n) % SYNC_QUEUE]->synced)
+            n++;
+        bool full = sp->tail - sp->head == SYNC_QUEUE;
+        if (!n || (!all && !full && n < RECORD_BATCH)) {
+            if (!all && !full)
                 break;
             pthread_cond_wait(&sp->done, &sp->mu);
             continue;
         }
-        sp->head++;
+        for (size_t i = 0; i < n; i++)
+            batch[i] = sp->q[(sp->head + i) % SYNC_QUEUE];
+        sp->head += n;
         pthread_mutex_unlock(&sp->mu);
         if (!rc && !x->land_failed)
-            rc = land_commit(x, p, err);
+            rc = land_commit(x, batch, n, err);
         x->land_failed |= rc != 0;
-        pending_free(p);
+        for (size_t i = 0; i < n; i++)
+            pending_free(batch[i]);
         pthread_mutex_lock(&sp->mu);
     }
     pthread_mutex_unlock(&sp->mu);
@@ -1098,10 +1145,20 @@ static void see_cursor_value(void *ctx, const struct sm_jscan_value *v);
 static void see_key(void *ctx, const char *key, size_t len)
 {
     struct rest *x = ctx;
-    if (memchr(key, 0, len))
+    size_t i =
+        len ? (len * 31 + (unsigned char)key[0] * 7 + (unsigned char)key[len - 1]) % KEY_CACHE : 0;
+    struct key_cache *kc = &x->recent;
+    if (kc->key[i] && kc->len[i] == len && !memcmp(kc->key[i], key, len))
+        return; /* listed already */
+    if (memchr(key, 0, len)) {
         x->page_keys_bad = true;
-    else if (!sm_map_get(&x->page_keys, key))
+        return;
+    }
+    if (!sm_map_get(&x->page_keys, key))
         sm_map_put(&x->page_keys, key, (void *)1);
+    free(kc->key[i]);
+    kc->key[i] = sm_strndup(key, len);
+    kc->len[i] = len;
 }
 
 /* Scan a page; *why says why it is not JSON. An empty body is an empty
@@ -1142,6 +1199,7 @@ static void read_page(struct rest *x, const struct sm_http_response *res, struct
         .ctx = x,
     };
     sm_map_release(&x->page_keys);
+    key_cache_clear(&x->recent);
     x->page_keys_bad = false;
     /* The watermark candidates of a page that turns out broken must not
      * count: keep the best so far and put it back on failure. */
@@ -1849,10 +1907,15 @@ static int fan_out(struct rest *x, struct sm_err *err)
 }
 
 int ing_rest_land(struct st_db *st, const struct prj_project *p, const struct prj_source *src,
-                  struct ing_stats *out, struct sm_err *err)
+                  struct ing_overlap *ov, struct ing_stats *out, struct sm_err *err)
 {
-    struct rest x = {
-        .st = st, .p = p, .src = src, .r = &src->rest, .stats = out, .manifest = SM_BUF_INIT};
+    struct rest x = {.st = st,
+                     .p = p,
+                     .src = src,
+                     .r = &src->rest,
+                     .stats = out,
+                     .manifest = SM_BUF_INIT,
+                     .overlap = ov};
     int rc = 0;
     if (src->rest.incremental.cursor_field) {
         rc = st_watermark_get(st, src->name, &x.wm_old, err);
@@ -2348,20 +2411,42 @@ static void add_records_expr(struct sm_buf *q, const struct prj_source *src)
 }
 
 /* The fields of the records as DuckDB infers them: from their type, a
- * list of objects (*list) or one object. desc gets (name, type) rows.
- * Nonzero with nothing set when the records are anything else. */
+ * list of objects (*list) or one object. desc gets (name, type) rows from
+ * row *first on. Nonzero with nothing set when the records are anything
+ * else. A list of objects, the usual case, costs one read of the sample:
+ * the type of the records and the fields of their first element are one
+ * DESCRIBE; anything else takes two. */
 static int infer_fields(struct eng_db *db, const struct prj_source *src,
                         const struct st_landed **pages, size_t n, bool full, bool *list,
-                        struct eng_result **desc)
+                        struct eng_result **desc, size_t *first)
 {
     struct sm_buf q = SM_BUF_INIT, path = SM_BUF_INIT;
     char *type = NULL;
     *desc = NULL;
+    *first = 0;
     add_records_expr(&path, src);
+    (void)sm_buf_addf(&q, "DESCRIBE SELECT %s AS \"smelt$v\", unnest(%s[1]) FROM ", path.buf,
+                      path.buf);
+    add_read_pages(&q, pages, n, NULL, full);
+    int rc = eng_query(db, q.buf, desc, NULL);
+    const char *t = !rc && eng_result_nrows(*desc) > 1 ? eng_result_str(*desc, 1, 0) : NULL;
+    bool ok = t && sm_starts_with(t, "STRUCT(") && sm_ends_with(t, ")[]") &&
+              !sm_ends_with(t, ")[][]") && !sm_starts_with(t, "STRUCT()");
+    for (size_t j = 1; ok && j < eng_result_nrows(*desc); j++)
+        ok = !sm_starts_with(sm_or(eng_result_str(*desc, 0, j), ""), "smelt$");
+    if (ok) {
+        *list = true;
+        *first = 1;
+        goto out;
+    }
+    eng_result_free(*desc);
+    *desc = NULL;
+
+    sm_buf_reset(&q);
     (void)sm_buf_addf(&q, "SELECT column_type FROM (DESCRIBE SELECT %s AS v FROM ", path.buf);
     add_read_pages(&q, pages, n, NULL, full);
     (void)sm_buf_adds(&q, ")");
-    int rc = eng_query_scalar(db, q.buf, &type, NULL);
+    rc = eng_query_scalar(db, q.buf, &type, NULL);
     bool l = !rc && type && sm_starts_with(type, "STRUCT(") && sm_ends_with(type, ")[]") &&
              !sm_ends_with(type, ")[][]");
     bool one = !rc && type && sm_starts_with(type, "STRUCT(") && sm_ends_with(type, ")");
@@ -2395,58 +2480,74 @@ static bool as_json(const char *t)
     return nested_type(t) || !strcmp(t, "NULL") || !strcmp(t, "\"NULL\"");
 }
 
-/* The fast path of a source without declared columns. DuckDB's JSON
- * reader takes the pages whole, with the records' fields typed by
- * inference from a sample of the pages (its first 32): the landing
- * listed every key the records of each page have (&keys=), so a key the
- * sample missed sends inference over every page instead. Fields are read
- * with those types, objects and arrays (and fields whose values mix
- * types) as their JSON text, and no record is parsed twice.
- *
- * rows is then a view, read once by the bronze commit (*out_lazy): if a
- * page beyond the sample holds a value that does not fit its field's
- * type, that read fails, and ingest.c stages the batch again by the
- * general path. When the batch does not fit bronze's columns, rows is a
- * table instead, read here, for fit_to_bronze() (and recv, a view, gives
- * each record's JSON for its quarantine).
+/* The keys a landed page listed (&keys=, see add_new_keys) into *keys;
+ * false when it listed none (a key with a NUL byte: unknown). */
+static bool listed_keys(const struct st_landed *page, struct sm_map *keys)
+{
+    size_t len;
+    const char *v = fragment_raw(page->orig_path, "keys", &len);
+    if (!v)
+        return false;
+    for (size_t j = 0; j < len;) {
+        size_t k = j;
+        while (k < len && v[k] != ',')
+            k++;
+        char *key = url_decode(v + j, k - j);
+        if (*key)
+            sm_map_put(keys, key, (void *)1);
+        free(key);
+        j = k + 1;
+    }
+    return true;
+}
+
+/* Was the page found to be JSON when it landed, with records that are
+ * all objects? */
+static bool checked_objects(const struct st_landed *page)
+{
+    size_t len;
+    const char *v = fragment_raw(page->orig_path, "json", &len);
+    return v && len == 1 && *v == '1' && !fragment_raw(page->orig_path, "nonobj", &len);
+}
+
+void ing_rest_plan_release(struct ing_rest_plan *pl)
+{
+    sm_buf_release(&pl->type);
+    sm_buf_release(&pl->cols);
+    sm_map_release(&pl->fields);
+    memset(pl, 0, sizeof(*pl));
+}
+
+/* The fast path's plan for a batch of a source without declared columns.
+ * DuckDB's JSON reader takes the pages whole, with the records' fields
+ * typed by inference from a sample of the pages (its first 32): the
+ * landing listed every key the records of each page have (&keys=), so a
+ * key the sample missed sends inference over every page instead. Fields
+ * are read with those types, objects and arrays (and fields whose values
+ * mix types) as their JSON text, and no record is parsed twice.
  *
  * It applies when every page was found to be JSON when it landed, and its
- * records (at the records path) are objects; anything else leaves
- * *out_used false, and the general path reads the batch. */
-static int stage_fast(struct eng_db *db, const struct prj_source *src,
+ * records (at the records path) are objects; for anything else it returns
+ * false (and *pl holds nothing). pl->fit says that the batch does not fit bronze's columns as it
+ * is (fit_to_bronze() must make it). */
+static bool fast_plan(struct eng_db *db, const struct prj_source *src,
                       const struct tbl_snapshot *bronze, const struct st_landed **pages, size_t n,
-                      const struct dcol *pcols, size_t npcols, size_t skip, bool *out_used,
-                      bool *out_lazy, struct sm_err *err)
+                      const struct dcol *pcols, size_t npcols, struct ing_rest_plan *pl)
 {
-    struct sm_buf q = SM_BUF_INIT, type = SM_BUF_INIT, cols = SM_BUF_INIT, recs = SM_BUF_INIT;
     struct sm_map keys = SM_MAP_INIT;
     struct eng_result *desc = NULL;
-    bool keys_known = true, list = false, fit = false;
-    int rc = 0;
-    *out_used = *out_lazy = false;
+    size_t f0 = 0; /* desc's first field row */
+    bool keys_known = true, ok = false;
+    memset(pl, 0, sizeof(*pl));
     if (!n)
-        return 0;
+        return false;
     for (size_t i = 0; i < n; i++) {
-        size_t len;
-        const char *v = fragment_raw(pages[i]->orig_path, "json", &len);
-        if (!v || len != 1 || *v != '1' || fragment_raw(pages[i]->orig_path, "nonobj", &len))
+        if (!checked_objects(pages[i]))
             goto out; /* not checked when landed, or records that are not objects */
-        if (!(v = fragment_raw(pages[i]->orig_path, "keys", &len))) {
+        if (!listed_keys(pages[i], &keys))
             keys_known = false;
-            continue;
-        }
-        for (size_t j = 0; j < len;) {
-            size_t k = j;
-            while (k < len && v[k] != ',')
-                k++;
-            char *key = url_decode(v + j, k - j);
-            if (*key)
-                sm_map_put(&keys, key, (void *)1);
-            free(key);
-            j = k + 1;
-        }
     }
-    if (infer_fields(db, src, pages, n, !keys_known, &list, &desc))
+    if (infer_fields(db, src, pages, n, !keys_known, &pl->list, &desc, &f0))
         goto out;
     if (keys_known) {
         bool missing = false;
@@ -2455,7 +2556,7 @@ static int stage_fast(struct eng_db *db, const struct prj_source *src,
             if (!e->key || e->deleted)
                 continue;
             bool found = false;
-            for (size_t j = 0; j < eng_result_nrows(desc) && !found; j++)
+            for (size_t j = f0; j < eng_result_nrows(desc) && !found; j++)
                 found = !strcmp(sm_or(eng_result_str(desc, 0, j), ""), e->key);
             missing = !found;
         }
@@ -2464,7 +2565,7 @@ static int stage_fast(struct eng_db *db, const struct prj_source *src,
                      "from all of them",
                      src->name);
             eng_result_free(desc);
-            if (infer_fields(db, src, pages, n, true, &list, &desc))
+            if (infer_fields(db, src, pages, n, true, &pl->list, &desc, &f0))
                 goto out;
         }
     }
@@ -2475,108 +2576,179 @@ static int stage_fast(struct eng_db *db, const struct prj_source *src,
     for (const char *r = sm_or(src->rest.records, ""); *r; depth++) {
         size_t k = strcspn(r, ".");
         char *key = sm_strndup(r, k);
-        (void)sm_buf_adds(&type, "STRUCT(");
-        (void)sm_buf_add_sql_ident(&type, key);
-        (void)sm_buf_adds(&type, " ");
+        (void)sm_buf_adds(&pl->type, "STRUCT(");
+        (void)sm_buf_add_sql_ident(&pl->type, key);
+        (void)sm_buf_adds(&pl->type, " ");
         free(key);
         r += k + (r[k] == '.');
     }
-    (void)sm_buf_adds(&type, "STRUCT(");
-    for (size_t j = 0; j < eng_result_nrows(desc); j++) {
+    (void)sm_buf_adds(&pl->type, "STRUCT(");
+    for (size_t j = f0; j < eng_result_nrows(desc); j++) {
         const char *name = sm_or(eng_result_str(desc, 0, j), ""),
                    *t = sm_or(eng_result_str(desc, 1, j), "JSON");
         bool js = as_json(t);
-        if (j) {
-            (void)sm_buf_adds(&type, ", ");
-            (void)sm_buf_adds(&cols, ", ");
+        sm_map_put(&pl->fields, name, (void *)1);
+        if (j > f0) {
+            (void)sm_buf_adds(&pl->type, ", ");
+            (void)sm_buf_adds(&pl->cols, ", ");
         }
-        (void)sm_buf_add_sql_ident(&type, name);
-        (void)sm_buf_addf(&type, " %s", js ? "JSON" : t);
+        (void)sm_buf_add_sql_ident(&pl->type, name);
+        (void)sm_buf_addf(&pl->type, " %s", js ? "JSON" : t);
         if (js) {
-            (void)sm_buf_adds(&cols, "CAST(");
-            (void)sm_buf_add_sql_ident(&cols, name);
-            (void)sm_buf_adds(&cols, " AS VARCHAR) AS ");
+            (void)sm_buf_adds(&pl->cols, "CAST(");
+            (void)sm_buf_add_sql_ident(&pl->cols, name);
+            (void)sm_buf_adds(&pl->cols, " AS VARCHAR) AS ");
         }
-        (void)sm_buf_add_sql_ident(&cols, name);
+        (void)sm_buf_add_sql_ident(&pl->cols, name);
         const char *final = js ? "VARCHAR" : t;
         for (size_t k = 0; bronze && k < bronze->ncolumns; k++)
             if (!strcasecmp(bronze->columns[k].name, name) && bronze->columns[k].sql_type &&
                 strcasecmp(bronze->columns[k].sql_type, final))
-                fit = true;
+                pl->fit = true;
     }
-    (void)sm_buf_addf(&type, ")%s", list ? "[]" : "");
+    (void)sm_buf_addf(&pl->type, ")%s", pl->list ? "[]" : "");
     for (size_t d = 0; d < depth; d++)
-        (void)sm_buf_adds(&type, ")");
+        (void)sm_buf_adds(&pl->type, ")");
     /* bronze columns this batch lacks are added by fit_to_bronze() */
-    for (size_t k = 0; bronze && k < bronze->ncolumns && !fit; k++) {
+    for (size_t k = 0; bronze && k < bronze->ncolumns && !pl->fit; k++) {
         const char *bn = bronze->columns[k].name;
         bool have = provenance_col(bn) || !bronze->columns[k].sql_type;
-        for (size_t j = 0; j < eng_result_nrows(desc) && !have; j++)
+        for (size_t j = f0; j < eng_result_nrows(desc) && !have; j++)
             have = !strcasecmp(sm_or(eng_result_str(desc, 0, j), ""), bn);
         for (size_t j = 0; j < npcols && !have; j++)
             have = !strcasecmp(pcols[j].name, bn);
-        fit = !have;
+        pl->fit = !have;
     }
+    ok = true;
+out:
+    if (!ok)
+        ing_rest_plan_release(pl);
+    eng_result_free(desc);
+    sm_map_release(&keys);
+    return ok;
+}
 
-    /* The records with their page; helper columns are named so that no
-     * record field can clash with them. */
-    (void)sm_buf_adds(&recs, " FROM (SELECT filename, ");
-    if (list) {
-        (void)sm_buf_adds(&recs, "unnest(");
-        add_records_expr(&recs, src);
-        (void)sm_buf_adds(&recs, ") AS \"smelt$r\", CAST(generate_subscripts(");
-        add_records_expr(&recs, src);
-        (void)sm_buf_adds(&recs, ", 1) AS BIGINT) AS \"smelt$rec\"");
+bool ing_rest_plan_init(struct eng_db *db, const struct prj_source *src,
+                        const struct tbl_snapshot *bronze, const struct st_landed **pages, size_t n,
+                        struct ing_rest_plan *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (src->ncolumns || src->rest.parent)
+        return false;
+    return fast_plan(db, src, bronze, pages, n, NULL, 0, out);
+}
+
+bool ing_rest_plan_fits(const struct ing_rest_plan *pl, const struct st_landed *page)
+{
+    struct sm_map keys = SM_MAP_INIT;
+    bool ok = checked_objects(page) && listed_keys(page, &keys);
+    for (size_t i = 0; ok && i < keys.nslots; i++)
+        if (keys.slots[i].key && !keys.slots[i].deleted)
+            ok = sm_map_get(&pl->fields, keys.slots[i].key) != NULL;
+    sm_map_release(&keys);
+    return ok;
+}
+
+/* The records of pages with their page's columns (from the pages table,
+ * joined to each page before its records are unnested), as " FROM ...":
+ * helper columns are named so that no record field can clash with them. */
+static void add_fast_recs(struct sm_buf *b, const struct ing_rest_plan *pl,
+                          const struct prj_source *src, const struct st_landed **pages, size_t n,
+                          size_t skip)
+{
+    (void)sm_buf_addf(b,
+                      " FROM (SELECT p.page_id AS \"smelt$page\", p.parent AS \"smelt$parent\", "
+                      "p.batch_id AS \"smelt$batch\", p.path AS \"smelt$path\", substr(p.path, "
+                      "%zu) AS \"smelt$file\", p.url AS \"smelt$url\", p.ing_at AS \"smelt$ing\", "
+                      "p.q_at AS \"smelt$q\", ",
+                      skip);
+    if (pl->list) {
+        (void)sm_buf_adds(b, "unnest(x.");
+        add_records_expr(b, src);
+        (void)sm_buf_adds(b, ") AS \"smelt$r\", CAST(generate_subscripts(x.");
+        add_records_expr(b, src);
+        (void)sm_buf_adds(b, ", 1) AS BIGINT) AS \"smelt$rec\"");
     } else {
-        add_records_expr(&recs, src);
-        (void)sm_buf_adds(&recs, " AS \"smelt$r\", CAST(1 AS BIGINT) AS \"smelt$rec\"");
+        (void)sm_buf_adds(b, "x.");
+        add_records_expr(b, src);
+        (void)sm_buf_adds(b, " AS \"smelt$r\", CAST(1 AS BIGINT) AS \"smelt$rec\"");
     }
-    (void)sm_buf_adds(&recs, " FROM ");
-    add_read_pages(&recs, pages, n, type.buf, false);
-    (void)sm_buf_adds(&recs, ") x JOIN ");
-    add_tmp(&recs, src, "pages");
-    (void)sm_buf_adds(&recs, " p ON p.path = x.filename WHERE x.\"smelt$r\" IS NOT NULL");
+    (void)sm_buf_adds(b, " FROM ");
+    add_read_pages(b, pages, n, pl->type.buf, false);
+    (void)sm_buf_adds(b, " x JOIN ");
+    add_tmp(b, src, "pages");
+    (void)sm_buf_adds(b, " p ON p.path = x.filename) WHERE \"smelt$r\" IS NOT NULL");
+}
 
-    sm_buf_reset(&q);
-    (void)sm_buf_addf(&q, "CREATE OR REPLACE TEMP %s ", fit ? "TABLE" : "VIEW");
+/* The bronze rows of pages as a SELECT: _n (when with_n) and the record
+ * fields, a child's parent columns, then the provenance columns. */
+static void add_fast_rows(struct sm_buf *b, const struct ing_rest_plan *pl,
+                          const struct prj_source *src, const struct st_landed **pages, size_t n,
+                          const struct dcol *pcols, size_t npcols, size_t skip, bool with_n)
+{
+    (void)sm_buf_addf(b, "SELECT %s%s", with_n ? "\"smelt$n\" AS _n, " : "", pl->cols.buf);
+    add_parent_selects(b, pcols, npcols, "CAST(\"smelt$parent\" AS JSON)");
+    (void)sm_buf_adds(b, ", \"smelt$batch\" AS _batch_id, \"smelt$file\" AS _source_file, "
+                         "\"smelt$ing\" AS _ingested_at, \"smelt$url\" AS _source_url FROM (SELECT "
+                         "\"smelt$page\" * 4294967296 + \"smelt$rec\" AS \"smelt$n\", "
+                         "unnest(\"smelt$r\"), \"smelt$parent\", \"smelt$batch\", \"smelt$file\", "
+                         "\"smelt$url\", \"smelt$ing\"");
+    add_fast_recs(b, pl, src, pages, n, skip);
+    (void)sm_buf_adds(b, ")");
+}
+
+void ing_rest_plan_select(struct sm_buf *b, const struct ing_rest_plan *pl,
+                          const struct prj_source *src, const struct st_landed **pages, size_t n,
+                          size_t skip)
+{
+    add_fast_rows(b, pl, src, pages, n, NULL, 0, skip, false);
+}
+
+/* The fast path (see fast_plan()). rows is a view, read once by the
+ * bronze commit (*out_lazy): if a page beyond the sample holds a value
+ * that does not fit its field's type, that read fails, and ingest.c
+ * stages the batch again by the general path. When the batch does not fit
+ * bronze's columns, rows is a table instead, read here, for
+ * fit_to_bronze() (and recv, a view, gives each record's JSON for its
+ * quarantine). *out_used false: the general path reads the batch. */
+static int stage_fast(struct eng_db *db, const struct prj_source *src,
+                      const struct tbl_snapshot *bronze, const struct st_landed **pages, size_t n,
+                      const struct dcol *pcols, size_t npcols, size_t skip, bool *out_used,
+                      bool *out_lazy, struct sm_err *err)
+{
+    struct sm_buf q = SM_BUF_INIT;
+    struct ing_rest_plan pl;
+    int rc = 0;
+    *out_used = *out_lazy = false;
+    if (!fast_plan(db, src, bronze, pages, n, pcols, npcols, &pl))
+        return 0;
+    (void)sm_buf_addf(&q, "CREATE OR REPLACE TEMP %s ", pl.fit ? "TABLE" : "VIEW");
     add_tmp(&q, src, "rows");
-    (void)sm_buf_addf(&q, " AS SELECT \"smelt$n\" AS _n, %s", cols.buf);
-    add_parent_selects(&q, pcols, npcols, "CAST(\"smelt$parent\" AS JSON)");
-    (void)sm_buf_addf(&q,
-                      ", \"smelt$batch\" AS _batch_id, substr(\"smelt$path\", %zu) AS "
-                      "_source_file, \"smelt$ing\" AS _ingested_at, \"smelt$url\" AS "
-                      "_source_url FROM (SELECT p.page_id * 4294967296 + x.\"smelt$rec\" AS "
-                      "\"smelt$n\", unnest(x.\"smelt$r\"), p.parent AS \"smelt$parent\", "
-                      "p.batch_id AS \"smelt$batch\", p.path AS \"smelt$path\", p.url AS "
-                      "\"smelt$url\", p.ing_at AS \"smelt$ing\"%s)",
-                      skip, recs.buf);
+    (void)sm_buf_adds(&q, " AS ");
+    add_fast_rows(&q, &pl, src, pages, n, pcols, npcols, skip, true);
     struct sm_err e = SM_ERR_INIT;
     if (eng_exec(db, q.buf, &e)) {
         /* a page beyond the sample does not fit (only a table is read here) */
         sm_debug("source '%s': the fast path cannot read the pages (%s)", src->name, e.msg);
         goto out;
     }
-    if (fit) {
+    if (pl.fit) {
         sm_buf_reset(&q);
         (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP VIEW ");
         add_tmp(&q, src, "recv");
-        (void)sm_buf_addf(&q,
-                          " AS SELECT p.page_id * 4294967296 + x.\"smelt$rec\" AS _n, p.path, "
-                          "p.url, p.batch_id, p.q_at, x.\"smelt$rec\" AS _rec, "
-                          "CAST(to_json(x.\"smelt$r\") AS JSON) AS r%s",
-                          recs.buf);
+        (void)sm_buf_adds(&q, " AS SELECT \"smelt$page\" * 4294967296 + \"smelt$rec\" AS _n, "
+                              "\"smelt$path\" AS path, \"smelt$url\" AS url, \"smelt$batch\" AS "
+                              "batch_id, \"smelt$q\" AS q_at, \"smelt$rec\" AS _rec, "
+                              "CAST(to_json(\"smelt$r\") AS JSON) AS r");
+        add_fast_recs(&q, &pl, src, pages, n, skip);
         if ((rc = eng_exec(db, q.buf, err)))
             goto out;
     }
     *out_used = true;
-    *out_lazy = !fit;
+    *out_lazy = !pl.fit;
 out:
-    eng_result_free(desc);
-    sm_map_release(&keys);
+    ing_rest_plan_release(&pl);
     sm_buf_release(&q);
-    sm_buf_release(&type);
-    sm_buf_release(&cols);
-    sm_buf_release(&recs);
     return rc;
 }
 
@@ -2681,22 +2853,11 @@ static int nested_to_json(struct eng_db *db, const struct prj_source *src, struc
     return rc;
 }
 
-int ing_rest_stage(struct eng_db *db, const struct prj_project *p, const struct prj_source *src,
-                   const struct tbl_snapshot *bronze, const struct st_landed **pages, size_t n,
-                   const struct ing_times *times, bool general, int64_t *out_rejected,
-                   bool *out_lazy, struct sm_err *err)
+int ing_rest_pages_table(struct eng_db *db, const struct prj_source *src,
+                         const struct st_landed **pages, size_t n, const struct ing_times *times,
+                         struct sm_err *err)
 {
-    size_t skip = strlen(p->lake) + 2;
     struct sm_buf q = SM_BUF_INIT;
-    struct dcol *pcols = NULL;
-    size_t npcols = 0;
-    bool fast = false, lazy = false;
-    int rc = 0;
-    *out_rejected = 0;
-    *out_lazy = false;
-
-    ing_rest_unstage(db, src); /* whatever a failed load left */
-    /* The pages, with the URL each came from. */
     (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE ");
     add_tmp(&q, src, "pages");
     (void)sm_buf_adds(&q, " (path VARCHAR, url VARCHAR, batch_id VARCHAR, page_id BIGINT, "
@@ -2728,7 +2889,27 @@ int ing_rest_stage(struct eng_db *db, const struct prj_project *p, const struct 
         free(parent);
         free(url);
     }
-    if ((rc = eng_exec(db, q.buf, err)))
+    int rc = eng_exec(db, q.buf, err);
+    sm_buf_release(&q);
+    return rc;
+}
+
+int ing_rest_stage(struct eng_db *db, const struct prj_project *p, const struct prj_source *src,
+                   const struct tbl_snapshot *bronze, const struct st_landed **pages, size_t n,
+                   const struct ing_times *times, bool general, int64_t *out_rejected,
+                   bool *out_lazy, struct sm_err *err)
+{
+    size_t skip = strlen(p->lake) + 2;
+    struct sm_buf q = SM_BUF_INIT;
+    struct dcol *pcols = NULL;
+    size_t npcols = 0;
+    bool fast = false, lazy = false;
+    int rc = 0;
+    *out_rejected = 0;
+    *out_lazy = false;
+
+    ing_rest_unstage(db, src); /* whatever a failed load left */
+    if ((rc = ing_rest_pages_table(db, src, pages, n, times, err)))
         goto out;
 
     /* The quarantine rows, in the quarantine table's shape. */

@@ -471,6 +471,7 @@ static void run_source(struct runner *r, const struct prj_source *src, size_t li
     struct sm_err e = SM_ERR_INIT;
     struct orc_task_result *lt = &r->run->tasks[li], *bt = &r->run->tasks[bi];
     bool rebuild = rebuilds(r->opt, src);
+    struct ing_overlap *ov = NULL; /* bronze starts on the pages landed so far */
     double t0 = sm_now();
     if (rebuild) {
         /* The landing zone is the only input: the source is not read. */
@@ -482,7 +483,8 @@ static void run_source(struct runner *r, const struct prj_source *src, size_t li
             for (size_t i = 0; i < r->opt->nreprocess && !rc; i++)
                 rc = ing_reprocess(r->st, r->p, src, r->opt->reprocess[i], &s, &e);
         } else {
-            rc = ing_land(r->st, r->p, src, &s, &e);
+            ov = ing_overlap_start(r->db, r->p, src, r->ingested_at);
+            rc = ing_land(r->st, r->p, src, ov, &s, &e);
         }
         lt->rows_in = s.files_seen;
         lt->rows_out = s.files_landed;
@@ -502,8 +504,9 @@ static void run_source(struct runner *r, const struct prj_source *src, size_t li
     sm_err_clear(&e);
     memset(&s, 0, sizeof(s));
     s.progress = &ip;
-    struct ing_load_options lo = {.rebuild = rebuild};
+    struct ing_load_options lo = {.rebuild = rebuild, .overlap = ov};
     int rc = ing_load_bronze(r->db, r->st, r->p, src, r->ingested_at, &lo, &s, &e);
+    ing_overlap_free(ov);
     if (!rc)
         rc = refresh_table(r, "bronze", src->name, &e);
     if (!rc)
@@ -805,6 +808,8 @@ int orc_run(const struct prj_project *p, const struct orc_plan *plan, struct eng
         return rc;
     }
     struct runner r = {.p = p, .plan = plan, .db = db, .st = st, .opt = opt, .run = out};
+    if (opt->progress)
+        eng_track_progress(db, true);
     int64_t now = sm_now_ms();
     char iso[40];
     sm_iso8601(now, iso, sizeof(iso));

@@ -193,8 +193,11 @@ static const char *const stmt_sql[Q_COUNT] = {
     [Q_LANDED_FIND_STAT] = "SELECT " LANDED_COLS " FROM landed_files"
                            " WHERE source = ?1 AND orig_path = ?2 AND size = ?3 AND mtime = ?4"
                            " ORDER BY id DESC LIMIT 1",
+    /* The first landing of some bytes is the row that is not a reprocess
+     * (a reprocess points at it): asking for that row lets SQLite use the
+     * partial unique index rather than read every row of the source. */
     [Q_LANDED_FIND_HASH] = "SELECT " LANDED_COLS " FROM landed_files"
-                           " WHERE source = ?1 AND sha256 = ?2 ORDER BY id LIMIT 1",
+                           " WHERE source = ?1 AND sha256 = ?2 AND reprocess_of IS NULL",
     [Q_LANDED_BEGIN] = "INSERT INTO landed_files(source, orig_path, size, mtime, sha256, batch_id,"
                        " landing_path, status, received_at, reprocess_of)"
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'landing', ?8, ?9) RETURNING id",

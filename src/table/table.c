@@ -2010,6 +2010,8 @@ int tbl_write_select(struct eng_db *db, const char *location, const char *select
         rc = eng_exec(db, "SET partitioned_write_max_open_files = 1024", err);
     if (!rc)
         rc = eng_query(db, w->copy_sql, &r, err);
+    if (rc && w->path)
+        unlink(w->path); /* what a COPY that failed wrote is no table data */
     if (!rc)
         rc = tbl_write_record(w, c, r, out_rows, err);
     eng_result_free(r);

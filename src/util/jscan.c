@@ -144,60 +144,63 @@ static size_t utf8_len(const unsigned char *p, const unsigned char *end)
 }
 
 /* A string at s->p (on its opening quote); unescaped into s->str when
- * keep. */
+ * keep. The pointer lives in a local while it runs: stored back into s
+ * on every byte, it made this loop the slowest part of a scan. */
 static int string(struct scan *s, bool keep)
 {
+    const unsigned char *p = s->p + 1, *end = s->end;
     sm_buf_reset(&s->str);
-    s->p++;
     for (;;) {
-        const unsigned char *run = s->p;
-        while (s->p < s->end && *s->p != '"' && *s->p != '\\' && *s->p >= 0x20 && *s->p < 0x80)
-            s->p++;
-        if (keep && s->p > run)
-            (void)sm_buf_add(&s->str, run, (size_t)(s->p - run));
-        if (s->p >= s->end)
+        const unsigned char *run = p;
+        while (p < end && *p != '"' && *p != '\\' && *p >= 0x20 && *p < 0x80)
+            p++;
+        if (keep && p > run)
+            (void)sm_buf_add(&s->str, run, (size_t)(p - run));
+        s->p = p;
+        if (p >= end)
             return fail(s, "a string is not closed");
-        unsigned char c = *s->p;
+        unsigned char c = *p;
         if (c == '"') {
-            s->p++;
+            s->p = p + 1;
             return 0;
         }
         if (c < 0x20)
             return fail(s, "a control character inside a string");
         if (c >= 0x80) {
-            size_t n = utf8_len(s->p, s->end);
+            size_t n = utf8_len(p, end);
             if (!n)
                 return fail(s, "invalid UTF-8 inside a string");
             if (keep)
-                (void)sm_buf_add(&s->str, s->p, n);
-            s->p += n;
+                (void)sm_buf_add(&s->str, p, n);
+            p += n;
             continue;
         }
         /* a backslash */
-        if (s->end - s->p < 2)
+        if (end - p < 2)
             return fail(s, "a string is not closed");
-        char e = (char)s->p[1];
+        char e = (char)p[1];
         static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
         const char *k = strchr(from, e);
         if (e && k) {
             if (keep)
                 (void)sm_buf_addc(&s->str, to[k - from]);
-            s->p += 2;
+            p += 2;
             continue;
         }
         if (e != 'u')
             return fail(s, "an invalid escape in a string");
         unsigned cp, lo;
-        if (s->end - s->p < 6 || hex4(s->p + 2, &cp))
+        if (end - p < 6 || hex4(p + 2, &cp))
             return fail(s, "an invalid \\u escape in a string");
-        s->p += 6;
+        p += 6;
+        s->p = p;
         if (cp >= 0xDC00 && cp <= 0xDFFF)
             return fail(s, "a lone UTF-16 surrogate in a string");
         if (cp >= 0xD800 && cp <= 0xDBFF) {
-            if (s->end - s->p < 6 || s->p[0] != '\\' || s->p[1] != 'u' || hex4(s->p + 2, &lo) ||
-                lo < 0xDC00 || lo > 0xDFFF)
+            if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, &lo) || lo < 0xDC00 ||
+                lo > 0xDFFF)
                 return fail(s, "a lone UTF-16 surrogate in a string");
-            s->p += 6;
+            p += 6;
             cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
         }
         if (keep)
@@ -297,7 +300,7 @@ static int push(struct scan *s, char kind, const struct ctx *c)
             s->out->nobjects = 0;
         } else {
             /* the records are this one object: its fields are a record's */
-            f->rtrack = true;
+            f->rtrack = s->q->on_field != NULL;
             f->record = true;
             f->rlen = 0;
             sm_buf_reset(&s->rel);
@@ -305,7 +308,7 @@ static int push(struct scan *s, char kind, const struct ctx *c)
         }
     }
     if (c->record && kind == '{') {
-        f->rtrack = true;
+        f->rtrack = s->q->on_field != NULL; /* no field wanted: no path kept */
         f->record = true;
         f->rlen = 0;
         sm_buf_reset(&s->rel);
@@ -318,7 +321,10 @@ static int push(struct scan *s, char kind, const struct ctx *c)
  * a path. */
 static bool extend(struct sm_buf *b, size_t base, const struct sm_buf *key)
 {
-    if (memchr(key->buf, '.', key->len) || memchr(key->buf, 0, key->len) || !key->len)
+    for (size_t i = 0; i < key->len; i++) /* keys are short: no memchr() calls */
+        if (key->buf[i] == '.' || !key->buf[i])
+            return false;
+    if (!key->len)
         return false;
     b->len = base;
     b->buf[base] = 0;

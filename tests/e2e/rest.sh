@@ -177,6 +177,23 @@ cp run.err bad2.err
 check_eq "malformed: the rerun gets the page right and loads it" "0,$expected,$expected" \
     "$rc,$(q bad 'SELECT count(*), count(DISTINCT id) FROM bronze.items')"
 
+# A request that fails for good mid-run: the pages before it stay landed and
+# load; the file made ahead for the page that never came is gone.
+api /admin/reset > /dev/null
+fault 500 "/offset/items?limit=10&offset=20" 9
+mkproj fail3 <<EOF
+kind: rest
+base_url: $BASE
+resource: offset/items
+records: data.items
+paginate: {type: offset, limit: 10}
+retries: 1
+EOF
+run_smelt fail3
+check_eq "a page that fails for good: run fails, 2 pages landed and loaded, no other file" \
+    "1,_manifest.json page-00001.json page-00002.json,20" \
+    "$rc,$(LC_ALL=C ls fail3/lake/landing/items/*/*/*/*/ | tr '\n' ' ' | sed 's/ $//'),$(q fail3 'SELECT count(*) FROM bronze.items')"
+
 fault malformed "/cursor/items?limit=10&cursor=c20"
 mkproj badcur <<EOF
 kind: rest

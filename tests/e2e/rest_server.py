@@ -2,14 +2,17 @@
 """A paginated JSON API for tests/e2e/rest.sh, on the standard library only.
 
     python3 rest_server.py PORTFILE [N]
-    python3 rest_server.py --bench std|raw PORTFILE PAGES PER_PAGE
+    python3 rest_server.py --bench std|raw PORTFILE PAGES PER_PAGE [late_key=K|late_str=K]
 
-The second form is for bench/ingest_rest.sh: /bench/items?page=K serves
-page K of PAGES pages of PER_PAGE records (records numbered on from page 1,
-generated as below) as {"data": [...], "has_more": bool}, from bytes made
-before the port is written. "std" serves them with http.server like the
-test endpoints; "raw" with a minimal keep-alive HTTP/1.1 loop on plain
-sockets, for when http.server itself would be what is measured.
+The second form is for bench/ingest_rest.sh (and tests that need many
+megabytes of pages): /bench/items?page=K serves page K of PAGES pages of
+PER_PAGE records (records numbered on from page 1, generated as below) as
+{"data": [...], "has_more": bool}, from bytes made before the port is
+written. "std" serves them with http.server like the test endpoints; "raw"
+with a minimal keep-alive HTTP/1.1 loop on plain sockets, for when
+http.server itself would be what is measured. late_key=K adds "late":
+"l<i>" to the records of pages K and after; late_str=K adds "num": i to
+every record, a string "s<i>" on pages K and after.
 
 Listens on 127.0.0.1 on a free port, writes the port to PORTFILE and serves
 until killed. The data is N records (default 45), generated the same way on
@@ -385,19 +388,26 @@ class Handler(BaseHTTPRequestHandler):
         return self.send_json(200, {"ok": True, "n": n})
 
 
-def bench_pages(pages, per):
+def bench_pages(pages, per, shape=None):
     """The body of each page, made once: the same bytes json.dumps gives
     for the records of record(), written directly (a million dicts and
     datetimes would take the server half a minute to start)."""
     base = int(BASE.timestamp())
-    fmt = '{"id": %d, "name": "item-%d", "price": %s, "tags": ["t%d"], "updated_at": "%s"}'
+    fmt = '{"id": %d, "name": "item-%d", "price": %s, "tags": ["t%d"], "updated_at": "%s"'
+    kind, _, late = (shape or "").partition("=")
+    late = int(late) if late else 0
     out = []
     for p in range(1, pages + 1):
         recs = []
         for i in range((p - 1) * per + 1, p * per + 1):
             price = '"n/a"' if i % 20 == 0 else repr(i * 1.25)
             ts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(base + 60 * i))
-            recs.append(fmt % (i, i, price, i % 3, ts))
+            rec = fmt % (i, i, price, i % 3, ts)
+            if kind == "late_key" and p >= late:
+                rec += ', "late": "l%d"' % i
+            elif kind == "late_str":
+                rec += (', "num": "s%d"' if p >= late else ', "num": %d') % i
+            recs.append(rec + "}")
         out.append(('{"data": [%s], "has_more": %s}'
                     % (", ".join(recs), "true" if p < pages else "false")).encode())
     return out
@@ -412,8 +422,8 @@ def bench_body(pages, target):
     return pages[k - 1] if 1 <= k <= len(pages) else b'{"data": [], "has_more": false}'
 
 
-def bench_main(mode, portfile, npages, per):
-    pages = bench_pages(npages, per)
+def bench_main(mode, portfile, npages, per, shape=None):
+    pages = bench_pages(npages, per, shape)
     if mode == "std":
         class BenchHandler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -470,7 +480,8 @@ def bench_main(mode, portfile, npages, per):
 
 def main():
     if sys.argv[1] == "--bench":
-        return bench_main(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
+        return bench_main(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]),
+                          sys.argv[6] if len(sys.argv) > 6 else None)
     portfile = sys.argv[1]
     if len(sys.argv) > 2:
         STATE["n"] = int(sys.argv[2])
