@@ -119,9 +119,17 @@ struct ing_extract_opts {
     int nthreads;
     int max_expansion;
     /* bytes of members that may still be kept in memory (memfd) rather
-     * than written under tmpdir, shared by threads; NULL: none */
+     * than written under tmpdir, shared by threads; NULL: none. Each
+     * memory file takes at least ING_MEM_FILE_MIN of it, which bounds the
+     * descriptors they hold open. */
     _Atomic int64_t *mem_room;
 };
+#define ING_MEM_FILE_MIN ((int64_t)1 << 20)
+/* What a memory file of size bytes takes of a mem_room. */
+static inline int64_t ing_mem_cost(int64_t size)
+{
+    return size < ING_MEM_FILE_MIN ? ING_MEM_FILE_MIN : size;
+}
 int ing_archive_extract(const char *path, const char *tmpdir, const struct prj_source *src,
                         const struct ing_extract_opts *o, struct ing_member **out, size_t *out_n,
                         struct sm_err *err) SM_MUST_USE;

@@ -121,7 +121,8 @@ struct load {
 };
 
 /* Plain copies of gzip files and archive members in memory (memfd), at
- * most this much of them per load; beyond it, gzip files are inflated by
+ * most this much of them per load (and, each counting at least
+ * ING_MEM_FILE_MIN, at most 256 such files open); beyond it, gzip files are inflated by
  * DuckDB again and members written to the temporary folder. In memory, the
  * copies cost neither a second inflate nor the file system's work. */
 #define PLAIN_BUDGET ((int64_t)256 << 20)
@@ -360,7 +361,7 @@ static int prepare_file(const struct load *ld, const struct st_landed *f, size_t
                                   atomic_load(ld->plain_room) > 0, &memfd, &e);
         struct stat sb;
         if (memfd >= 0 && !fstat(memfd, &sb)) {
-            atomic_fetch_sub(ld->plain_room, (int64_t)sb.st_size);
+            atomic_fetch_sub(ld->plain_room, ing_mem_cost((int64_t)sb.st_size));
             tmp = sm_asprintf("/proc/self/fd/%d", memfd);
         } else if (memfd >= 0) {
             close(memfd);

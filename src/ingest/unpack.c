@@ -716,9 +716,10 @@ static bool take_room(_Atomic int64_t *room, int64_t size)
 {
     if (!room || size < 0)
         return false;
-    if (atomic_fetch_sub(room, size) >= size)
+    int64_t cost = ing_mem_cost(size);
+    if (atomic_fetch_sub(room, cost) >= cost)
         return true;
-    atomic_fetch_add(room, size);
+    atomic_fetch_add(room, cost);
     return false;
 }
 
@@ -747,7 +748,7 @@ static int extract_member(struct archive *a, struct ing_member *m, const char *t
             }
             return rc;
         }
-        atomic_fetch_add(o->mem_room, size);
+        atomic_fetch_add(o->mem_room, ing_mem_cost(size));
     }
     char *path = sm_asprintf("%s/m%zu", tmpdir, seq);
     char *raw = comp == ING_COMP_NONE ? NULL : sm_asprintf("%s/m%zu.raw", tmpdir, seq);

@@ -383,4 +383,20 @@ check_eq "a member larger than stated: the run exits 0, the honest member loads"
 check_match "a member larger than stated: quarantined, saying its size is wrong" "lie.csv,.*(wrong size|more than the 100 bytes)" \
     "$(q p7 "SELECT regexp_replace(_source_file, '^.*!', '') || ',' || error FROM quarantine.z")"
 
+# --- 8. many small .gz files: the plain copies kept in memory are capped ----------
+# (each counts at least 1 MB of the 256 MB budget, so at most 256 are open);
+# with 400 descriptors allowed, 600 files still load
+mkdir -p p8/sources p8/in
+echo "name: p8" > p8/smelt.yml
+(cd p8 && csv_source g in "*.csv.gz" "" id:INTEGER name:VARCHAR)
+i=1
+while [ $i -le 600 ]; do
+    printf 'id,name\n%d,n\n' $i | gzip -c > p8/in/f$i.csv.gz
+    i=$((i + 1))
+done
+(ulimit -n 400 && "$SMELT" -C p8 run --format csv > run.out 2> run.err)
+check_eq "600 small gz files under a 400-descriptor limit: the run exits 0" 0 "$?"
+check_eq "600 small gz files: every row once (hand sum 1..600 = 180300)" "600,180300,0" \
+    "$(q p8 'SELECT count(*), sum(id), (SELECT count(*) FROM quarantine.g) FROM bronze.g')"
+
 done_testing
