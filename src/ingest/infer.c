@@ -98,13 +98,16 @@ static void add_csv_reading(struct sm_buf *q, const struct prj_source *src)
     }
 }
 
-/* The first date (timestamp) format other than ISO 8601's that DuckDB's
- * sniffer finds in one of paths, into *df (*tf) unless src sets one. */
+/* The date (timestamp) format DuckDB's sniffer finds in the first of
+ * paths that has dates (timestamps), into *df (*tf) when it is not ISO
+ * 8601's, unless src sets one. */
 static int sniff_formats(struct eng_db *db, const struct prj_source *src,
                          const struct prj_strs *paths, char **df, char **tf, struct sm_err *err)
 {
+    char **want[] = {src->date_format ? NULL : df, src->timestamp_format ? NULL : tf};
+    bool decided[] = {!want[0], !want[1]}; /* a file showed a format, ISO or not */
     int rc = 0;
-    for (size_t i = 0; i < paths->n && !rc && (!*df || !*tf); i++) {
+    for (size_t i = 0; i < paths->n && !rc && !(decided[0] && decided[1]); i++) {
         struct sm_buf q = SM_BUF_INIT;
         struct eng_result *r = NULL;
         (void)sm_buf_adds(&q, "SELECT DateFormat, TimestampFormat FROM sniff_csv(");
@@ -112,10 +115,12 @@ static int sniff_formats(struct eng_db *db, const struct prj_source *src,
         add_csv_reading(&q, src);
         (void)sm_buf_adds(&q, ")");
         rc = eng_query(db, q.buf, &r, err);
-        char **want[] = {src->date_format ? NULL : df, src->timestamp_format ? NULL : tf};
         for (size_t k = 0; !rc && k < 2 && eng_result_nrows(r); k++) {
             const char *v = eng_result_str(r, (int)k, 0);
-            if (want[k] && !*want[k] && v && *v && !sm_starts_with(v, "%Y-%m-%d"))
+            if (decided[k] || !v || !*v)
+                continue;
+            decided[k] = true;
+            if (!sm_starts_with(v, "%Y-%m-%d"))
                 *want[k] = sm_strdup(v);
         }
         eng_result_free(r);

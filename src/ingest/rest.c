@@ -1688,34 +1688,6 @@ struct parent_rec {
     int64_t page_id;
 };
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* s (n bytes) with %XX escapes decoded. Caller frees. */
-static char *url_decode(const char *s, size_t n)
-{
-    struct sm_buf b = SM_BUF_INIT;
-    for (size_t i = 0; i < n; i++) {
-        int hi = i + 2 < n ? hex_digit(s[i + 1]) : -1;
-        int lo = i + 2 < n ? hex_digit(s[i + 2]) : -1;
-        if (s[i] == '%' && hi >= 0 && lo >= 0) {
-            (void)sm_buf_addc(&b, (char)(hi * 16 + lo));
-            i += 2;
-        } else {
-            (void)sm_buf_addc(&b, s[i]);
-        }
-    }
-    return sm_buf_detach(&b);
-}
-
 /* The raw value of orig_path's fragment parameter name
  * ("#page=1&status=404"): a pointer into orig and its length, or NULL. */
 static const char *fragment_raw(const char *orig, const char *name, size_t *len)
@@ -1738,7 +1710,7 @@ static char *fragment_param(const char *orig, const char *name)
 {
     size_t n;
     const char *v = fragment_raw(orig, name, &n);
-    return v ? url_decode(v, n) : NULL;
+    return v ? sm_percent_decode(v, n) : NULL;
 }
 
 /* A scalar that can fill a placeholder: strings, numbers, booleans. */
@@ -2492,7 +2464,7 @@ static bool listed_keys(const struct st_landed *page, struct sm_map *keys)
         size_t k = j;
         while (k < len && v[k] != ',')
             k++;
-        char *key = url_decode(v + j, k - j);
+        char *key = sm_percent_decode(v + j, k - j);
         if (*key)
             sm_map_put(keys, key, (void *)1);
         free(key);

@@ -203,30 +203,9 @@ static void add_uri_path(struct sm_buf *b, const char *path)
     }
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 char *tbl_uri_decode(const char *s)
 {
-    struct sm_buf b = SM_BUF_INIT;
-    for (; *s; s++) {
-        int h, l;
-        if (*s == '%' && (h = hexval(s[1])) >= 0 && (l = hexval(s[2])) >= 0) {
-            (void)sm_buf_addc(&b, (char)(h * 16 + l));
-            s += 2;
-        } else {
-            (void)sm_buf_addc(&b, *s);
-        }
-    }
-    return sm_buf_detach(&b);
+    return sm_percent_decode(s, strlen(s));
 }
 
 /* --- types: DuckDB <-> Delta ---------------------------------------------- */

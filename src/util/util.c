@@ -423,6 +423,33 @@ bool sm_ends_with(const char *s, const char *suffix)
     return a >= b && memcmp(s + a - b, suffix, b) == 0;
 }
 
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+char *sm_percent_decode(const char *s, size_t n)
+{
+    struct sm_buf b = SM_BUF_INIT;
+    for (size_t i = 0; i < n; i++) {
+        int hi = i + 2 < n ? hex_value(s[i + 1]) : -1;
+        int lo = i + 2 < n ? hex_value(s[i + 2]) : -1;
+        if (s[i] == '%' && hi >= 0 && lo >= 0) {
+            (void)sm_buf_addc(&b, (char)(hi * 16 + lo));
+            i += 2;
+        } else {
+            (void)sm_buf_addc(&b, s[i]);
+        }
+    }
+    return sm_buf_detach(&b);
+}
+
 void sm_fmt_bytes(char *buf, size_t len, int64_t n)
 {
     static const char *const units[] = {"kB", "MB", "GB", "TB"};

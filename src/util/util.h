@@ -212,6 +212,9 @@ static inline const char *sm_or(const char *s, const char *dflt)
 }
 bool sm_starts_with(const char *s, const char *prefix);
 bool sm_ends_with(const char *s, const char *suffix);
+/* s (n bytes) with its %XX escapes decoded (a '%' not followed by two hex
+ * digits stays as it is). Caller frees. */
+char *sm_percent_decode(const char *s, size_t n);
 /* A human size into buf: "812 B", "1.3 kB", "41.0 MB" (powers of 1000). */
 void sm_fmt_bytes(char *buf, size_t len, int64_t n);
 /* Parse a whole decimal integer; returns 0 or SM_EINVALID. */

@@ -154,6 +154,26 @@ static void add_square(size_t i, void *ctx)
 
 /* every index exactly once, whatever the thread count (more threads than
  * items, one, none asked) */
+/* %XX escapes decoded, any case; a '%' without two hex digits stays; the
+ * length bounds the input (no NUL needed). */
+static void test_percent_decode(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {{"a%20b", "a b"},      {"%3d%3D", "=="}, {"100%", "100%"},
+                 {"%4", "%4"},          {"%zz1", "%zz1"}, {"x%2Fy%25", "x/y%"},
+                 {"p=1&s=%C3%A9", "p=1&s=\xc3\xa9"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *d = sm_percent_decode(cases[i].in, strlen(cases[i].in));
+        assert_string_equal(d, cases[i].out);
+        free(d);
+    }
+    char *d = sm_percent_decode("%41%42tail", 6); /* only "%41%42" */
+    assert_string_equal(d, "AB");
+    free(d);
+}
+
 static void test_parallel_for(void **state)
 {
     (void)state;
@@ -181,6 +201,7 @@ int main(void)
         cmocka_unit_test(test_errors_first_wins),
         cmocka_unit_test(test_helpers),
         cmocka_unit_test(test_files),
+        cmocka_unit_test(test_percent_decode),
         cmocka_unit_test(test_parallel_for),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
