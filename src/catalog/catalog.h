@@ -86,10 +86,23 @@ struct cat_query {
     size_t nstatements; /* in the parse tree */
 };
 
+/* Tables opened before DuckDB is needed, e.g. on one thread while another
+ * starts the engine (the Delta logs are read in the ~12 ms DuckDB takes to
+ * open): each zone.name written in sql's text, found by a scan of its words
+ * (strings and comments skipped) without a parse tree, so a guess that
+ * cat_attach_query() checks. At most 16, at their latest versions; a table
+ * whose log needs its checkpoint read (through DuckDB) is left out. Never
+ * fails: whatever cannot be opened is opened again, or reported, later. */
+struct cat_preopened;
+struct cat_preopened *cat_preopen(const char *lake, const char *state_path, const char *sql);
+void cat_preopened_free(struct cat_preopened *pre);
+
 struct cat_query_opts {
     int64_t version; /* --as-of VERSION for the tables the query names, or -1 */
     int64_t ts_ms;   /* --as-of TIMESTAMP (ms since the epoch), or -1 */
     bool no_prune;   /* read every table whole */
+    struct cat_preopened *pre; /* cat_preopen() of the same sql, or NULL: the
+                                  snapshots the query uses are taken from it */
 };
 
 /* Attach every table (cat_attach_all()), the ones sql names as pruned

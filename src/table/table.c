@@ -163,10 +163,16 @@ int64_t tbl_latest_version(const char *location)
  * opened when a table has checkpoints. */
 static struct eng_db *aux_db;
 static struct eng_db *borrowed_db; /* tbl_use_engine() */
+static _Thread_local bool no_engine; /* tbl_without_engine() */
 
 void tbl_use_engine(struct eng_db *db)
 {
     borrowed_db = db;
+}
+
+void tbl_without_engine(bool on)
+{
+    no_engine = on;
 }
 
 static void aux_close(void)
@@ -177,6 +183,8 @@ static void aux_close(void)
 
 static int aux_engine(struct eng_db **out, struct sm_err *err)
 {
+    if (no_engine)
+        return sm_err_set(err, SM_ECANCELLED, "reading a checkpoint needs DuckDB, not used here");
     if (borrowed_db) {
         *out = borrowed_db;
         return 0;

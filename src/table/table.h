@@ -93,6 +93,10 @@ void tbl_snapshot_view_sql(const struct tbl_snapshot *s, struct sm_buf *b);
  * first need: a short command saves opening a second database (about 10 ms).
  * Only while nothing else uses db's connection: it runs one query at a time. */
 void tbl_use_engine(struct eng_db *db);
+/* On this thread, until called with false: whatever would need DuckDB
+ * (reading or writing a checkpoint) fails with SM_ECANCELLED instead, so
+ * that tables can be opened while the engine is still starting. */
+void tbl_without_engine(bool on);
 
 /* Latest version number of the table, cheap (directory listing only), or -1
  * when there is no table. Counts commits and checkpoints. */

@@ -444,6 +444,19 @@ spark ext.ds "as_timestamp = TIMESTAMPTZ '2000-01-01 08:00:00+00'" "1/1 p0 s0" 1
 spark ext.ds "as_string = '1'" "0/1 p0 s1" 0
 spark ext.ds "as_float > 1" "1/1 p0 s0" 0
 
+# Tables are opened on a second thread while DuckDB starts, from a guess at
+# the names in the SQL's text; a table whose log needs its checkpoint read
+# (through DuckDB) is opened after. The answers above were reached both ways;
+# here, which way each took (smelt -v).
+ahead() { "$SMELT" -v -C "$Q" query --format csv "$1" 2>&1 >/dev/null | sed -n 's/.*(\([0-9]*\) opened ahead).*/\1/p'; }
+check_eq "ext.pv (JSON commits only) is opened ahead of DuckDB" 1 "$(ahead "SELECT count(*) FROM ext.pv")"
+check_eq "ext.ck (a checkpoint to read) is opened once DuckDB runs" 0 \
+    "$(ahead "SELECT count(*) FROM ext.ck WHERE id >= 50")"
+check_eq "a join of the two: one of them opened ahead" 1 \
+    "$(ahead "SELECT 'ext.ck' AS s FROM ext.pv /* ext.ds */, ext.ck LIMIT 1")"
+check_eq "with --as-of, tables are opened at that version, not ahead" 0 \
+    "$("$SMELT" -v -C "$Q" query --as-of 0 --format csv "SELECT count(*) FROM ext.pv" 2>&1 >/dev/null | sed -n 's/.*(\([0-9]*\) opened ahead).*/\1/p')"
+
 # A column added later, that the files left after pruning do not have: the
 # table is read whole rather than fail (stats added to a copy of a Spark
 # table whose v0 files have only 'id', v1 files 'id' and 'part').
