@@ -137,6 +137,21 @@ int ing_archive_extract(const char *path, const char *tmpdir, const struct prj_s
  * to write to): its descriptor, or -1. */
 int ing_memory_file(const void *data, size_t len);
 void ing_members_free(struct ing_member *m, size_t n);
+/* Take ing_mem_cost(size) of *room (NULL: none) if that much is left. */
+bool ing_take_room(_Atomic int64_t *room, int64_t size);
+/* Why a symbolic link, or a device, FIFO or socket member is refused. */
+extern const char ing_refusal_symlink[], ing_refusal_special[];
+
+/* zip.c: a zip extracted as ing_archive_extract() does, without libarchive,
+ * when the archive is plain (no zip64, encryption or methods but store and
+ * deflate, ASCII names, plain members of at most 256 MB): 0 or an error;
+ * ING_ZIP_DECLINED, having done nothing, when it is not. */
+enum { ING_ZIP_DECLINED = 1 };
+int ing_zip_extract(const char *path, const char *tmpdir, const struct prj_source *src,
+                    const struct ing_extract_opts *o, struct ing_member **out, size_t *out_n,
+                    struct sm_err *err) SM_MUST_USE;
+/* Tests: every zip goes to libarchive. */
+extern bool ing_zip_libarchive_only;
 
 /* --- REST sources (rest.c) ----------------------------------------------------
  * ing_land() and ing_load_bronze() hand sources of kind rest to these, so

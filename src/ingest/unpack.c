@@ -675,6 +675,9 @@ void ing_members_free(struct ing_member *m, size_t n)
     free(m);
 }
 
+const char ing_refusal_symlink[] = "the member is a symbolic link: links are not followed";
+const char ing_refusal_special[] = "the member is not a regular file (a device, FIFO or socket)";
+
 /* Why a member of this type is not loaded, or NULL for a regular file. */
 static const char *type_refusal(struct archive_entry *e)
 {
@@ -684,9 +687,9 @@ static const char *type_refusal(struct archive_entry *e)
     case AE_IFREG:
         return NULL;
     case AE_IFLNK:
-        return "the member is a symbolic link: links are not followed";
+        return ing_refusal_symlink;
     default:
-        return "the member is not a regular file (a device, FIFO or socket)";
+        return ing_refusal_special;
     }
 }
 
@@ -711,8 +714,7 @@ static int copy_member(struct archive *a, struct sink *k, bool *fatal, struct sm
     return rc;
 }
 
-/* Take size bytes of *room, if there are that many left. */
-static bool take_room(_Atomic int64_t *room, int64_t size)
+bool ing_take_room(_Atomic int64_t *room, int64_t size)
 {
     if (!room || size < 0)
         return false;
@@ -735,7 +737,7 @@ static int extract_member(struct archive *a, struct ing_member *m, const char *t
     int max_expansion = o->max_expansion;
     struct sink k;
     int rc;
-    if (comp == ING_COMP_NONE && take_room(o->mem_room, size)) {
+    if (comp == ING_COMP_NONE && ing_take_room(o->mem_room, size)) {
         int fd = sink_open_memory(&k, &m->lines, size);
         if (fd >= 0) {
             sink_guard(&k, a, max_expansion);
@@ -897,7 +899,13 @@ int ing_archive_extract(const char *path, const char *tmpdir, const struct prj_s
                         const struct ing_extract_opts *o, struct ing_member **out, size_t *out_n,
                         struct sm_err *err)
 {
-    size_t np = o->nthreads > 1 && sm_ends_with(path, ".zip") ? (size_t)o->nthreads : 1;
+    bool zip = sm_ends_with(path, ".zip");
+    int fast = zip ? ing_zip_extract(path, tmpdir, src, o, out, out_n, err) : ING_ZIP_DECLINED;
+    if (fast != ING_ZIP_DECLINED)
+        return fast;
+    if (zip)
+        sm_debug("%s: read by libarchive (not a plain zip)", path);
+    size_t np = o->nthreads > 1 && zip ? (size_t)o->nthreads : 1;
     if (np == 1)
         return extract_part(path, tmpdir, src, o, 0, 1, out, out_n, err);
     struct part_job *jobs = sm_calloc(np, sizeof(*jobs));

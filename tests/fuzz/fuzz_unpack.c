@@ -9,7 +9,9 @@
  *  - odd: a .zip, .tar or .tar.gz (by the byte's next bits), extracted
  *    member by member, some members into memfds. Aborts when an extracted
  *    member is anywhere but the temporary folder or a memfd, or when a
- *    member is both refused and extracted.
+ *    member is both refused and extracted. A zip is extracted twice, by
+ *    zip.c's own reader (unless it declines) and by libarchive: aborts when
+ *    a member both extracted differs.
  */
 #include "ingest/ingest_int.h"
 
@@ -90,34 +92,89 @@ static void check_gzip(const char *path)
     ing_lines_release(&b);
 }
 
-static void check_archive(const char *path, const char *tmp)
+/* What one extraction gave: each member's name, and its text when it was
+ * extracted (NULL when refused). */
+struct got {
+    size_t n;
+    char **names, **texts;
+    size_t *lens;
+};
+
+static void got_release(struct got *g)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        free(g->names[i]);
+        free(g->texts[i]);
+    }
+    free(g->names);
+    free(g->texts);
+    free(g->lens);
+}
+
+/* Extract; abort when a member lands anywhere but tmp or a memfd, or is
+ * both refused and extracted. Returns whether the archive was read. */
+static bool extract(const char *path, const char *tmp, struct got *g)
 {
     struct prj_source src;
     memset(&src, 0, sizeof(src));
     src.name = "fuzz";
     src.format = PRJ_FMT_CSV;
-    _Atomic int64_t room = 2048;
+    _Atomic int64_t room = (int64_t)3 << 20; /* some members in memory, the rest in files */
     struct ing_extract_opts o = {
         .accept = accept_all, .nthreads = 2, .max_expansion = 1000, .mem_room = &room};
     struct ing_member *ms = NULL;
     size_t n = 0;
     struct sm_err err = SM_ERR_INIT;
+    memset(g, 0, sizeof(*g));
     if (ing_archive_extract(path, tmp, &src, &o, &ms, &n, &err)) {
         if (!err.msg[0] || ms || n)
             abort();
-        return;
+        return false;
     }
+    g->n = n;
+    g->names = sm_calloc(n ? n : 1, sizeof(char *));
+    g->texts = sm_calloc(n ? n : 1, sizeof(char *));
+    g->lens = sm_calloc(n ? n : 1, sizeof(size_t));
     for (size_t i = 0; i < n; i++) {
         const struct ing_member *m = &ms[i];
+        g->names[i] = sm_strdup(m->name);
         if (m->refused && m->path)
+            abort();
+        if (!m->refused && !m->path)
             abort();
         if (m->path && !sm_starts_with(m->path, tmp) &&
             !(m->in_memory && sm_starts_with(m->path, "/proc/self/fd/")))
+            abort();
+        if (m->path && sm_read_file(m->path, &g->texts[i], &g->lens[i], &err))
             abort();
         if (m->path && !m->in_memory)
             unlink(m->path);
     }
     ing_members_free(ms, n);
+    return true;
+}
+
+/* A zip goes through zip.c's own reader unless it declines, and through
+ * libarchive: when both read the archive, a member both extracted has the
+ * same text. */
+static void check_archive(const char *path, const char *tmp, bool zip)
+{
+    struct got a, b;
+    ing_zip_libarchive_only = false;
+    bool ra = extract(path, tmp, &a);
+    if (zip) {
+        ing_zip_libarchive_only = true;
+        bool rb = extract(path, tmp, &b);
+        for (size_t i = 0; ra && rb && i < a.n; i++)
+            for (size_t k = 0; k < b.n; k++)
+                if (a.texts[i] && b.texts[k] && !strcmp(a.names[i], b.names[k]) &&
+                    (a.lens[i] != b.lens[k] || memcmp(a.texts[i], b.texts[k], a.lens[i])))
+                    abort();
+        if (rb)
+            got_release(&b);
+    }
+    if (ra)
+        got_release(&a);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -137,7 +194,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     put(path, data + 1, size - 1);
     if (k % 2)
-        check_archive(path, tmp);
+        check_archive(path, tmp, sm_ends_with(path, ".zip"));
     else
         check_gzip(path);
     if (sm_rmtree(tmp, &err))

@@ -1,7 +1,8 @@
 #!/bin/sh
 # make fuzz: build each libFuzzer target with clang (ASan+UBSan) and run it
 # for a bounded time (FUZZ_SECONDS, default 60 each). Corpora live in
-# build/fuzz/<target>.corpus and grow across runs.
+# build/fuzz/<target>.corpus and grow across runs; tests/fuzz/seeds/<target>,
+# when there is one, holds inputs they start from.
 set -eu
 cd "$(dirname "$0")/../.."
 secs=${FUZZ_SECONDS:-60}
@@ -22,12 +23,14 @@ build fuzz_member src/ingest/member.c src/util/util.c
 build fuzz_tmpl src/util/tmpl.c src/util/util.c
 build fuzz_oauth src/util/oauth.c src/util/http.c src/util/util.c
 build fuzz_jscan src/util/jscan.c src/util/util.c
-build fuzz_unpack src/ingest/unpack.c src/ingest/member.c src/project/project.c src/util/tmpl.c src/util/util.c
+build fuzz_unpack src/ingest/unpack.c src/ingest/zip.c src/ingest/member.c src/project/project.c src/util/tmpl.c src/util/util.c
 status=0
 for t in fuzz_dv fuzz_yaml fuzz_member fuzz_tmpl fuzz_oauth fuzz_jscan fuzz_unpack; do
     mkdir -p "$out/$t.corpus"
     echo "fuzz: $t for ${secs}s"
-    "$out/$t" -max_total_time="$secs" -max_len=4096 "$out/$t.corpus" > "$out/$t.log" 2>&1 || {
+    seeds=tests/fuzz/seeds/$t # inputs to start from, when there are any
+    [ -d "$seeds" ] || seeds=
+    "$out/$t" -max_total_time="$secs" -max_len=4096 "$out/$t.corpus" $seeds > "$out/$t.log" 2>&1 || {
         status=1
         echo "fuzz: $t found a crash, see $out/$t.log"
         tail -30 "$out/$t.log"
