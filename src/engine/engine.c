@@ -89,7 +89,8 @@ int eng_open(const struct eng_config *cfg, struct eng_db **out, struct sm_err *e
         free(e);
         return sm_err_set(err, SM_EENGINE, "cannot connect to duckdb");
     }
-    track_progress(e->con, false);
+    /* progress tracking is off on a new connection (DuckDB's default):
+     * no SET to run */
     *out = e;
     return 0;
 }
@@ -718,7 +719,8 @@ static void job_one(size_t i, void *arg)
         j->rc = sm_err_set(&j->err, SM_EENGINE, "cannot connect to duckdb");
         return;
     }
-    track_progress(con, pool->db->progress);
+    if (pool->db->progress)
+        track_progress(con, true);
     jobs_track(pool->db, con, true);
     run_job(con, j);
     jobs_track(pool->db, con, false);

@@ -74,9 +74,34 @@ static void test_jobs_failure(void **state)
     assert_int_equal(eng_run_jobs(db, NULL, 0, 2), 0);
 }
 
+/* Progress tracking: off on the connections of a new database (smelt
+ * relies on DuckDB's default and runs no SET), on for jobs once asked. */
+static void test_progress_setting(void **state)
+{
+    struct eng_db *db = *state;
+    const char *q[] = {"SELECT current_setting('enable_progress_bar')"};
+    char *v = NULL;
+    assert_int_equal(eng_query_scalar(db, q[0], &v, NULL), 0);
+    assert_string_equal(v, "false");
+    free(v);
+    struct eng_job off = {.sql = q, .nsql = 1};
+    assert_int_equal(eng_run_jobs(db, &off, 1, 1), 0);
+    assert_string_equal(eng_result_str(off.results[0], 0, 0), "false");
+    eng_job_release(&off);
+    eng_track_progress(db, true);
+    struct eng_job on = {.sql = q, .nsql = 1};
+    assert_int_equal(eng_run_jobs(db, &on, 1, 1), 0);
+    assert_string_equal(eng_result_str(on.results[0], 0, 0), "true");
+    eng_job_release(&on);
+    assert_int_equal(eng_query_scalar(db, q[0], &v, NULL), 0);
+    assert_string_equal(v, "true");
+    free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_progress_setting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jobs_results, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jobs_failure, setup, teardown),
     };
