@@ -656,34 +656,20 @@ struct cat_preopened *cat_preopen(const char *lake, const char *state_path, cons
     for (size_t i = 0; i < pre->n; i++)
         pre->t[i] = (struct preopen){.zone = names[2 * i], .name = names[2 * i + 1]};
     free(names);
-    struct st_db *st = NULL;
-    bool st_tried = false;
     tbl_without_engine(true);
     for (size_t i = 0; i < pre->n; i++) {
         struct preopen *t = &pre->t[i];
         struct sm_err e = SM_ERR_INIT;
-        char *loc = cat_location(lake, t->zone, t->name);
-        if (tbl_latest_version(loc) < 0) {
-            /* an external table (smelt crawl), or no table at all */
-            free(loc);
-            loc = NULL;
-            if (!st_tried && state_path && sm_path_exists(state_path) &&
-                st_open(state_path, &st, &e))
-                st = NULL;
-            st_tried = true;
-            struct st_table row = {0};
-            bool found = false;
-            if (st && !st_table_get(st, t->zone, t->name, &row, &found, &e) && found)
-                loc = sm_strdup(row.location);
-            st_table_release(&row);
-        }
-        if (loc && !tbl_snapshot_open(loc, -1, &t->snap, &e))
+        char *qname = sm_asprintf("%s.%s", t->zone, t->name);
+        char *loc = NULL;
+        if (!cat_resolve(lake, state_path, qname, &loc, &e) &&
+            !tbl_snapshot_open(loc, -1, &t->snap, &e))
             t->location = loc;
         else
             free(loc);
+        free(qname);
     }
     tbl_without_engine(false);
-    st_close(st);
     return pre;
 }
 

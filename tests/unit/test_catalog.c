@@ -51,6 +51,8 @@ static void test_quoted(void **state)
     (void)state;
     assert_guess("SELECT * FROM \"silver\".\"my table\"", 16, "silver|my table");
     assert_guess("SELECT * FROM \"we\"\"ird\".x", 16, "we\"ird|x");
+    /* an empty quoted name is no table */
+    assert_guess("SELECT * FROM \"\".x, a.\"\"", 16, "");
     /* unterminated: nothing, and no read past the end */
     assert_guess("SELECT * FROM \"silver", 16, "");
     assert_guess("SELECT * FROM silver.\"ev", 16, "");
