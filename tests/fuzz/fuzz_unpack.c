@@ -154,6 +154,29 @@ static bool extract(const char *path, const char *tmp, struct got *g)
     return true;
 }
 
+static size_t count_named(const struct got *g, const char *name)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < g->n; i++)
+        c += !strcmp(g->names[i], name);
+    return c;
+}
+
+/* The member of b that is a's member i: the same place in the same list
+ * of names, or else the one member of that name in each (names repeat in
+ * archives); b->n when there is none. */
+static size_t paired(const struct got *a, const struct got *b, size_t i)
+{
+    if (a->n == b->n && !strcmp(a->names[i], b->names[i]))
+        return i;
+    if (count_named(a, a->names[i]) != 1 || count_named(b, a->names[i]) != 1)
+        return b->n;
+    for (size_t k = 0; k < b->n; k++)
+        if (!strcmp(a->names[i], b->names[k]))
+            return k;
+    return b->n;
+}
+
 /* A zip goes through zip.c's own reader unless it declines, and through
  * libarchive: when both read the archive, a member both extracted has the
  * same text. */
@@ -165,11 +188,12 @@ static void check_archive(const char *path, const char *tmp, bool zip)
     if (zip) {
         ing_zip_libarchive_only = true;
         bool rb = extract(path, tmp, &b);
-        for (size_t i = 0; ra && rb && i < a.n; i++)
-            for (size_t k = 0; k < b.n; k++)
-                if (a.texts[i] && b.texts[k] && !strcmp(a.names[i], b.names[k]) &&
-                    (a.lens[i] != b.lens[k] || memcmp(a.texts[i], b.texts[k], a.lens[i])))
-                    abort();
+        for (size_t i = 0; ra && rb && i < a.n; i++) {
+            size_t k = paired(&a, &b, i);
+            if (k < b.n && a.texts[i] && b.texts[k] &&
+                (a.lens[i] != b.lens[k] || memcmp(a.texts[i], b.texts[k], a.lens[i])))
+                abort();
+        }
         if (rb)
             got_release(&b);
     }
