@@ -15,10 +15,7 @@
 # median is reported. Ends by running bench/ingest_rest.sh if it exists.
 set -euo pipefail
 
-die() {
-    echo "ingest.sh: $*" >&2
-    exit 1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SMELT=$ROOT/build/smelt
@@ -46,13 +43,9 @@ case $OUT in
 esac
 
 rm -rf "$OUT"
-mkdir -p "$OUT/bin" "$OUT/logs" "$OUT/data"
-cp "$SMELT" "$OUT/bin/smelt"
-cp "$DUCKQ" "$OUT/bin/duckq"
-SMELT=$OUT/bin/smelt
-DUCKQ=$OUT/bin/duckq
+pin_binaries
+mkdir -p "$OUT/data"
 DATA=$OUT/data
-LOGS=$OUT/logs
 
 COLS="{'order_id':'BIGINT','line_no':'INTEGER','order_ts':'TIMESTAMP','status':'VARCHAR','customer_id':'BIGINT','store_id':'INTEGER','product_id':'INTEGER','quantity':'INTEGER','unit_price':'DECIMAL(10,2)','note':'VARCHAR'}"
 YCOLS='columns:

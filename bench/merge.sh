@@ -29,10 +29,7 @@
 # OUT (default bench/out/merge_rROWS_dDAYS; deleted and recreated).
 set -euo pipefail
 
-die() {
-    echo "merge.sh: $*" >&2
-    exit 1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SMELT=$ROOT/build/smelt
@@ -67,13 +64,7 @@ done
 
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
 rm -rf "$OUT"
-mkdir -p "$OUT/logs" "$OUT/bin"
-# Pin the binaries: build/smelt may be rebuilt by someone else mid-run.
-cp "$SMELT" "$OUT/bin/smelt"
-cp "$DUCKQ" "$OUT/bin/duckq"
-SMELT=$OUT/bin/smelt
-DUCKQ=$OUT/bin/duckq
-LOGS=$OUT/logs
+pin_binaries
 WORK=$OUT/project # where every smelt run happens (landing keys files by absolute path)
 BASE=$OUT/base    # a copy of the starting point: project, lake and state
 UPSERT=$OUT/events_upsert.parquet
@@ -105,14 +96,6 @@ limit_kb() { awk -v m="$MEMORY_LIMIT" 'BEGIN { n = m + 0; u = substr(m, length(m
 
 # note of a task in smelt's csv summary of step NAME
 note_of() { awk -F, -v t="$2" '$1 == t { s = $7; for (i = 8; i <= NF; i++) s = s "," $i; gsub(/"/, "", s); print s; exit }' "$LOGS/$1.out"; }
-check_summary() {
-    local f=$LOGS/$1.out
-    [[ -s $f ]] || die "step $1: smelt printed no summary (see $LOGS/$1.err)"
-    if awk -F, 'NR > 1 && $2 != "success" && $2 != "skipped" { bad = 1 } END { exit !bad }' "$f"; then
-        die "step $1: a task did not succeed:
-$(cat "$f")"
-    fi
-}
 
 # live_files TABLE_DIR — the table's live data files, one absolute path a line,
 # from its JSON commits (python, not smelt). Stops when a checkpoint exists.

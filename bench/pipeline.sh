@@ -19,10 +19,7 @@
 # step, default 3; the table shows the median).
 set -euo pipefail
 
-die() {
-    echo "pipeline.sh: $*" >&2
-    exit 1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SMELT=$ROOT/build/smelt
@@ -56,13 +53,7 @@ for tool in gzip unzip awk sort cmp; do
 done
 
 rm -rf "$OUT"
-mkdir -p "$OUT/logs" "$OUT/bin"
-# Pin the binaries: build/smelt may be rebuilt by someone else mid-run.
-cp "$SMELT" "$OUT/bin/smelt"
-cp "$DUCKQ" "$OUT/bin/duckq"
-SMELT=$OUT/bin/smelt
-DUCKQ=$OUT/bin/duckq
-LOGS=$OUT/logs
+pin_binaries
 PROJ=$OUT/project
 EXTRA_PROJ=$OUT/extra_project
 HAND=$OUT/handwritten
@@ -84,15 +75,6 @@ timed() {
     RSS_MB=$(awk -v k="$RSS_KB" 'BEGIN { printf "%.0f", k / 1024 }')
 }
 
-# smelt's summary (--format csv) of step NAME: fail if any task failed.
-check_summary() {
-    local f=$LOGS/$1.out
-    [[ -s $f ]] || die "step $1: smelt printed no summary (see $LOGS/$1.err)"
-    if awk -F, 'NR > 1 && $2 != "success" && $2 != "skipped" { bad = 1 } END { exit !bad }' "$f"; then
-        die "step $1: a task did not succeed:
-$(cat "$f")"
-    fi
-}
 
 # task_field STEP TASK COLUMN — a column of one task in smelt's csv summary.
 task_field() {

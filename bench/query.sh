@@ -34,10 +34,7 @@
 # time, default build/smelt: an older build, to compare).
 set -euo pipefail
 
-die() {
-    echo "query.sh: $*" >&2
-    exit 1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SMELT=${SMELT:-$ROOT/build/smelt}
@@ -73,13 +70,7 @@ else
     REUSE=0
     rm -rf "$OUT"
 fi
-mkdir -p "$OUT/logs" "$OUT/bin"
-# Pin the binaries: build/smelt may be rebuilt by someone else mid-run.
-cp "$SMELT" "$OUT/bin/smelt"
-cp "$DUCKQ" "$OUT/bin/duckq"
-SMELT=$OUT/bin/smelt
-DUCKQ=$OUT/bin/duckq
-LOGS=$OUT/logs
+pin_binaries
 
 echo "== smelt query benchmark: ROWS=$ROWS DAYS=$DAYS DAY=$DAY REPEAT=$REPEAT"
 echo "   output in $OUT"

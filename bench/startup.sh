@@ -20,10 +20,7 @@
 # EPOCHREALTIME around each run: fork + exec + dynamic loading + main).
 set -euo pipefail
 
-die() {
-    echo "startup.sh: $*" >&2
-    exit 1
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SMELT=${SMELT:-$ROOT/build/smelt}
