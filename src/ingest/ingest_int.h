@@ -23,16 +23,46 @@ const char *ing_comp_name(enum ing_comp c);
 bool ing_is_archive(const char *name);
 
 /*
+ * The top-level keys of an NDJSON file's lines (ndkeys.c): every line
+ * shaped like a JSON object gives its keys, so that schema drift sees a key
+ * however deep in the file it first appears. Loose on purpose: a line
+ * DuckDB reads as an object is never missed, a broken one may add a key.
+ */
+struct ing_key_span {
+    const char *p; /* borrowed from the line */
+    size_t len;
+};
+struct ing_raw_key;
+struct ing_keys {
+    char **names; /* the distinct keys, unescaped, in order of first appearance */
+    size_t n, alloc;
+    bool any;            /* some line was shaped like an object */
+    const char *refused; /* static text: the file has too many keys to keep (then set aside) */
+    /* ndkeys.c's own: the keys as written, the current line's keys */
+    struct ing_raw_key *raw;
+    size_t nraw, rawalloc, bytes, hint;
+    struct sm_map by_raw, by_name;
+    struct ing_key_span *line;
+    size_t nline, linealloc;
+    struct sm_buf tmp;
+};
+/* Take the keys of one line (without its '\n'), if it is shaped like an object. */
+void ing_keys_line(struct ing_keys *k, const char *p, size_t n);
+void ing_keys_release(struct ing_keys *k);
+
+/*
  * Line facts of a text file. Blank lines matter because DuckDB skips them
  * (CSV with more than one column: empty lines; read_json: whitespace-only
  * lines) but counts them in its line numbers, so a row's line is its
  * position plus the blank (and rejected) lines before it.
  */
 struct ing_lines {
-    bool ws_blank;      /* in: lines of only spaces, tabs and CRs are blank (NDJSON);
-                           otherwise only "" and "\r" are */
-    size_t head_lines;  /* in: keep the text of the first head_lines lines ... */
-    size_t head_max;    /* in: ... but at most head_max bytes of whole lines */
+    bool ws_blank;     /* in: lines of only spaces, tabs and CRs are blank (NDJSON);
+                          otherwise only "" and "\r" are */
+    size_t head_lines; /* in: keep the text of the first head_lines lines ... */
+    size_t head_max;   /* in: ... but at most head_max bytes of whole lines */
+    bool want_keys;    /* in: find the top-level keys of every line (NDJSON) */
+    struct ing_keys keys;
     struct sm_buf head; /* the kept lines, each ending in '\n' */
     bool head_done;
     int64_t nlines; /* lines seen, a last line without '\n' included */
@@ -41,6 +71,8 @@ struct ing_lines {
     /* scanner state */
     int64_t cur_len;
     bool cur_nonblank;
+    struct sm_buf partial; /* want_keys: the start of a line the last feed cut */
+    bool partial_over;     /* ... which is longer than any reader takes: not looked at */
 };
 /* Zero l and take the "in" fields from proto (may be NULL). */
 void ing_lines_init(struct ing_lines *l, const struct ing_lines *proto);
@@ -84,9 +116,9 @@ extern bool ing_gzip_streaming_only;
 
 /* One member of an archive, as ing_archive_extract() found it. */
 struct ing_member {
-    char *name;    /* as shown: the member's path, invalid bytes as '?' */
-    char *path;    /* plain-text extracted copy under the temp folder, or
-                      /proc/self/fd/<mem_fd>, or NULL */
+    char *name;     /* as shown: the member's path, invalid bytes as '?' */
+    char *path;     /* plain-text extracted copy under the temp folder, or
+                       /proc/self/fd/<mem_fd>, or NULL */
     bool in_memory; /* path is the memfd mem_fd, closed by ing_members_free
                        unless the caller takes it (in_memory = false) */
     int mem_fd;
@@ -106,13 +138,15 @@ bool ing_member_fits(const struct prj_source *src, const char *name);
  * folders and refusing unsafe names, links, special files and members
  * accept() rejects. A plain member whose size the archive states goes to
  * a memfd instead while o->mem_room lasts. *out (free with
- * ing_members_free) lists them in archive order. An archive that cannot be read to its end is SM_EPARSE and lists
- * nothing: it is then quarantined whole. Each member's ing_lines is set up
- * from proto (ing_lines_init). A zip is extracted by up to nthreads threads
- * at once, each reading the archive and inflating its share of the members
- * (a zip's members are separate streams); other archives by one. A member
- * that expands more than max_expansion times is refused; members that do so
- * together make the whole archive SM_EPARSE. */
+ * ing_members_free) lists them in archive order. An archive that cannot be
+ * read to its end is SM_EPARSE and lists nothing: it is then quarantined
+ * whole. Each member's ing_lines is set up from proto (ing_lines_init). A
+ * zip is extracted by up to nthreads threads at once, each reading the
+ * archive and inflating its share of the members (a zip's members are
+ * separate streams); other archives by one. A member that expands more than
+ * max_expansion times is refused; members that do so together make the whole
+ * archive SM_EPARSE.
+ */
 struct ing_extract_opts {
     ing_member_accept_fn accept;
     const struct ing_lines *proto; /* may be NULL */

@@ -61,10 +61,10 @@ struct unit {
     bool plain;                   /* read_path is uncompressed whatever its name */
     bool in_memory;               /* read_path is /proc/self/fd/<mem_fd>, a memfd */
     int mem_fd;
-    bool relaxed;                 /* CSV: read with strict mode off */
-    bool by_line;                 /* NDJSON: read line by line (some line is bad) */
-    bool gone;                    /* found unreadable after all: quarantined whole */
-    bool have_lines;              /* lines below were counted */
+    bool relaxed;    /* CSV: read with strict mode off */
+    bool by_line;    /* NDJSON: read line by line (some line is bad) */
+    bool gone;       /* found unreadable after all: quarantined whole */
+    bool have_lines; /* lines below were counted */
     struct ing_lines lines;
     /* The columns read from the unit and as what type, in the unit's order;
      * NULL: the declared ones. Parquet: the file's own types. */
@@ -127,7 +127,7 @@ struct load {
  * copies cost neither a second inflate nor the file system's work. */
 #define PLAIN_BUDGET ((int64_t)256 << 20)
 
-enum { HEAD_BYTES = 1 << 16, NDJSON_HEAD_LINES = 32 };
+enum { HEAD_BYTES = 1 << 16 };
 /* Lines (or 64-byte units of files without lines) worth a job of their own. */
 enum { JOB_MIN_WEIGHT = 100000 };
 
@@ -270,16 +270,15 @@ bool ing_member_fits(const struct prj_source *src, const char *name)
     return false;
 }
 
-/* How each unit's lines are counted, and how much of its head is kept for
- * the schema step: a CSV's header line, an NDJSON file's first lines. */
+/* How each unit's lines are counted, and what the schema step is given
+ * on the way: a CSV's header line, the keys of every NDJSON line. */
 static void lines_proto(const struct prj_source *src, struct ing_lines *proto)
 {
     memset(proto, 0, sizeof(*proto));
     proto->ws_blank = src->format == PRJ_FMT_NDJSON;
+    proto->want_keys = src->format == PRJ_FMT_NDJSON;
     if (csv_like(src) && src->header)
         proto->head_lines = 1;
-    else if (src->format == PRJ_FMT_NDJSON && src->ncolumns)
-        proto->head_lines = NDJSON_HEAD_LINES;
     proto->head_max = HEAD_BYTES;
 }
 
@@ -331,8 +330,9 @@ static int prepare_file(const struct load *ld, const struct st_landed *f, size_t
         }
         for (size_t i = 0; i < nm; i++) {
             char *sf = sm_asprintf("%s!%s", rel, ms[i].name);
-            if (ms[i].refused) {
-                bad_add(&pr->bad, &pr->nbad, &pr->badalloc, sf, f->batch_id, ms[i].refused,
+            const char *refused = ms[i].refused ? ms[i].refused : ms[i].lines.keys.refused;
+            if (refused) {
+                bad_add(&pr->bad, &pr->nbad, &pr->badalloc, sf, f->batch_id, refused,
                         "UNREADABLE FILE");
                 continue;
             }
@@ -377,11 +377,15 @@ static int prepare_file(const struct load *ld, const struct st_landed *f, size_t
     case ING_COMP_NONE:
         if (comp != ING_COMP_NONE || lines)
             rc = ing_unpack(f->landing_path, comp, NULL, lines ? &li : NULL, ld->p->max_expansion,
-                               &e);
+                            &e);
         break;
     }
+    if (!rc && li.keys.refused)
+        rc = sm_err_set(&e, SM_EPARSE, "%s", li.keys.refused);
     if (rc) {
         ing_lines_release(&li);
+        if (memfd >= 0)
+            close(memfd);
         free(tmp);
         if (e.code != SM_EPARSE)
             return sm_err_set(err, e.code, "%s", e.msg);
@@ -518,7 +522,7 @@ static void add_reader(struct sm_buf *b, const struct load *ld, const struct uni
         (void)sm_buf_addf(b, ", header=%s, auto_detect=false", src->header ? "true" : "false");
         add_csv_options(b, src);
         if (u->plain)
-            (void)sm_buf_adds(b, ", compression='none'");
+            (void)sm_buf_adds(b, ", compression='uncompressed'");
         if (u->relaxed)
             (void)sm_buf_adds(b, ", strict_mode=false");
         (void)sm_buf_addf(b,
@@ -539,7 +543,7 @@ static void add_reader(struct sm_buf *b, const struct load *ld, const struct uni
         add_opt(b, "dateformat", src->date_format);
         add_opt(b, "timestampformat", src->timestamp_format);
         if (u->plain)
-            (void)sm_buf_adds(b, ", compression='none'");
+            (void)sm_buf_adds(b, ", compression='uncompressed'");
         (void)sm_buf_adds(b, ")");
         break;
     case PRJ_FMT_PARQUET:
@@ -689,9 +693,10 @@ static void add_unit_select(struct sm_buf *b, const struct load *ld, struct unit
 /* --- step 2: schema --------------------------------------------------------------- */
 
 /* What DuckDB finds in unit u on its own: column names and types (CSV: the
- * header's names, types sniffed). */
-static int describe_unit(struct load *ld, const struct unit *u, struct prj_column **out, size_t *n,
-                         size_t *alloc, struct sm_err *err)
+ * header's names, types sniffed). JSON: from a sample of the records, or
+ * from all of them when whole. */
+static int describe_unit(struct load *ld, const struct unit *u, bool whole, struct prj_column **out,
+                         size_t *n, size_t *alloc, struct sm_err *err)
 {
     const struct prj_source *src = ld->src;
     struct sm_buf q = SM_BUF_INIT;
@@ -712,6 +717,8 @@ static int describe_unit(struct load *ld, const struct unit *u, struct prj_colum
             (void)sm_buf_adds(&q, ", format='newline_delimited', ignore_errors=true");
         else
             (void)sm_buf_adds(&q, ", format='array'");
+        if (whole)
+            (void)sm_buf_adds(&q, ", sample_size=-1");
         add_opt(&q, "dateformat", src->date_format);
         add_opt(&q, "timestampformat", src->timestamp_format);
         break;
@@ -721,7 +728,7 @@ static int describe_unit(struct load *ld, const struct unit *u, struct prj_colum
         break;
     }
     if (u->plain && src->format != PRJ_FMT_PARQUET)
-        (void)sm_buf_adds(&q, ", compression='none'");
+        (void)sm_buf_adds(&q, ", compression='uncompressed'");
     (void)sm_buf_adds(&q, ")");
     struct eng_result *r = NULL;
     int rc = eng_query(ld->db, q.buf, &r, err);
@@ -766,53 +773,65 @@ static bool header_is_declared(const struct load *ld, const struct unit *u)
     return same;
 }
 
-/* Keys of the first lines of each declared NDJSON unit (the lines kept by
- * the line count), found by DuckDB in one query over all units: found[i]
- * lists unit i's keys in order of first appearance, types NULL. */
+/* The columns a unit has, as the schema step finds them: types "" when
+ * unknown (an NDJSON file's keys before DuckDB types them). */
 struct keys {
     struct prj_column *c;
     size_t n, alloc;
-    bool any; /* some line was a JSON object */
+    bool any; /* NDJSON: some line was an object */
 };
 
-static int ndjson_keys(struct load *ld, struct keys *found, struct sm_err *err)
+/* Unit u's NDJSON keys, every line's (ing_keys), types unknown. */
+static void ndjson_keys(const struct unit *u, struct keys *k)
 {
-    struct sm_buf q = SM_BUF_INIT;
-    struct sm_map by_path = SM_MAP_INIT;
-    int rc = 0;
-    size_t nfiles = 0;
-    (void)sm_buf_adds(&q, "SELECT filename, unnest(json_keys(json)) FROM read_json_objects([");
-    for (size_t i = 0; i < ld->nu && !rc; i++) {
-        struct unit *u = &ld->u[i];
-        if (!u->lines.head.len)
-            continue;
-        char *path = sm_asprintf("%s/head-%zu.ndjson", ld->tmpdir, i);
-        rc = sm_write_file_atomic(path, u->lines.head.buf, u->lines.head.len, err);
-        if (!rc) {
-            (void)sm_buf_adds(&q, nfiles++ ? ", " : "");
-            (void)sm_buf_add_sql_str(&q, path);
-            sm_map_put(&by_path, path, &found[i]);
-        }
-        free(path);
+    const struct ing_keys *lk = &u->lines.keys;
+    k->any = lk->any;
+    for (size_t i = 0; i < lk->n; i++)
+        if (!find_column(k->c, k->n, lk->names[i]))
+            add_column(&k->c, &k->n, &k->alloc, lk->names[i], "");
+}
+
+/* Give the keys of k new to bronze DuckDB's types for them, from unit u:
+ * from its sample of the file, and from the whole file when a key first
+ * appears beyond the sample. */
+static void type_new_keys(struct load *ld, const struct unit *u, struct keys *k)
+{
+    for (int whole = 0; whole < 2; whole++) {
+        bool untyped = false;
+        for (size_t c = 0; c < k->n && !untyped; c++)
+            untyped = !*k->c[c].type && !find_column(ld->out, ld->nout, k->c[c].name);
+        if (!untyped)
+            return;
+        struct keys d = {0};
+        struct sm_err e = SM_ERR_INIT;
+        if (!describe_unit(ld, u, whole, &d.c, &d.n, &d.alloc, &e))
+            for (size_t c = 0; c < d.n; c++) {
+                struct prj_column *kc = find_column(k->c, k->n, d.c[c].name);
+                if (kc && !*kc->type && !find_column(ld->out, ld->nout, kc->name)) {
+                    free(kc->type);
+                    kc->type = sm_strdup(d.c[c].type);
+                }
+            }
+        free_columns(d.c, d.n);
+        sm_err_clear(&e);
     }
-    (void)sm_buf_adds(&q, "], format='newline_delimited', filename=true, ignore_errors=true) "
-                          "WHERE json_type(json) = 'OBJECT'");
-    struct eng_result *r = NULL;
-    if (!rc && nfiles)
-        rc = eng_query(ld->db, q.buf, &r, err);
-    for (size_t i = 0; !rc && r && i < eng_result_nrows(r); i++) {
-        const char *f = eng_result_str(r, 0, i), *k = eng_result_str(r, 1, i);
-        struct keys *ks = f ? sm_map_get(&by_path, f) : NULL;
-        if (!ks || !k)
-            continue;
-        ks->any = true;
-        if (!find_column(ks->c, ks->n, k))
-            add_column(&ks->c, &ks->n, &ks->alloc, k, "");
-    }
-    eng_result_free(r);
-    sm_map_release(&by_path);
-    sm_buf_release(&q);
-    return rc;
+}
+
+/* An NDJSON unit DuckDB described from its sample: when a line beyond the
+ * sample has a key the sample lacks, describe the whole file instead. */
+static int describe_beyond_sample(struct load *ld, const struct unit *u, struct keys *k,
+                                  struct sm_err *err)
+{
+    const struct ing_keys *lk = &u->lines.keys;
+    bool missing = false;
+    for (size_t i = 0; i < lk->n && !missing; i++)
+        missing = !find_column(k->c, k->n, lk->names[i]);
+    if (!missing)
+        return 0;
+    free_columns(k->c, k->n);
+    k->c = NULL;
+    k->n = k->alloc = 0;
+    return describe_unit(ld, u, true, &k->c, &k->n, &k->alloc, err);
 }
 
 /* Can a value of type from be stored in a column of type to without
@@ -1044,8 +1063,6 @@ static int settle_schema(struct load *ld, struct sm_err *err)
     int rc = 0;
     init_out(ld);
     bool nd_declared = src->format == PRJ_FMT_NDJSON && src->ncolumns;
-    if (nd_declared)
-        rc = ndjson_keys(ld, found, err);
     for (size_t i = 0; i < nu && !rc; i++) {
         struct unit *u = &ld->u[i];
         struct keys *k = &found[i];
@@ -1054,30 +1071,17 @@ static int settle_schema(struct load *ld, struct sm_err *err)
         if (csv_like(src)) {
             /* a CSV's header names its columns; without one, position does */
             header_ok = !src->header || header_is_declared(ld, u);
-            if (!header_ok && describe_unit(ld, u, &k->c, &k->n, &k->alloc, &e))
+            if (!header_ok && describe_unit(ld, u, false, &k->c, &k->n, &k->alloc, &e))
                 drop = true;
             known = !header_ok;
         } else if (nd_declared) {
+            ndjson_keys(u, k);
             known = k->any;
-            bool unknown = false;
-            for (size_t c = 0; c < k->n; c++)
-                unknown |= !find_column(ld->out, ld->nout, k->c[c].name);
-            if (unknown) {
-                /* the types of keys new to bronze: DuckDB's, from the file */
-                struct keys d = {0};
-                if (!describe_unit(ld, u, &d.c, &d.n, &d.alloc, &e))
-                    for (size_t c = 0; c < d.n; c++) {
-                        struct prj_column *kc = find_column(k->c, k->n, d.c[c].name);
-                        if (kc && !find_column(ld->out, ld->nout, kc->name)) {
-                            free(kc->type);
-                            kc->type = sm_strdup(d.c[c].type);
-                        }
-                    }
-                free_columns(d.c, d.n);
-                sm_err_clear(&e);
-            }
+            type_new_keys(ld, u, k);
         } else {
-            drop = describe_unit(ld, u, &k->c, &k->n, &k->alloc, &e) != 0;
+            drop = describe_unit(ld, u, false, &k->c, &k->n, &k->alloc, &e) != 0;
+            if (!drop && src->format == PRJ_FMT_NDJSON)
+                drop = describe_beyond_sample(ld, u, k, &e) != 0;
             known = !drop;
         }
         if (drop) { /* DuckDB cannot make it out at all: quarantined whole */
@@ -1606,7 +1610,7 @@ static int nd_stage(struct load *ld, struct sm_err *err)
                           "delim=chr(1), quote='', escape='', strict_mode=false, "
                           "max_line_size=67108864%s, store_rejects=true, "
                           "rejects_table='smelt_ndrejects', rejects_scan='smelt_ndreject_scans')",
-                          u->plain ? ", compression='none'" : "");
+                          u->plain ? ", compression='uncompressed'" : "");
     }
     int rc = 0;
     if (n) {

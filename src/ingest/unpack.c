@@ -110,7 +110,7 @@ const char *ing_comp_name(enum ing_comp c)
 
 bool ing_is_archive(const char *name)
 {
-    static const char *const ext[] = {".zip",     ".tar",     ".tgz",    ".tar.gz",
+    static const char *const ext[] = {".zip",     ".tar",     ".tgz",   ".tar.gz",
                                       ".tar.zst", ".tar.bz2", ".tar.xz"};
     for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++)
         if (sm_ends_with(name, ext[i]))
@@ -163,6 +163,34 @@ static void lines_keep(struct ing_lines *l, const char *p, size_t n, bool nl)
     }
 }
 
+/* The longest line looked at for keys: the longest DuckDB's readers take
+ * (the by-line reader's max_line_size). */
+#define KEYS_LINE_MAX ((size_t)64 << 20)
+
+/* Hand [p, p+n) to the key finder: a whole line when nl and nothing of it
+ * is kept from an earlier feed; else kept until the line is whole. */
+static void lines_keys(struct ing_lines *l, const char *p, size_t n, bool nl)
+{
+    if (!l->want_keys)
+        return;
+    if (nl && !l->partial.len && !l->partial_over) {
+        ing_keys_line(&l->keys, p, n);
+        return;
+    }
+    if (!l->partial_over && l->partial.len + n <= KEYS_LINE_MAX) {
+        (void)sm_buf_add(&l->partial, p, n);
+    } else {
+        l->partial_over = true;
+        sm_buf_reset(&l->partial);
+    }
+    if (!nl)
+        return;
+    if (!l->partial_over)
+        ing_keys_line(&l->keys, l->partial.buf, l->partial.len);
+    sm_buf_reset(&l->partial);
+    l->partial_over = false;
+}
+
 void ing_lines_feed(struct ing_lines *l, const char *buf, size_t n)
 {
     const char *p = buf, *end = buf + n;
@@ -173,6 +201,7 @@ void ing_lines_feed(struct ing_lines *l, const char *buf, size_t n)
         size_t seg = (size_t)((nl ? nl : end) - p);
         lines_see(l, p, seg);
         lines_keep(l, p, seg, nl != NULL);
+        lines_keys(l, p, seg, nl != NULL);
         l->cur_len += (int64_t)seg;
         if (!nl)
             break;
@@ -188,12 +217,16 @@ void ing_lines_init(struct ing_lines *l, const struct ing_lines *proto)
         l->ws_blank = proto->ws_blank;
         l->head_lines = proto->head_lines;
         l->head_max = proto->head_max;
+        l->want_keys = proto->want_keys;
     }
     sm_buf_init(&l->head, 0);
+    sm_buf_init(&l->partial, 0);
 }
 
 void ing_lines_finish(struct ing_lines *l)
 {
+    if (l->cur_len)
+        lines_keys(l, "", 0, true); /* the last line, without its '\n' */
     if (l->cur_len) {
         bool blank = !l->cur_nonblank;
         l->nlines++;
@@ -211,6 +244,8 @@ void ing_lines_release(struct ing_lines *l)
     l->blank = NULL;
     l->nblank = l->alloc = 0;
     sm_buf_release(&l->head);
+    sm_buf_release(&l->partial);
+    ing_keys_release(&l->keys);
 }
 
 /* --- writing plain copies ---------------------------------------------------- */
@@ -276,8 +311,7 @@ static int sink_write(struct sink *k, const void *data, size_t n, struct sm_err 
         return sm_err_set(err, SM_EPARSE,
                           "the member holds more than the %lld bytes the archive says it has",
                           (long long)k->limit);
-    if (k->a && ing_bomb_check(la.filter_bytes(k->a, -1) - k->in0, k->out, k->max_expansion,
-                               err))
+    if (k->a && ing_bomb_check(la.filter_bytes(k->a, -1) - k->in0, k->out, k->max_expansion, err))
         return SM_EPARSE;
     if (k->lines)
         ing_lines_feed(k->lines, data, n);
@@ -517,9 +551,8 @@ static int check_gzip_fast(int fd, struct ing_lines *lines, int max_expansion, b
     size_t cap = got == n ? (size_t)in[n - 4] | (size_t)in[n - 3] << 8 | (size_t)in[n - 2] << 16 |
                                 (size_t)in[n - 1] << 24
                           : 0;
-    struct libdeflate_decompressor *d = got == n && cap <= FAST_GZIP_MAX_OUT
-                                            ? libdeflate_alloc_decompressor()
-                                            : NULL;
+    struct libdeflate_decompressor *d =
+        got == n && cap <= FAST_GZIP_MAX_OUT ? libdeflate_alloc_decompressor() : NULL;
     unsigned char *out = d ? sm_malloc(cap + 1) : NULL;
     size_t pos = 0, len = 0;
     int rc = d ? 0 : FAST_UNDECIDED;
@@ -890,8 +923,8 @@ struct part_job {
 static void *part_worker(void *arg)
 {
     struct part_job *j = arg;
-    j->rc = extract_part(j->path, j->tmpdir, j->src, j->o, j->part, j->nparts, &j->ms, &j->n,
-                         &j->err);
+    j->rc =
+        extract_part(j->path, j->tmpdir, j->src, j->o, j->part, j->nparts, &j->ms, &j->n, &j->err);
     return NULL;
 }
 
@@ -912,12 +945,8 @@ int ing_archive_extract(const char *path, const char *tmpdir, const struct prj_s
     pthread_t *th = sm_calloc(np, sizeof(*th));
     bool *started = sm_calloc(np, sizeof(bool));
     for (size_t k = 0; k < np; k++) {
-        jobs[k] = (struct part_job){.path = path,
-                                    .tmpdir = tmpdir,
-                                    .src = src,
-                                    .o = o,
-                                    .part = k,
-                                    .nparts = np};
+        jobs[k] = (struct part_job){
+            .path = path, .tmpdir = tmpdir, .src = src, .o = o, .part = k, .nparts = np};
         started[k] = k > 0 && !pthread_create(&th[k], NULL, part_worker, &jobs[k]);
     }
     part_worker(&jobs[0]);

@@ -106,6 +106,50 @@ check_eq "ndjson quarantine: the file with new keys is set aside" "2.ndjson:SCHE
     "$(q n "SELECT regexp_replace(_source_file, '^.*/', '') || ':' || error_type FROM quarantine.q")"
 check_eq "ndjson quarantine: the other file loads" "1|2" "$(q n "SELECT string_agg(CAST(id AS VARCHAR), '|' ORDER BY id) FROM bronze.q")"
 
+# --- NDJSON: a key that first appears deep in a file -------------------------------------------
+# Line 30001 brings 'late' (and, in the gzip file, an escaped 'l\u00e4ter'): past DuckDB's
+# schema sample (20,480 lines), which a read with declared columns would drop without a word.
+mkdir -p l/sources l/in/le l/in/lf l/in/lq l/in/lu
+echo "name: l" > l/smelt.yml
+for s in le lf lq lu; do
+    printf 'kind: files\npath: in/%s\nformat: ndjson\n' "$s" > l/sources/$s.yml
+done
+for s in le lf lq; do
+    printf 'columns:\n  id: INTEGER\n  v: VARCHAR\n' >> l/sources/$s.yml
+done
+printf 'schema_drift: fail\n' >> l/sources/lf.yml
+printf 'schema_drift: quarantine\n' >> l/sources/lq.yml
+awk 'BEGIN { for (i = 1; i <= 30000; i++) printf "{\"id\": %d, \"v\": \"x%d\"}\n", i, i;
+             print "{\"id\": 30001, \"v\": \"y\", \"late\": 42}"; print "{\"id\": 30002}" }' > late.ndjson
+for s in le lf lq lu; do cp late.ndjson l/in/$s/; done
+awk 'BEGIN { for (i = 1; i <= 25000; i++) printf "{\"id\": %d}\n", 100000 + i;
+             print "{\"id\": 1, \"l\\u00e4ter\": \"z\"}" }' | gzip -c > l/in/le/later.ndjson.gz
+# a file of 10,001 distinct keys (a map written as an object per line): set aside, not 10,001 columns
+mkdir -p l/in/lw
+printf 'kind: files\npath: in/lw\nformat: ndjson\ncolumns:\n  id: INTEGER\n' > l/sources/lw.yml
+awk 'BEGIN { for (i = 1; i <= 10001; i++) printf "{\"id\": %d, \"k%d\": 1}\n", i, i }' > l/in/lw/wide.ndjson
+printf '{"id": 1}\n{"id": 2}\n' > l/in/lw/narrow.ndjson
+lv=$(version l/lake/bronze/lf)
+run_smelt l
+check_eq "late key: the 'fail' source stops the run" 1 "$rc"
+check_contains "late key, fail: the error names the file and the key" \
+    "late.ndjson': new column 'late'" "$(cat run.err)"
+check_eq "late key, fail: nothing committed" "$lv" "$(version l/lake/bronze/lf)"
+check_eq "late key, quarantine: the file is set aside" "late.ndjson:SCHEMA DRIFT" \
+    "$(q l "SELECT regexp_replace(_source_file, '^.*/', '') || ':' || error_type FROM quarantine.lq")"
+want=$(d "SELECT count(*) || ':' || sum(late) || ':' || count(late) FROM read_json('late.ndjson', format='newline_delimited', sample_size=-1)")
+check_eq "late key, evolve: bronze gets the column, with the line's value (DuckDB reading the whole file)" \
+    "$want" "$(q l "SELECT count(*) || ':' || sum(late) || ':' || count(late) FROM bronze.le WHERE _source_file LIKE '%/late.ndjson'")"
+check_eq "late key, evolve: an escaped key deep in a gzip file becomes its column, unescaped" "1:z" \
+    "$(q l "SELECT count(*) || ':' || max(\"läter\") FROM bronze.le WHERE \"läter\" IS NOT NULL")"
+check_eq "late key, no declared columns: bronze gets it too, typed as DuckDB types the whole file" \
+    "$want:$(d "SELECT column_type FROM (DESCRIBE SELECT * FROM read_json('late.ndjson', format='newline_delimited', sample_size=-1)) WHERE column_name = 'late'")" \
+    "$(q l "SELECT count(*) || ':' || sum(late) || ':' || count(late) || ':' || (SELECT column_type FROM (DESCRIBE bronze.lu) WHERE column_name = 'late') FROM bronze.lu")"
+check_eq "too many keys: the file is set aside as unreadable, saying why" \
+    "wide.ndjson:UNREADABLE FILE:true" \
+    "$(q l "SELECT regexp_replace(_source_file, '^.*/', '') || ':' || error_type || ':' || contains(error, 'more than 10000 distinct top-level keys') FROM quarantine.lw")"
+check_eq "too many keys: the other file loads" "1|2" "$(q l "SELECT string_agg(CAST(id AS VARCHAR), '|' ORDER BY id) FROM bronze.lw")"
+
 # --- Parquet and JSON without declared columns: types --------------------------------------------
 mkdir -p t/sources t/in/p t/in/j t/in/x t/in/v
 echo "name: t" > t/smelt.yml

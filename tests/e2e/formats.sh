@@ -123,6 +123,9 @@ cat > in/n/x.ndjson <<'EOF'
 {"id": 5, "v": null}
 EOF
 printf '{"id": 6, "v": "f"}\n{"id": 7, "v": "g"}\n' > in/n/y.ndjson
+# read from a plain copy in memory: a gzip file (one line that does not cast) and a zip member
+printf '{"id": 8, "v": "h"}\n{"id": "nine"}\n{"id": 10, "v": "j"}\n' | gzip -c > in/n/z.ndjson.gz
+mkdir zip && printf '{"id": 11, "v": "k"}\n' > zip/w.ndjson && (cd zip && zip -q ../in/n/w.zip w.ndjson) && rm -r zip
 cd ..
 run_smelt p2
 check_eq "lines: smelt run exits 0" 0 "$rc"
@@ -142,19 +145,21 @@ check_eq "lines: each CSV row's _source_line is the line holding it (blank, bad,
     "$(cat want_lines.txt)" "$(q p2 "SELECT string_agg(id || ':' || _source_line, '|' ORDER BY id) FROM bronze.a")"
 check_eq "lines: the bad CSV lines are quarantined on their lines" "crlf.csv.gz:5|lines.csv:5|lines.csv:9" \
     "$(q p2 "SELECT string_agg(f, '|' ORDER BY f) FROM (SELECT split_part(_source_file, '/', -1) || ':' || line AS f FROM quarantine.a)")"
-check_eq "ndjson: the good lines load, with their lines" "1:1|2:3|4:8|5:10|6:1|7:2" \
+check_eq "ndjson: the good lines load, with their lines" "1:1|2:3|4:8|5:10|6:1|7:2|8:1|10:3|11:1" \
     "$(q p2 "SELECT string_agg(id || ':' || _source_line, '|' ORDER BY id) FROM bronze.n")"
 check_eq "ndjson: typed values of the good lines" "1.50|NULL|12.25" \
     "$(q p2 "SELECT string_agg(coalesce(CAST(amount AS VARCHAR), 'NULL'), '|' ORDER BY id) FROM bronze.n WHERE id <= 4")"
 check_eq "ndjson: the bad lines are quarantined one by one" \
     "4:INVALID JSON|6:NOT AN OBJECT|7:CAST|9:NOT AN OBJECT" \
-    "$(q p2 "SELECT string_agg(line || ':' || error_type, '|' ORDER BY line) FROM quarantine.n")"
+    "$(q p2 "SELECT string_agg(line || ':' || error_type, '|' ORDER BY line) FROM quarantine.n WHERE _source_file LIKE '%x.ndjson'")"
+check_eq "ndjson: the bad line of the gzip file is quarantined on its line" "z.ndjson.gz:2:CAST" \
+    "$(q p2 "SELECT split_part(_source_file, '/', -1) || ':' || line || ':' || error_type FROM quarantine.n WHERE _source_file NOT LIKE '%x.ndjson'")"
 check_eq "ndjson: raw text and column of the line that does not cast" '{"id": "three", "v": "d"}|id' \
     "$(q p2 "SELECT raw || '|' || column_name FROM quarantine.n WHERE line = 7" | sed 's/^"//; s/"$//; s/""/"/g')"
 check_eq "ndjson: the quarantined lines name their file" 4 \
     "$(q p2 "SELECT count(*) FROM quarantine.n WHERE _source_file LIKE 'landing/n/%/x.ndjson'")"
 check_eq "ndjson: rows + quarantined lines = non-blank lines of the files" \
-    "$(cat p2/in/n/*.ndjson | grep -c '[^[:space:]]')" \
+    "$( (cat p2/in/n/*.ndjson; gzip -dc p2/in/n/z.ndjson.gz; unzip -p p2/in/n/w.zip) | grep -c '[^[:space:]]')" \
     "$(q p2 'SELECT (SELECT count(*) FROM bronze.n) + (SELECT count(*) FROM quarantine.n)')"
 check_eq "ndjson: the file with only good lines has no quarantine row" 0 \
     "$(q p2 "SELECT count(*) FROM quarantine.n WHERE _source_file LIKE '%y.ndjson'")"

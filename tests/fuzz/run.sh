@@ -23,9 +23,11 @@ build fuzz_member src/ingest/member.c src/util/util.c
 build fuzz_tmpl src/util/tmpl.c src/util/util.c
 build fuzz_oauth src/util/oauth.c src/util/http.c src/util/util.c
 build fuzz_jscan src/util/jscan.c src/util/util.c
-build fuzz_unpack src/ingest/unpack.c src/ingest/zip.c src/ingest/member.c src/project/project.c src/util/tmpl.c src/util/util.c
+UNPACK="src/ingest/unpack.c src/ingest/zip.c src/ingest/member.c src/ingest/ndkeys.c src/project/project.c src/util/jscan.c src/util/tmpl.c src/util/util.c"
+build fuzz_unpack $UNPACK
+build fuzz_ndkeys $UNPACK
 status=0
-for t in fuzz_dv fuzz_yaml fuzz_member fuzz_tmpl fuzz_oauth fuzz_jscan fuzz_unpack; do
+for t in fuzz_dv fuzz_yaml fuzz_member fuzz_tmpl fuzz_oauth fuzz_jscan fuzz_unpack fuzz_ndkeys; do
     mkdir -p "$out/$t.corpus"
     echo "fuzz: $t for ${secs}s"
     seeds=tests/fuzz/seeds/$t # inputs to start from, when there are any
