@@ -23,10 +23,10 @@ const char *ing_comp_name(enum ing_comp c);
 bool ing_is_archive(const char *name);
 
 /*
- * The top-level keys of an NDJSON file's lines (ndkeys.c): every line
- * shaped like a JSON object gives its keys, so that schema drift sees a key
- * however deep in the file it first appears. Loose on purpose: a line
- * DuckDB reads as an object is never missed, a broken one may add a key.
+ * The top-level keys of an NDJSON file's lines, or of a JSON document's
+ * records (ndkeys.c): every line shaped like a JSON object gives its keys,
+ * so that schema drift sees a key however deep in the file it first appears. Loose on purpose: a
+ * line DuckDB reads as an object is never missed, a broken one may add a key.
  */
 struct ing_key_span {
     const char *p; /* borrowed from the line */
@@ -48,6 +48,10 @@ struct ing_keys {
 };
 /* Take the keys of one line (without its '\n'), if it is shaped like an object. */
 void ing_keys_line(struct ing_keys *k, const char *p, size_t n);
+/* Take the keys of the records of the JSON document at path (the elements
+ * of its top-level array, or the top-level object), when it is valid JSON
+ * (jscan); SM_EIO when it cannot be read. */
+int ing_keys_of_records(struct ing_keys *k, const char *path, struct sm_err *err) SM_MUST_USE;
 void ing_keys_release(struct ing_keys *k);
 
 /*

@@ -61,10 +61,11 @@ struct unit {
     bool plain;                   /* read_path is uncompressed whatever its name */
     bool in_memory;               /* read_path is /proc/self/fd/<mem_fd>, a memfd */
     int mem_fd;
-    bool relaxed;    /* CSV: read with strict mode off */
-    bool by_line;    /* NDJSON: read line by line (some line is bad) */
-    bool gone;       /* found unreadable after all: quarantined whole */
-    bool have_lines; /* lines below were counted */
+    bool relaxed;     /* CSV: read with strict mode off */
+    bool by_line;     /* NDJSON: read line by line (some line is bad) */
+    bool gone;        /* found unreadable after all: quarantined whole */
+    bool have_lines;  /* lines below were counted */
+    bool keys_unseen; /* JSON that DuckDB decompresses itself: lines.keys were not looked for */
     struct ing_lines lines;
     /* The columns read from the unit and as what type, in the unit's order;
      * NULL: the declared ones. Parquet: the file's own types. */
@@ -408,12 +409,40 @@ struct prep_ctx {
     struct prepared *out;
 };
 
+/* The keys of the records of the JSON documents among pr's units from
+ * index first on (NDJSON's are found as their lines are counted); a unit
+ * with too many is set aside. */
+static int json_keys(struct prepared *pr, size_t first)
+{
+    size_t keep = first;
+    for (size_t i = first; i < pr->nu; i++) {
+        struct unit *u = &pr->u[i];
+        if (!u->plain && ing_comp_of(u->read_path, NULL) != ING_COMP_NONE)
+            u->keys_unseen = true;
+        else if (ing_keys_of_records(&u->lines.keys, u->read_path, &pr->err))
+            return pr->err.code;
+        if (u->lines.keys.refused) {
+            bad_add(&pr->bad, &pr->nbad, &pr->badalloc, sm_strdup(u->source_file),
+                    u->file->batch_id, u->lines.keys.refused, "UNREADABLE FILE");
+            unit_release(u);
+            continue;
+        }
+        pr->u[keep++] = *u;
+    }
+    pr->nu = keep;
+    return 0;
+}
+
 static void prep_one(size_t i, void *arg)
 {
     struct prep_ctx *pc = arg;
+    struct prepared *pr = &pc->out[i];
+    size_t first = pr->nu;
     /* an empty file has no rows; it stays in landing */
     if (pc->files[i].size > 0)
-        pc->out[i].rc = prepare_file(pc->ld, &pc->files[i], i, &pc->out[i]);
+        pr->rc = prepare_file(pc->ld, &pc->files[i], i, pr);
+    if (!pr->rc && pc->ld->src->format == PRJ_FMT_JSON)
+        pr->rc = json_keys(pr, first);
 }
 
 /* Prepare every file, files in parallel, and gather the units and the
@@ -817,13 +846,14 @@ static void type_new_keys(struct load *ld, const struct unit *u, struct keys *k)
     }
 }
 
-/* An NDJSON unit DuckDB described from its sample: when a line beyond the
- * sample has a key the sample lacks, describe the whole file instead. */
+/* A JSON or NDJSON unit DuckDB described from its sample: when a record
+ * beyond the sample has a key the sample lacks (or the keys could not be
+ * looked for), describe the whole file instead. */
 static int describe_beyond_sample(struct load *ld, const struct unit *u, struct keys *k,
                                   struct sm_err *err)
 {
     const struct ing_keys *lk = &u->lines.keys;
-    bool missing = false;
+    bool missing = u->keys_unseen;
     for (size_t i = 0; i < lk->n && !missing; i++)
         missing = !find_column(k->c, k->n, lk->names[i]);
     if (!missing)
@@ -1080,7 +1110,7 @@ static int settle_schema(struct load *ld, struct sm_err *err)
             type_new_keys(ld, u, k);
         } else {
             drop = describe_unit(ld, u, false, &k->c, &k->n, &k->alloc, &e) != 0;
-            if (!drop && src->format == PRJ_FMT_NDJSON)
+            if (!drop && json_like(src))
                 drop = describe_beyond_sample(ld, u, k, &e) != 0;
             known = !drop;
         }

@@ -1,6 +1,7 @@
 /*
  * ndkeys.c — the top-level keys of NDJSON lines (struct ing_keys, see
- * ingest_int.h), found while the line counter passes over every byte.
+ * ingest_int.h), found while the line counter passes over every byte, and
+ * of the records of JSON documents.
  *
  * DuckDB's schema detection reads a sample of a file (20,480 lines), and a
  * read with declared columns ignores every other key without a word, so a
@@ -16,6 +17,10 @@
  * DuckDB refuses (a broken number, a bad escape) may still bring its keys,
  * a column too many rather than one too few.
  *
+ * A JSON document (format: json) is read whole by jscan instead, which
+ * hands over the keys of each record: its checks cost more than the shape
+ * test, but such files are rarely large.
+ *
  * Most files repeat one set of keys in one order, so each key is first
  * compared with the one after the previous key in the order keys were
  * first seen (hint); its end is searched for and it is looked up in a map
@@ -25,6 +30,10 @@
 #include "ingest_int.h"
 
 #include "util/jscan.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 
 /* Bounds on what one file's keys may take: beyond them the file is refused
  * (a column per key would make no sense of it anyway). */
@@ -233,11 +242,12 @@ static char *unescaped(const char *raw, size_t len)
     return out ? out : sm_strndup(raw, len);
 }
 
-/* Remember a key not seen before, as written; false when past the bounds. */
-static bool add_key(struct ing_keys *k, const char *raw, size_t len)
+/* Remember a key not seen before, as written (escapes still in it when
+ * escaped); false when past the bounds. */
+static bool add_key(struct ing_keys *k, const char *raw, size_t len, bool escaped)
 {
     if (k->nraw >= MAX_KEYS || k->bytes + len > MAX_KEY_BYTES) {
-        k->refused = "its lines have more than 10000 distinct top-level keys (or 1 MB of key "
+        k->refused = "it has more than 10000 distinct top-level keys (or 1 MB of key "
                      "names), and bronze makes a column of each: nest such keys under one key "
                      "to load them as one JSON value";
         return false;
@@ -248,7 +258,7 @@ static bool add_key(struct ing_keys *k, const char *raw, size_t len)
     r->len = len;
     k->bytes += len;
     sm_map_put(&k->by_raw, r->text, (void *)(uintptr_t)k->nraw);
-    char *name = unescaped(raw, len);
+    char *name = escaped ? unescaped(raw, len) : sm_strndup(raw, len);
     if (sm_map_get(&k->by_name, name)) {
         free(name);
         return true;
@@ -270,9 +280,65 @@ void ing_keys_line(struct ing_keys *k, const char *p, size_t n)
         size_t len = k->line[i].len;
         if (memchr(raw, '\0', len) || known(k, raw, len))
             continue; /* a raw NUL: no JSON reader takes the line; or twice in it */
-        if (!add_key(k, raw, len))
+        if (!add_key(k, raw, len, true))
             return;
     }
+}
+
+/* jscan's on_key: a key of a record, unescaped. Records repeat their keys
+ * in one order: the key after the last one, or the first, is tried before
+ * the map. */
+static void on_record_key(void *ctx, const char *key, size_t len)
+{
+    struct ing_keys *k = ctx;
+    if (k->refused || memchr(key, '\0', len))
+        return;
+    size_t at = 0;
+    for (size_t i = 0; i < 2 && !at; i++) {
+        size_t h = i ? 0 : k->hint;
+        if (h < k->nraw && k->raw[h].len == len && same(k->raw[h].text, key, len))
+            at = h + 1;
+    }
+    if (!at)
+        at = known(k, key, len);
+    if (!at) {
+        if (!add_key(k, key, len, false))
+            return;
+        at = k->nraw;
+    }
+    k->hint = at;
+}
+
+int ing_keys_of_records(struct ing_keys *k, const char *path, struct sm_err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return sm_err_set(err, SM_EIO, "cannot open '%s': %s", path, strerror(errno));
+    struct stat sb;
+    int rc = 0;
+    if (fstat(fd, &sb)) {
+        rc = sm_err_set(err, SM_EIO, "cannot read '%s': %s", path, strerror(errno));
+    } else if (sb.st_size > 0) {
+        void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED) {
+            rc = sm_err_set(err, SM_EIO, "cannot read '%s': %s", path, strerror(errno));
+        } else {
+            (void)madvise(m, (size_t)sb.st_size, MADV_SEQUENTIAL);
+            struct sm_jscan_query q = {.records = "", .on_key = on_record_key, .ctx = k};
+            struct sm_jscan_result r;
+            k->hint = 0;
+            /* not JSON: no keys (those met before the fault are dropped);
+             * DuckDB will say what is wrong when it reads the file */
+            if (!sm_jscan(m, (size_t)sb.st_size, &q, &r, NULL))
+                k->any = r.nobjects > 0;
+            else
+                ing_keys_release(k);
+            sm_jscan_result_release(&r);
+            munmap(m, (size_t)sb.st_size);
+        }
+    }
+    close(fd);
+    return rc;
 }
 
 void ing_keys_release(struct ing_keys *k)

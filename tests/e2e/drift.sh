@@ -124,6 +124,17 @@ awk 'BEGIN { for (i = 1; i <= 30000; i++) printf "{\"id\": %d, \"v\": \"x%d\"}\n
 for s in le lf lq lu; do cp late.ndjson l/in/$s/; done
 awk 'BEGIN { for (i = 1; i <= 25000; i++) printf "{\"id\": %d}\n", 100000 + i;
              print "{\"id\": 1, \"l\\u00e4ter\": \"z\"}" }' | gzip -c > l/in/le/later.ndjson.gz
+# the same in a JSON document: record 25,001 of its array brings 'late'
+mkdir -p l/in/lj l/in/lk
+printf 'kind: files\npath: in/lj\nformat: json\ncolumns:\n  id: INTEGER\n' > l/sources/lj.yml
+printf 'kind: files\npath: in/lk\nformat: json\n' > l/sources/lk.yml
+awk 'BEGIN { printf "["; for (i = 1; i <= 25000; i++) printf "{\"id\": %d, \"v\": \"x\"},\n", i;
+             print "{\"id\": 25001, \"v\": \"y\", \"late\": 7}]" }' > late.json
+cp late.json l/in/lj/ && cp late.json l/in/lk/
+# ... and zstd-compressed, which DuckDB reads itself (smelt does not see its keys first)
+mkdir -p l/in/lz
+printf 'kind: files\npath: in/lz\nformat: json\n' > l/sources/lz.yml
+zstd -q -c late.json > l/in/lz/late.json.zst
 # a file of 10,001 distinct keys (a map written as an object per line): set aside, not 10,001 columns
 mkdir -p l/in/lw
 printf 'kind: files\npath: in/lw\nformat: ndjson\ncolumns:\n  id: INTEGER\n' > l/sources/lw.yml
@@ -145,6 +156,13 @@ check_eq "late key, evolve: an escaped key deep in a gzip file becomes its colum
 check_eq "late key, no declared columns: bronze gets it too, typed as DuckDB types the whole file" \
     "$want:$(d "SELECT column_type FROM (DESCRIBE SELECT * FROM read_json('late.ndjson', format='newline_delimited', sample_size=-1)) WHERE column_name = 'late'")" \
     "$(q l "SELECT count(*) || ':' || sum(late) || ':' || count(late) || ':' || (SELECT column_type FROM (DESCRIBE bronze.lu) WHERE column_name = 'late') FROM bronze.lu")"
+wantj=$(d "SELECT count(*) || ':' || sum(late) || ':' || count(late) FROM read_json('late.json', format='array', sample_size=-1)")
+check_eq "late key, json array: bronze gets the column with the record's value (declared columns)" \
+    "$wantj" "$(q l "SELECT count(*) || ':' || sum(late) || ':' || count(late) FROM bronze.lj")"
+check_eq "late key, json array: bronze gets the column with the record's value (no columns)" \
+    "$wantj" "$(q l "SELECT count(*) || ':' || sum(late) || ':' || count(late) FROM bronze.lk")"
+check_eq "late key, json array read compressed by DuckDB: described from the whole file" \
+    "$wantj" "$(q l "SELECT count(*) || ':' || sum(late) || ':' || count(late) FROM bronze.lz")"
 check_eq "too many keys: the file is set aside as unreadable, saying why" \
     "wide.ndjson:UNREADABLE FILE:true" \
     "$(q l "SELECT regexp_replace(_source_file, '^.*/', '') || ':' || error_type || ':' || contains(error, 'more than 10000 distinct top-level keys') FROM quarantine.lw")"

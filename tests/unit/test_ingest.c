@@ -7,6 +7,8 @@
  */
 #include "ingest/ingest_int.h"
 
+#include <unistd.h>
+
 #include <setjmp.h>
 /* cmocka.h needs setjmp.h first */
 #include <cmocka.h>
@@ -110,12 +112,55 @@ static void test_too_many(void **state)
     sm_buf_release(&b);
 }
 
+/* The keys of the records of a JSON document, as keys() gives them. */
+static char *record_keys(const char *text, size_t len)
+{
+    char path[] = "/tmp/test_ingest.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, len), (ssize_t)len);
+    close(fd);
+    struct ing_keys k = {0};
+    assert_int_equal(ing_keys_of_records(&k, path, NULL), 0);
+    unlink(path);
+    struct sm_buf b = SM_BUF_INIT;
+    if (!k.any)
+        (void)sm_buf_adds(&b, "-");
+    for (size_t i = 0; i < k.n; i++)
+        (void)sm_buf_addf(&b, "%s%s", i ? "|" : "", k.names[i]);
+    ing_keys_release(&k);
+    (void)sm_buf_adds(&b, "");
+    return sm_buf_detach(&b);
+}
+
+#define assert_record_keys(text, want)                                                             \
+    do {                                                                                           \
+        char *got = record_keys(text, sizeof(text) - 1);                                           \
+        assert_string_equal(got, want);                                                            \
+        free(got);                                                                                 \
+    } while (0)
+
+static void test_records(void **state)
+{
+    (void)state;
+    /* the elements of the top-level array, in order of first appearance */
+    assert_record_keys("[{\"id\":1,\"v\":{\"in\":1}},{\"id\":2},\n{\"v\":3,\"late\":[{\"x\":1}]}]",
+                       "id|v|late");
+    /* one object: its keys */
+    assert_record_keys(" {\"a\": 1, \"b\": 2} ", "a|b");
+    /* escapes undone once: a backslash the key spells stays */
+    assert_record_keys("[{\"a\\\\b\":1,\"\\u00e4\":2}]", "a\\b|\xc3\xa4");
+    /* no records that are objects; not JSON: no keys */
+    assert_record_keys("[1, \"x\"]", "-");
+    assert_record_keys("[{\"a\":1}, {\"b\"", "-");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lines),        cmocka_unit_test(test_values_skipped),
         cmocka_unit_test(test_escaped_keys), cmocka_unit_test(test_not_objects),
-        cmocka_unit_test(test_too_many),
+        cmocka_unit_test(test_too_many),     cmocka_unit_test(test_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
