@@ -62,7 +62,7 @@ struct unit {
     bool in_memory;               /* read_path is /proc/self/fd/<mem_fd>, a memfd */
     int mem_fd;
     bool relaxed;     /* CSV: read with strict mode off */
-    bool by_line;     /* NDJSON: read line by line (some line is bad) */
+    bool by_line;     /* NDJSON: read line by line (some line is bad); JSON: record by record */
     bool gone;        /* found unreadable after all: quarantined whole */
     bool have_lines;  /* lines below were counted */
     bool keys_unseen; /* JSON that DuckDB decompresses itself: lines.keys were not looked for */
@@ -1276,11 +1276,25 @@ static int probe_unit(struct load *ld, struct unit *u, struct sm_err *err)
     return rc;
 }
 
+/* Can unit u, a JSON document, be read record by record? (It is an array
+ * DuckDB can split, whatever the records hold.) */
+static int probe_records(struct load *ld, const struct unit *u, struct sm_err *err)
+{
+    struct sm_buf q = SM_BUF_INIT;
+    (void)sm_buf_adds(&q, "SELECT count(*) FROM read_json_objects(");
+    (void)sm_buf_add_sql_str(&q, u->read_path);
+    (void)sm_buf_addf(&q, ", format='array'%s)", u->plain ? ", compression='uncompressed'" : "");
+    int64_t n = 0;
+    int rc = eng_query_i64(ld->db, q.buf, &n, err);
+    sm_buf_release(&q);
+    return rc;
+}
+
 /* A job failed: some unit of it cannot be read as a whole. Try each alone.
  * A CSV that only DuckDB's strict mode refuses (e.g. CRLF lines with a
  * last line ending in LF) is read with strict mode off; an NDJSON file
- * with a bad line is read line by line; anything else is quarantined
- * whole. */
+ * with a bad line is read line by line, a JSON document with a bad record
+ * record by record; anything else is quarantined whole. */
 static int split_unreadable(struct load *ld, struct job *j, struct sm_err *err)
 {
     for (size_t i = 0; i < j->n; i++) {
@@ -1301,6 +1315,13 @@ static int split_unreadable(struct load *ld, struct job *j, struct sm_err *err)
         if (rc && ld->src->format == PRJ_FMT_NDJSON) {
             u->by_line = true;
             rc = 0;
+        }
+        if (rc && ld->src->format == PRJ_FMT_JSON) {
+            struct sm_err e2 = SM_ERR_INIT;
+            rc = probe_records(ld, u, &e2);
+            if (rc == SM_ECANCELLED)
+                return sm_err_set(err, rc, "%s", e2.msg);
+            u->by_line = !rc;
         }
         if (rc) {
             char *msg = named_as_source(u, e.msg);
@@ -1626,13 +1647,23 @@ static int nd_stage(struct load *ld, struct sm_err *err)
     struct sm_buf q = SM_BUF_INIT;
     size_t n = 0;
     (void)sm_buf_adds(&q, "CREATE OR REPLACE TEMP TABLE smelt_ndlines AS ");
+    bool records = ld->src->format == PRJ_FMT_JSON;
     for (size_t i = 0; i < ld->nu; i++) {
         struct unit *u = &ld->u[i];
         if (!u->by_line || u->gone)
             continue;
         (void)sm_buf_adds(&q, n++ ? " UNION ALL " : "");
-        (void)sm_buf_adds(&q, "SELECT l, ");
+        (void)sm_buf_adds(&q, records ? "SELECT CAST(json AS VARCHAR) AS l, " : "SELECT l, ");
         (void)sm_buf_add_sql_str(&q, u->read_path);
+        if (records) {
+            /* a JSON document: its records in order, the n-th as "line" n */
+            (void)sm_buf_adds(&q, " AS filename, row_number() OVER () AS rn FROM "
+                                  "read_json_objects(");
+            (void)sm_buf_add_sql_str(&q, u->read_path);
+            (void)sm_buf_addf(&q, ", format='array'%s)",
+                              u->plain ? ", compression='uncompressed'" : "");
+            continue;
+        }
         (void)sm_buf_adds(&q, " AS filename, row_number() OVER () AS rn FROM read_csv(");
         (void)sm_buf_add_sql_str(&q, u->read_path);
         (void)sm_buf_addf(&q,
@@ -1645,7 +1676,12 @@ static int nd_stage(struct load *ld, struct sm_err *err)
     int rc = 0;
     if (n) {
         rc = eng_exec(ld->db, q.buf, err);
-        if (!rc)
+        if (!rc && records)
+            rc = eng_exec(ld->db,
+                          "CREATE OR REPLACE TEMP TABLE smelt_ndgaps (file_path VARCHAR, "
+                          "thr BIGINT)",
+                          err);
+        else if (!rc)
             rc = eng_exec(ld->db,
                           "INSERT INTO smelt_rej SELECT s.file_path, CAST(e.line AS BIGINT), "
                           "e.column_name, CAST(e.error_type AS VARCHAR), e.csv_line, "
@@ -1739,8 +1775,12 @@ static void nd_rows_select(struct sm_buf *b, const struct load *ld)
         (void)sm_buf_add_sql_ident(b, ld->out[i].name);
         (void)sm_buf_adds(b, ", ");
     }
-    (void)sm_buf_adds(b, "batch_id AS _batch_id, source_file AS _source_file, ingested_at AS "
-                         "_ingested_at, line AS _source_line FROM smelt_ndx WHERE obj AND NOT ");
+    /* a JSON document's rows have no line (as when it is read whole); its
+     * quarantined records keep their number in the array as theirs */
+    (void)sm_buf_addf(b,
+                      "batch_id AS _batch_id, source_file AS _source_file, ingested_at AS "
+                      "_ingested_at, %s AS _source_line FROM smelt_ndx WHERE obj AND NOT ",
+                      ld->src->format == PRJ_FMT_JSON ? "CAST(NULL AS BIGINT)" : "line");
     add_any_nd_bad(b, ld->nout);
 }
 

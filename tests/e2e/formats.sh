@@ -101,7 +101,7 @@ check_eq "idempotent: the same archive under another name and a touched one land
 check_eq "idempotent: still 9 files in the landing zone" 9 "$(find p1/lake/landing/orders -type f ! -name _manifest.json | wc -l | tr -d ' ')"
 
 # --- 2. _source_line with blank lines, bad lines, CRLF --------------------------
-mkdir -p p2/sources p2/in/a p2/in/n
+mkdir -p p2/sources p2/in/a p2/in/n p2/in/r
 cd p2
 echo "name: p2" > smelt.yml
 printf 'kind: files\npath: in/a\nglob: "*.csv*"\nformat: csv\ncolumns:\n  id: INTEGER\n  v: VARCHAR\n' > sources/a.yml
@@ -126,6 +126,12 @@ printf '{"id": 6, "v": "f"}\n{"id": 7, "v": "g"}\n' > in/n/y.ndjson
 # read from a plain copy in memory: a gzip file (one line that does not cast) and a zip member
 printf '{"id": 8, "v": "h"}\n{"id": "nine"}\n{"id": 10, "v": "j"}\n' | gzip -c > in/n/z.ndjson.gz
 mkdir zip && printf '{"id": 11, "v": "k"}\n' > zip/w.ndjson && (cd zip && zip -q ../in/n/w.zip w.ndjson) && rm -r zip
+# JSON documents: records that do not fit (a value that does not cast, not an object) among good
+# ones, in a plain and a gzip file; one document cut short
+printf 'kind: files\npath: in/r\nformat: json\ncolumns:\n  id: INTEGER\n  v: VARCHAR\n' > sources/r.yml
+printf '[{"id": 1, "v": "a"}, {"id": "two", "v": "b"},\n 3, {"id": 4}]' > in/r/x.json
+printf '[{"id": 5, "v": "e"}, {"id": "six"}]' | gzip -c > in/r/y.json.gz
+printf '[{"id": 7, "v": "g"}, {"id": 8' > in/r/z.json
 cd ..
 run_smelt p2
 check_eq "lines: smelt run exits 0" 0 "$rc"
@@ -163,6 +169,11 @@ check_eq "ndjson: rows + quarantined lines = non-blank lines of the files" \
     "$(q p2 'SELECT (SELECT count(*) FROM bronze.n) + (SELECT count(*) FROM quarantine.n)')"
 check_eq "ndjson: the file with only good lines has no quarantine row" 0 \
     "$(q p2 "SELECT count(*) FROM quarantine.n WHERE _source_file LIKE '%y.ndjson'")"
+check_eq "json: the records that fit load, with no line" "1:a:-|4:-:-|5:e:-" \
+    "$(q p2 "SELECT string_agg(id || ':' || coalesce(v, '-') || ':' || coalesce(CAST(_source_line AS VARCHAR), '-'), '|' ORDER BY id) FROM bronze.r")"
+check_eq "json: the records that do not fit are quarantined one by one, by their number in the array" \
+    "x.json:2:CAST:id|x.json:3:NOT AN OBJECT:-|y.json.gz:2:CAST:id|z.json:-:UNREADABLE FILE:-" \
+    "$(q p2 "SELECT string_agg(split_part(_source_file, '/', -1) || ':' || coalesce(CAST(line AS VARCHAR), '-') || ':' || error_type || ':' || coalesce(column_name, '-'), '|' ORDER BY _source_file, line) FROM quarantine.r")"
 
 # --- 3. TSV and the CSV options ---------------------------------------------------
 mkdir -p p3/sources p3/in/t p3/in/s p3/in/h
