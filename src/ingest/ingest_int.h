@@ -24,9 +24,10 @@ bool ing_is_archive(const char *name);
 
 /*
  * The top-level keys of an NDJSON file's lines, or of a JSON document's
- * records (ndkeys.c): every line shaped like a JSON object gives its keys,
- * so that schema drift sees a key however deep in the file it first appears. Loose on purpose: a
- * line DuckDB reads as an object is never missed, a broken one may add a key.
+ * records (ndkeys.c), so that schema drift sees a key however deep in the
+ * file it first appears. Every line shaped like a JSON object gives its
+ * keys. Loose on purpose: a line DuckDB reads as an object is never missed,
+ * a broken one may add a key.
  */
 struct ing_key_span {
     const char *p; /* borrowed from the line */

@@ -415,22 +415,27 @@ struct prep_ctx {
 static int json_keys(struct prepared *pr, size_t first)
 {
     size_t keep = first;
+    int rc = 0;
     for (size_t i = first; i < pr->nu; i++) {
         struct unit *u = &pr->u[i];
-        if (!u->plain && ing_comp_of(u->read_path, NULL) != ING_COMP_NONE)
+        if (rc) /* an error stops the load: only keep every unit once */
+            ;
+        else if (!u->plain && ing_comp_of(u->read_path, NULL) != ING_COMP_NONE)
             u->keys_unseen = true;
         else if (ing_keys_of_records(&u->lines.keys, u->read_path, &pr->err))
-            return pr->err.code;
-        if (u->lines.keys.refused) {
+            rc = pr->err.code;
+        if (!rc && u->lines.keys.refused) {
             bad_add(&pr->bad, &pr->nbad, &pr->badalloc, sm_strdup(u->source_file),
                     u->file->batch_id, u->lines.keys.refused, "UNREADABLE FILE");
             unit_release(u);
             continue;
         }
-        pr->u[keep++] = *u;
+        if (keep != i)
+            pr->u[keep] = *u;
+        keep++;
     }
     pr->nu = keep;
-    return 0;
+    return rc;
 }
 
 static void prep_one(size_t i, void *arg)
