@@ -4,6 +4,9 @@
  * The first byte sets the size of the pieces the text is fed in (a line
  * cut between two feeds must be seen whole); the rest is the file.
  * Besides not crashing, aborts when:
+ *  - (the text as one JSON document, ing_keys_of_records) a key of a
+ *    record jscan reports is missing from the keys found, or a key found
+ *    is no record's, or keys are found in a document jscan refuses;
  *  - feeding in pieces and feeding in one go find different keys;
  *  - a line jscan (the REST pages' checker, itself fuzzed against jansson)
  *    accepts as a JSON object has a key the scan did not find: the scan
@@ -12,6 +15,8 @@
  */
 #include "ingest/ingest_int.h"
 #include "util/jscan.h"
+
+#include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -37,10 +42,63 @@ static void on_key(void *ctx, const char *key, size_t len)
     abort(); /* a key of a valid object the scan missed */
 }
 
+static bool *marks; /* which of keys_of's names a record has */
+
+/* jscan's on_key over a document: every record key must be among
+ * keys_of's names; marks the one it is. */
+static void on_doc_key(void *ctx, const char *key, size_t len)
+{
+    (void)ctx;
+    if (memchr(key, '\0', len))
+        return;
+    for (size_t i = 0; i < keys_of->n; i++)
+        if (!strcmp(keys_of->names[i], key)) {
+            marks[i] = true;
+            return;
+        }
+    abort(); /* a record's key the scan missed */
+}
+
+/* The text as one JSON document: its records' keys, checked both ways. */
+static void records(const char *text, size_t len)
+{
+    char path[] = "/tmp/fuzz_ndkeys.XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0 || write(fd, text, len) != (ssize_t)len)
+        abort();
+    close(fd);
+    struct ing_keys k = {0};
+    if (ing_keys_of_records(&k, path, NULL))
+        abort();
+    unlink(path);
+    struct sm_jscan_query check = {.records = ""}, keys = {.records = "", .on_key = on_doc_key};
+    struct sm_jscan_result r;
+    bool ok = !sm_jscan(text, len, &check, &r, NULL);
+    sm_jscan_result_release(&r);
+    if (!ok && (k.n || k.any))
+        abort(); /* keys of a document that is not JSON */
+    if (ok && !k.refused) {
+        keys_of = &k;
+        marks = calloc(k.n + 1, sizeof(*marks));
+        if (sm_jscan(text, len, &keys, &r, NULL))
+            abort();
+        sm_jscan_result_release(&r);
+        for (size_t i = 0; i < k.n; i++)
+            if (!marks[i])
+                abort(); /* a key found that no record has */
+        free(marks);
+    }
+    ing_keys_release(&k);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!size)
         return 0;
+    if (data[0] & 0x80) {
+        records((const char *)data + 1, size - 1);
+        return 0;
+    }
     size_t piece = 1 + data[0] % 17;
     const char *text = (const char *)data + 1;
     size_t len = size - 1;
