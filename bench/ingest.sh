@@ -106,18 +106,6 @@ project() { # dir shape-folder format glob
     } > "$1/sources/orders.yml"
 }
 
-# timed NAME CMD... -> SECS
-timed() {
-    local name=$1
-    shift
-    "$TIME" -f '%e %M' -o "$LOGS/$name.time" "$@" >"$LOGS/$name.out" 2>"$LOGS/$name.err" ||
-        { tail -5 "$LOGS/$name.err" >&2; die "step $name failed: $*"; }
-    SECS=$(awk 'END { print $1 }' "$LOGS/$name.time")
-    RSS=$(awk 'END { printf "%d", $2 / 1024 }' "$LOGS/$name.time")
-}
-
-median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-
 declare -A S D SR DR
 SHAPES="gz ndjson zip"
 for r in $(seq 1 "$REPEAT"); do
@@ -131,13 +119,13 @@ for r in $(seq 1 "$REPEAT"); do
         project "$P" "$folder" "$fmt" "$glob"
         timed "smelt_${shape}_$r" "$SMELT" -C "$P" run
         S[$shape]="${S[$shape]:-} $SECS"
-        SR[$shape]="${SR[$shape]:-} $RSS"
+        SR[$shape]="${SR[$shape]:-} $RSS_MB"
         rows=$("$SMELT" -C "$P" query --format csv "SELECT count(*) FROM bronze.orders" | tail -1)
         [ "$rows" = "$ROWS" ] || die "smelt loaded $rows rows of $shape, not $ROWS"
         timed "duckdb_${shape}_$r" "$DUCKQ" "SET threads=$THREADS" "SET memory_limit='4GB'" \
             "CREATE TABLE t AS SELECT * FROM $reader" "SELECT count(*) FROM t"
         D[$shape]="${D[$shape]:-} $SECS"
-        DR[$shape]="${DR[$shape]:-} $RSS"
+        DR[$shape]="${DR[$shape]:-} $RSS_MB"
         rows=$(tail -1 "$LOGS/duckdb_${shape}_$r.out")
         [ "$rows" = "$ROWS" ] || die "DuckDB read $rows rows of $shape, not $ROWS"
     done
@@ -147,10 +135,10 @@ done
     echo "ingest bench: ROWS=$ROWS FILES=$FILES REPEAT=$REPEAT THREADS=$THREADS ($(date -u +%Y-%m-%d), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg))"
     printf '%-8s %12s %12s %8s %10s %10s\n' shape "smelt s" "duckdb s" ratio "smelt MB" "duckdb MB"
     for shape in $SHAPES; do
-        s=$(echo "${S[$shape]}" | tr ' ' '\n' | grep . | median)
-        d=$(echo "${D[$shape]}" | tr ' ' '\n' | grep . | median)
-        sr=$(echo "${SR[$shape]}" | tr ' ' '\n' | grep . | median)
-        dr=$(echo "${DR[$shape]}" | tr ' ' '\n' | grep . | median)
+        s=$(median ${S[$shape]})
+        d=$(median ${D[$shape]})
+        sr=$(median ${SR[$shape]})
+        dr=$(median ${DR[$shape]})
         printf '%-8s %12.2f %12.2f %8.2f %10d %10d\n' "$shape" "$s" "$d" "$(echo "$s $d" | awk '{ print ($2 > 0 ? $1 / $2 : 0) }')" "$sr" "$dr"
     done
     echo "goal: ratio <= 1.3 (smelt: landing copy + sha256 + integrity check + bronze Delta table with _source_line;"

@@ -28,3 +28,24 @@ check_summary() {
 $(cat "$f")"
     fi
 }
+
+# timed NAME CMD... — run CMD under $TIME (GNU time), its stdout and stderr
+# in $LOGS/NAME.out and .err; sets SECS (wall), RSS_KB and RSS_MB (peak).
+# Stops the script, with the end of the logs, if CMD fails.
+timed() {
+    local name=$1
+    shift
+    local tf=$LOGS/$name.time
+    if ! "$TIME" -f '%e %M' -o "$tf" "$@" >"$LOGS/$name.out" 2>"$LOGS/$name.err"; then
+        tail -n 20 "$LOGS/$name.err" "$LOGS/$name.out" >&2
+        die "step $name failed: $*"
+    fi
+    read -r SECS RSS_KB < <(tail -n 1 "$tf")
+    RSS_MB=$(awk -v k="$RSS_KB" 'BEGIN { printf "%.0f", k / 1024 }')
+}
+
+# median N... / minimum N... — of the numbers given; mb KB — in MB, whole.
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2];
+    else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+minimum() { printf '%s\n' "$@" | sort -g | head -n 1; }
+mb() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }

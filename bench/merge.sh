@@ -69,25 +69,6 @@ WORK=$OUT/project # where every smelt run happens (landing keys files by absolut
 BASE=$OUT/base    # a copy of the starting point: project, lake and state
 UPSERT=$OUT/events_upsert.parquet
 
-# timed NAME CMD... — run CMD under /usr/bin/time; stdout/stderr to logs/NAME.*;
-# sets SECS, RSS_KB and RSS_MB; stops the script if CMD fails.
-timed() {
-    local name=$1
-    shift
-    local tf=$LOGS/$name.time
-    if ! "$TIME" -f '%e %M' -o "$tf" "$@" >"$LOGS/$name.out" 2>"$LOGS/$name.err"; then
-        echo "merge.sh: step $name failed: $*" >&2
-        tail -n 20 "$LOGS/$name.err" "$LOGS/$name.out" >&2
-        exit 1
-    fi
-    read -r SECS RSS_KB < <(tail -n 1 "$tf")
-    RSS_MB=$(awk -v k="$RSS_KB" 'BEGIN { printf "%.0f", k / 1024 }')
-}
-
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2];
-    else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-minimum() { printf '%s\n' "$@" | sort -g | head -n 1; }
-mb() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; } # bytes -> MB, one decimal
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "n/a" }'; }
 # MEMORY_LIMIT in KB

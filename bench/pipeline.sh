@@ -60,22 +60,6 @@ HAND=$OUT/handwritten
 
 q() { "$DUCKQ" "$@" 2>&1; } # SQL in one in-memory DuckDB, last result as CSV
 
-# timed NAME CMD... — run CMD under /usr/bin/time; stdout/stderr to logs/NAME.*;
-# sets SECS and RSS_MB; stops the script if CMD fails.
-timed() {
-    local name=$1
-    shift
-    local tf=$LOGS/$name.time
-    if ! "$TIME" -f '%e %M' -o "$tf" "$@" >"$LOGS/$name.out" 2>"$LOGS/$name.err"; then
-        echo "pipeline.sh: step $name failed: $*" >&2
-        tail -n 20 "$LOGS/$name.err" "$LOGS/$name.out" >&2
-        exit 1
-    fi
-    read -r SECS RSS_KB < <(tail -n 1 "$tf")
-    RSS_MB=$(awk -v k="$RSS_KB" 'BEGIN { printf "%.0f", k / 1024 }')
-}
-
-
 # task_field STEP TASK COLUMN — a column of one task in smelt's csv summary.
 task_field() {
     awk -F, -v t="$2" -v c="$3" 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
@@ -234,10 +218,6 @@ prepare_sql b "$HAND" settings bronze-write silver gold
 prepare_sql b2 "$NOBRONZE" settings bronze-read silver gold
 
 # median of the arguments
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2];
-    else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-minimum() { printf '%s\n' "$@" | sort -g | head -n 1; }
-mb() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
 
 # --- a, b, b': interleaved, REPEAT times each ----------------------------------------
 A_T=() A_K=() B_T=() B_K=() B2_T=() B2_K=()
