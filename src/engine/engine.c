@@ -592,6 +592,36 @@ int eng_query_i64(struct eng_db *db, const char *sql, int64_t *out, struct sm_er
     return rc;
 }
 
+int64_t eng_memory_limit(struct eng_db *db)
+{
+    /* current_setting() shows the limit rounded, as "953.6 MiB" */
+    static const struct {
+        const char *unit;
+        double bytes;
+    } units[] = {
+        {"bytes", 1},          {"B", 1},
+        {"KiB", 1024.0},       {"MiB", 1048576.0},
+        {"GiB", 1073741824.0}, {"TiB", 1099511627776.0},
+        {"KB", 1e3},           {"MB", 1e6},
+        {"GB", 1e9},           {"TB", 1e12},
+    };
+    char *v = NULL;
+    int64_t out = 0;
+    if (!eng_query_scalar(db, "SELECT current_setting('memory_limit')", &v, NULL) && v) {
+        char *end = NULL;
+        double n = strtod(v, &end);
+        while (end && *end == ' ')
+            end++;
+        for (size_t i = 0; end && end != v && n > 0 && i < sizeof(units) / sizeof(units[0]); i++)
+            if (!strcmp(end, units[i].unit) && n * units[i].bytes < 9e18) {
+                out = (int64_t)(n * units[i].bytes);
+                break;
+            }
+    }
+    free(v);
+    return out;
+}
+
 size_t eng_result_nrows(const struct eng_result *r)
 {
     return r->nrows;

@@ -50,6 +50,10 @@ int eng_query_scalar(struct eng_db *db, const char *sql, char **out, struct sm_e
 /* Same for an integer value. */
 int eng_query_i64(struct eng_db *db, const char *sql, int64_t *out, struct sm_err *err) SM_MUST_USE;
 
+/* DuckDB's memory_limit in bytes, as DuckDB reads the setting; 0 when it
+ * cannot be told. */
+int64_t eng_memory_limit(struct eng_db *db);
+
 size_t eng_result_nrows(const struct eng_result *r);
 size_t eng_result_ncols(const struct eng_result *r);
 const char *eng_result_colname(const struct eng_result *r, size_t col);
