@@ -17,10 +17,6 @@ set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-SMELT=$ROOT/build/smelt
-DUCKQ=$ROOT/build/duckq
-TIME=/usr/bin/time
 ROWS=${ROWS:-2000000}
 FILES=${FILES:-30}
 REPEAT=${REPEAT:-3}
@@ -30,11 +26,7 @@ OUT=${OUT:-$ROOT/bench/out/ingest_r${ROWS}}
 [[ $ROWS =~ ^[1-9][0-9]*$ ]] || die "ROWS must be a positive whole number, got '$ROWS'"
 [[ $FILES =~ ^[1-9][0-9]*$ ]] || die "FILES must be a positive whole number, got '$FILES'"
 [[ $REPEAT =~ ^[1-9][0-9]*$ ]] || die "REPEAT must be a positive whole number, got '$REPEAT'"
-[[ -x $SMELT ]] || die "$SMELT is missing: build it first with 'make -C $ROOT build/smelt'"
-[[ -x $TIME ]] || die "$TIME is missing (GNU time; apt-get install time)"
-if [[ ! -x $DUCKQ ]]; then
-    make -s -C "$ROOT" build/duckq >/dev/null || die "$DUCKQ is missing and 'make build/duckq' failed"
-fi
+need_binaries
 for tool in zip unzip python3; do
     command -v "$tool" >/dev/null || die "'$tool' is needed"
 done
@@ -47,18 +39,8 @@ pin_binaries
 mkdir -p "$OUT/data"
 DATA=$OUT/data
 
-COLS="{'order_id':'BIGINT','line_no':'INTEGER','order_ts':'TIMESTAMP','status':'VARCHAR','customer_id':'BIGINT','store_id':'INTEGER','product_id':'INTEGER','quantity':'INTEGER','unit_price':'DECIMAL(10,2)','note':'VARCHAR'}"
-YCOLS='columns:
-  order_id: BIGINT
-  line_no: INTEGER
-  order_ts: TIMESTAMP
-  status: VARCHAR
-  customer_id: BIGINT
-  store_id: INTEGER
-  product_id: INTEGER
-  quantity: INTEGER
-  unit_price: DECIMAL(10,2)
-  note: VARCHAR'
+COLS=$ORDER_COLS
+YCOLS=$ORDER_YAML
 
 # --- data (untimed): DuckDB writes ROWS rows split into FILES files ------------
 echo "generating $ROWS rows in $FILES files of each shape ..."

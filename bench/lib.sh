@@ -1,9 +1,41 @@
 # bench/lib.sh — what the benchmark scripts share. Sourced by them (bash).
 
+# The repository, and what the scripts run (a script may set them again).
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SMELT=${SMELT:-$ROOT/build/smelt}
+DUCKQ=${DUCKQ:-$ROOT/build/duckq}
+TIME=/usr/bin/time
+
+# The order lines bench/ingest.sh and bench/bigfile.sh generate: their
+# columns for DuckDB's readers, and as a source's YAML.
+ORDER_COLS="{'order_id':'BIGINT','line_no':'INTEGER','order_ts':'TIMESTAMP','status':'VARCHAR','customer_id':'BIGINT','store_id':'INTEGER','product_id':'INTEGER','quantity':'INTEGER','unit_price':'DECIMAL(10,2)','note':'VARCHAR'}"
+ORDER_YAML='columns:
+  order_id: BIGINT
+  line_no: INTEGER
+  order_ts: TIMESTAMP
+  status: VARCHAR
+  customer_id: BIGINT
+  store_id: INTEGER
+  product_id: INTEGER
+  quantity: INTEGER
+  unit_price: DECIMAL(10,2)
+  note: VARCHAR'
+
 # die MESSAGE — print "SCRIPT: MESSAGE" on stderr and stop.
 die() {
     echo "${0##*/}: $*" >&2
     exit 1
+}
+
+# need_binaries — stop unless $SMELT and $TIME (GNU time) are there; build
+# $DUCKQ when it is missing.
+need_binaries() {
+    [[ -x $SMELT ]] || die "$SMELT is missing: build it first with 'make -C $ROOT build/smelt'"
+    [[ -x $TIME ]] || die "$TIME is missing (GNU time; apt-get install time)"
+    if [[ ! -x $DUCKQ ]]; then
+        echo "building build/duckq ..."
+        make -s -C "$ROOT" build/duckq >/dev/null || die "$DUCKQ is missing and 'make build/duckq' failed"
+    fi
 }
 
 # pin_binaries — copy $SMELT and $DUCKQ into $OUT/bin and time the copies

@@ -31,10 +31,6 @@ set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-SMELT=$ROOT/build/smelt
-DUCKQ=$ROOT/build/duckq
-TIME=/usr/bin/time
 ROWS=${ROWS:-10000000}
 DAYS=${DAYS:-120}
 REPEAT=${REPEAT:-3}
@@ -49,12 +45,7 @@ OUT=${OUT:-$ROOT/bench/out/merge_r${ROWS}_d${DAYS}}
 [[ $REPEAT =~ ^[1-9][0-9]*$ ]] || die "REPEAT must be a positive whole number, got '$REPEAT'"
 [[ $THREADS =~ ^[1-9][0-9]*$ ]] || die "THREADS must be a positive whole number, got '$THREADS'"
 [[ $MEMORY_LIMIT =~ ^[0-9]+(KB|MB|GB)$ ]] || die "MEMORY_LIMIT must look like 256MB, got '$MEMORY_LIMIT'"
-[[ -x $SMELT ]] || die "$SMELT is missing: build it first with 'make -C $ROOT build/smelt'"
-[[ -x $TIME ]] || die "$TIME is missing (GNU time; apt-get install time)"
-if [[ ! -x $DUCKQ ]]; then
-    echo "building build/duckq ..."
-    make -s -C "$ROOT" build/duckq >/dev/null || die "$DUCKQ is missing and 'make build/duckq' failed"
-fi
+need_binaries
 case $OUT in
 *"'"*) die "OUT must not contain a single quote: '$OUT'" ;;
 esac

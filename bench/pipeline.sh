@@ -21,11 +21,7 @@ set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-SMELT=$ROOT/build/smelt
-DUCKQ=$ROOT/build/duckq
 TEMPLATE=$ROOT/bench/handwritten.sql
-TIME=/usr/bin/time
 ROWS=${ROWS:-2000000}
 DAYS=${DAYS:-30}
 SEED=${SEED:-42}
@@ -38,13 +34,8 @@ OUT=${OUT:-$ROOT/bench/out/r${ROWS}_d${DAYS}}
 [[ $DAYS =~ ^[1-9][0-9]*$ ]] || die "DAYS must be a positive whole number, got '$DAYS'"
 [[ $SEED =~ ^-?[0-9]+$ ]] || die "SEED must be a whole number, got '$SEED'"
 [[ $REPEAT =~ ^[1-9][0-9]*$ ]] || die "REPEAT must be a positive whole number, got '$REPEAT'"
-[[ -x $SMELT ]] || die "$SMELT is missing: build it first with 'make -C $ROOT build/smelt'"
-[[ -x $TIME ]] || die "$TIME is missing (GNU time; apt-get install time)"
 [[ -f $TEMPLATE ]] || die "$TEMPLATE is missing"
-if [[ ! -x $DUCKQ ]]; then
-    echo "building build/duckq (the DuckDB runner of step b) ..."
-    make -s -C "$ROOT" build/duckq >/dev/null || die "$DUCKQ is missing and 'make build/duckq' failed"
-fi
+need_binaries
 case $OUT in
 *"'"*) die "OUT must not contain a single quote: '$OUT'" ;;
 esac

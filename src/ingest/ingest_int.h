@@ -108,13 +108,16 @@ int ing_unpack(const char *path, enum ing_comp comp, const char *out_path, struc
 /* Check that a gzip file is complete and uncorrupted (DuckDB reads a
  * truncated gzip stream without complaint) and not a bomb, feeding the
  * inflated bytes to lines (may be NULL). When the file was small enough
- * to inflate in memory and want_plain is set (or the file has bytes after
- * its gzip data, which DuckDB refuses), *out_plain_fd is a file in memory
- * (memfd) holding the plain text, for DuckDB to read as
- * /proc/self/fd/N instead of inflating the file again; else -1. 0, or
- * SM_EPARSE with why. */
+ * to inflate in memory and its plain text is at most plain_room bytes (or
+ * the file has bytes after its gzip data, which DuckDB refuses, and there
+ * is no plain_path), *out_plain_fd is a file in memory (memfd) holding the
+ * plain text, for DuckDB to read as /proc/self/fd/N instead of inflating
+ * the file again; else -1, and with plain_path (may be NULL) the plain
+ * text is written to plain_path instead (removed again on failure). 0,
+ * or SM_EPARSE with why (SM_EIO: the plain copy could not be written). */
 int ing_check_gzip_lines(const char *path, struct ing_lines *lines, int max_expansion,
-                         bool want_plain, int *out_plain_fd, struct sm_err *err) SM_MUST_USE;
+                         int64_t plain_room, const char *plain_path, int *out_plain_fd,
+                         struct sm_err *err) SM_MUST_USE;
 /* Tests only (fuzz_unpack compares the two paths): true makes
  * ing_check_gzip_lines() skip libdeflate and take zlib's streaming path. */
 extern bool ing_gzip_streaming_only;

@@ -530,8 +530,8 @@ int ing_memory_file(const void *data, size_t len)
     return fd;
 }
 
-static int check_gzip_fast(int fd, struct ing_lines *lines, int max_expansion, bool want_plain,
-                           int *out_plain_fd, struct sm_err *err)
+static int check_gzip_fast(int fd, struct ing_lines *lines, int max_expansion, int64_t plain_room,
+                           const char *plain_path, int *out_plain_fd, struct sm_err *err)
 {
     struct stat sb;
     if (fstat(fd, &sb) || sb.st_size < 18 || sb.st_size > FAST_GZIP_MAX_IN)
@@ -586,8 +586,14 @@ static int check_gzip_fast(int fd, struct ing_lines *lines, int max_expansion, b
         ing_lines_feed(lines, (const char *)out, len);
         ing_lines_finish(lines);
     }
-    if (!rc && (want_plain || garbage))
+    if (!rc && ((int64_t)len <= plain_room || (garbage && !plain_path)))
         *out_plain_fd = ing_memory_file(out, len);
+    if (!rc && *out_plain_fd < 0 && plain_path) {
+        struct sink k;
+        if (!(rc = sink_open(&k, plain_path, NULL, err)))
+            rc = sink_close(&k, sink_write(&k, out, len, err), err);
+        garbage = false; /* the plain copy has no garbage after it */
+    }
     if (!rc && garbage && *out_plain_fd < 0)
         rc = sm_err_set(err, SM_EPARSE,
                         "bytes after the end of the gzip data (%zu of %zu): gzip -t allows them, "
@@ -603,15 +609,16 @@ static int check_gzip_fast(int fd, struct ing_lines *lines, int max_expansion, b
 /* zlib rather than libarchive for gzip, and libdeflate before zlib where
  * it can: this runs over every .gz file of every load. */
 int ing_check_gzip_lines(const char *path, struct ing_lines *lines, int max_expansion,
-                         bool want_plain, int *out_plain_fd, struct sm_err *err)
+                         int64_t plain_room, const char *plain_path, int *out_plain_fd,
+                         struct sm_err *err)
 {
     *out_plain_fd = -1;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return sm_err_set(err, SM_EIO, "cannot open '%s': %s", path, strerror(errno));
-    int fast = ing_gzip_streaming_only
-                   ? FAST_UNDECIDED
-                   : check_gzip_fast(fd, lines, max_expansion, want_plain, out_plain_fd, err);
+    int fast = ing_gzip_streaming_only ? FAST_UNDECIDED
+                                       : check_gzip_fast(fd, lines, max_expansion, plain_room,
+                                                         plain_path, out_plain_fd, err);
     if (fast != FAST_UNDECIDED) {
         close(fd);
         return fast;
@@ -622,9 +629,16 @@ int ing_check_gzip_lines(const char *path, struct ing_lines *lines, int max_expa
         close(fd);
         return sm_err_set(err, SM_EINTERNAL, "zlib init failed");
     }
+    struct sink k; /* lines, and the plain copy when asked for */
+    int rc = sink_open(&k, plain_path, lines, err);
+    if (rc) {
+        inflateEnd(&zs);
+        close(fd);
+        return rc;
+    }
     size_t insz = 1 << 18, outsz = 1 << 18;
     unsigned char *in = sm_malloc(insz), *outb = sm_malloc(outsz);
-    int rc = 0, zr = Z_OK;
+    int zr = Z_OK;
     bool ended = false, any = false, garbage = false;
     int64_t in_total = 0, out_total = 0; /* across concatenated members */
     for (;;) {
@@ -664,8 +678,8 @@ int ing_check_gzip_lines(const char *path, struct ing_lines *lines, int max_expa
             if ((rc = ing_bomb_check(in_total - (int64_t)zs.avail_in, out_total, max_expansion,
                                      err)))
                 break;
-            if (lines)
-                ing_lines_feed(lines, (const char *)outb, got);
+            if ((rc = sink_write(&k, outb, got, err)))
+                break;
             if (zr == Z_STREAM_END) {
                 ended = true;
             } else if (zr == Z_BUF_ERROR) {
@@ -684,8 +698,7 @@ int ing_check_gzip_lines(const char *path, struct ing_lines *lines, int max_expa
                         "truncated gzip file: the compressed stream ends after %lu bytes without "
                         "its end marker",
                         (unsigned long)zs.total_in);
-    if (!rc && lines)
-        ing_lines_finish(lines);
+    rc = sink_close(&k, rc, err); /* the lines finished; a failed copy removed */
     inflateEnd(&zs);
     free(in);
     free(outb);

@@ -317,6 +317,19 @@ check_contains "a file of over a quarter of memory_limit is staged in a Parquet 
 check_eq "staged in a Parquet file: every good row, each on its line; the bad lines quarantined on theirs" \
     "$(want_big bd/in/big/big.csv)" "$(q bd "$got_big")"
 check_eq "staged in a Parquet file: the temporary folder is gone" "" "$(ls bd/.smelt/tmp 2> /dev/null)"
+# The same file as one .gz: DuckDB reads a .gz on one thread, so its plain
+# text (past a quarter of memory_limit, not kept in memory) is kept on disk
+# while the load runs and read from there on both.
+mkdir -p bd/in/gz && gzip -1 -c bd/in/big/big.csv > bd/in/gz/big.csv.gz
+sed -e 's#^path: in/big#path: in/gz\nglob: "*.csv.gz"#' b/sources/big.yml > bd/sources/bigz.yml
+"$SMELT" -v -C bd ingest bigz --format csv > bdz.out 2> bdz.err
+check_eq "a lone .gz past the memory budget: exits 0" 0 "$?"
+check_contains "a lone .gz past the memory budget: read from a plain copy on disk" \
+    "big.csv.gz': its plain text kept on disk" "$(cat bdz.err)"
+check_contains "a lone .gz past the memory budget: staged in a Parquet file" "stage.parquet" "$(cat bdz.err)"
+check_eq "a lone .gz past the memory budget: every good row, each on its line; the bad lines quarantined on theirs" \
+    "$(want_big bd/in/big/big.csv)" "$(q bd "$(echo "$got_big" | sed 's/\.big\b/.bigz/g')")"
+check_eq "a lone .gz past the memory budget: the plain copy is gone" "" "$(ls bd/.smelt/tmp 2> /dev/null)"
 
 # --- no progress bar when nothing is a terminal ---------------------------------------------
 "$SMELT" -C p ingest a --format table > /dev/null 2> prog.err

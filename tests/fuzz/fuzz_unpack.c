@@ -2,10 +2,13 @@
  * libFuzzer target: compressed files and archives as they arrive (outside
  * input), through unpack.c. The first byte says what the rest is:
  *
- *  - even: a .gz file, checked twice, by the in-memory path (libdeflate)
- *    and by zlib's streaming path. Aborts when they disagree on whether
- *    the file is good, or, for a good file, on its lines (count and blank
- *    lines) or on the plain text the memory copy holds.
+ *  - even: a .gz file, checked three times, by the in-memory path
+ *    (libdeflate) keeping a copy in memory, by zlib's streaming path
+ *    writing a plain copy to a file, and by the in-memory path with no
+ *    room in memory, writing the copy to a file. Aborts when they disagree
+ *    on whether the file is good, or, for a good file, on its lines (count
+ *    and blank lines) or on the plain text the copies hold, or when a
+ *    copy is left behind for a file refused.
  *  - odd: a .zip, .tar or .tar.gz (by the byte's next bits), extracted
  *    member by member, some members into memfds. Aborts when an extracted
  *    member is anywhere but the temporary folder or a memfd, or when a
@@ -56,36 +59,53 @@ static void check_gzip(const char *path)
     struct ing_lines a, b;
     ing_lines_init(&a, NULL);
     ing_lines_init(&b, NULL);
-    struct sm_err ea = SM_ERR_INIT, eb = SM_ERR_INIT;
-    int fa = -1, fb = -1;
+    struct sm_err ea = SM_ERR_INIT, eb = SM_ERR_INIT, ec = SM_ERR_INIT;
+    int fa = -1, fb = -1, fc = -1;
+    char *pb = sm_asprintf("%s/plain_b", dir), *pc = sm_asprintf("%s/plain_c", dir);
     ing_gzip_streaming_only = false;
-    int ra = ing_check_gzip_lines(path, &a, 1000, true, &fa, &ea);
+    int ra = ing_check_gzip_lines(path, &a, 1000, INT64_MAX, NULL, &fa, &ea);
+    int rc = ing_check_gzip_lines(path, NULL, 1000, 0, pc, &fc, &ec);
     ing_gzip_streaming_only = true;
-    int rb = ing_check_gzip_lines(path, &b, 1000, false, &fb, &eb);
-    if ((ra == 0) != (rb == 0) || fb >= 0)
+    int rb = ing_check_gzip_lines(path, &b, 1000, 0, pb, &fb, &eb);
+    if ((ra == 0) != (rb == 0) || (ra == 0) != (rc == 0) || fb >= 0 || fc >= 0)
         abort();
-    if ((ra && !ea.msg[0]) || (rb && !eb.msg[0]))
+    if ((ra && !ea.msg[0]) || (rb && !eb.msg[0]) || (rc && !ec.msg[0]))
         abort(); /* a refusal says why */
+    if (ra && (!access(pb, F_OK) || !access(pc, F_OK)))
+        abort(); /* a copy of a file refused */
     if (!ra) {
         if (a.nlines != b.nlines || a.nblank != b.nblank)
             abort();
         for (size_t i = 0; i < a.nblank; i++)
             if (a.blank[i] != b.blank[i])
                 abort();
-        /* The memory copy, when made, is the plain text: as many lines. */
-        size_t len;
-        char *plain = slurp(fa, &len);
-        if (plain) {
-            struct ing_lines c;
-            ing_lines_init(&c, NULL);
-            ing_lines_feed(&c, plain, len);
-            ing_lines_finish(&c);
-            if (c.nlines != a.nlines)
-                abort();
-            ing_lines_release(&c);
-            free(plain);
-        }
+        /* The copies on disk are the same plain text, with as many lines;
+         * the memory copy, when made, too. */
+        size_t lb = 0, lc = 0, la = 0;
+        char *tb = NULL, *tc = NULL;
+        struct sm_err e = SM_ERR_INIT;
+        if (sm_read_file(pb, &tb, &lb, &e) || sm_read_file(pc, &tc, &lc, &e))
+            abort();
+        if (lb != lc || memcmp(tb, tc, lb))
+            abort();
+        struct ing_lines c;
+        ing_lines_init(&c, NULL);
+        ing_lines_feed(&c, tb, lb);
+        ing_lines_finish(&c);
+        if (c.nlines != a.nlines)
+            abort();
+        ing_lines_release(&c);
+        char *ta = slurp(fa, &la);
+        if (ta && (la != lb || memcmp(ta, tb, la)))
+            abort();
+        free(ta);
+        free(tb);
+        free(tc);
     }
+    unlink(pb);
+    unlink(pc);
+    free(pb);
+    free(pc);
     if (fa >= 0)
         close(fa);
     ing_lines_release(&a);
