@@ -362,7 +362,8 @@ static int prepare_file(const struct load *ld, const struct st_landed *f, size_t
          * budget lasts, DuckDB reads it without inflating it again. With
          * fewer files than threads, a file past the budget is kept on disk
          * instead: DuckDB reads a plain file on every thread, a .gz on one
-         * (a 4.8 GB CSV as gzip: bronze 39 s, as a plain copy 26 s). */
+         * (a 1.2 GB CSV as gzip: bronze 9.8 s, through a plain copy 6.8 s;
+         * bench/bigfile.sh). */
         char *disk = ld->file_threads > 1 ? sm_asprintf("%s/f%zu", ld->tmpdir, idx) : NULL;
         int64_t room = atomic_load(ld->plain_room);
         rc = ing_check_gzip_lines(f->landing_path, lines ? &li : NULL, ld->p->max_expansion, room,
