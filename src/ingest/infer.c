@@ -65,14 +65,6 @@ static int readable_paths(const struct prj_project *p, const struct prj_source *
     return 0;
 }
 
-static void add_opt(struct sm_buf *b, const char *key, const char *v)
-{
-    if (!v)
-        return;
-    (void)sm_buf_addf(b, ", %s=", key);
-    (void)sm_buf_add_sql_str(b, v);
-}
-
 static bool nested(const char *t)
 {
     return strchr(t, '[') || strcasestr(t, "STRUCT") || strcasestr(t, "MAP(") ||
@@ -84,18 +76,7 @@ static void add_csv_reading(struct sm_buf *q, const struct prj_source *src)
 {
     (void)sm_buf_addf(q, ", header=%s, auto_detect=true, sample_size=-1",
                       src->header ? "true" : "false");
-    add_opt(q, "delim", src->delimiter);
-    add_opt(q, "quote", src->quote);
-    add_opt(q, "escape", src->escape);
-    if (src->null_strings.n) {
-        (void)sm_buf_adds(q, ", nullstr=[");
-        for (size_t i = 0; i < src->null_strings.n; i++) {
-            if (i)
-                (void)sm_buf_addc(q, ',');
-            (void)sm_buf_add_sql_str(q, src->null_strings.v[i]);
-        }
-        (void)sm_buf_adds(q, "]");
-    }
+    ing_add_csv_dialect(q, src);
 }
 
 /* The date (timestamp) format DuckDB's sniffer finds in the first of
@@ -190,17 +171,17 @@ int ing_infer_columns(struct eng_db *db, const struct prj_project *p, const stru
     case PRJ_FMT_CSV:
     case PRJ_FMT_TSV:
         add_csv_reading(&q, src);
-        add_opt(&q, "dateformat", src->date_format ? src->date_format : *out_date_format);
-        add_opt(&q, "timestampformat",
-                src->timestamp_format ? src->timestamp_format : *out_timestamp_format);
+        ing_add_sql_opt(&q, "dateformat", src->date_format ? src->date_format : *out_date_format);
+        ing_add_sql_opt(&q, "timestampformat",
+                        src->timestamp_format ? src->timestamp_format : *out_timestamp_format);
         break;
     case PRJ_FMT_NDJSON:
     case PRJ_FMT_JSON:
         (void)sm_buf_addf(&q, ", format='%s', sample_size=-1, maximum_sample_files=%d",
                           src->format == PRJ_FMT_NDJSON ? "newline_delimited" : "array",
                           INFER_MAX_FILES);
-        add_opt(&q, "dateformat", src->date_format);
-        add_opt(&q, "timestampformat", src->timestamp_format);
+        ing_add_sql_opt(&q, "dateformat", src->date_format);
+        ing_add_sql_opt(&q, "timestampformat", src->timestamp_format);
         break;
     case PRJ_FMT_PARQUET:
         break;

@@ -105,6 +105,11 @@ int ing_bomb_check(int64_t in, int64_t out, int max_expansion, struct sm_err *er
 int ing_unpack(const char *path, enum ing_comp comp, const char *out_path, struct ing_lines *lines,
                int max_expansion, struct sm_err *err) SM_MUST_USE;
 
+/* SQL for DuckDB's readers (load.c): ", key='v'" (nothing when v is NULL);
+ * a CSV source's delim, quote, escape and nullstr options. */
+void ing_add_sql_opt(struct sm_buf *b, const char *key, const char *v);
+void ing_add_csv_dialect(struct sm_buf *b, const struct prj_source *src);
+
 /* Check that a gzip file is complete and uncorrupted (DuckDB reads a
  * truncated gzip stream without complaint) and not a bomb, feeding the
  * inflated bytes to lines (may be NULL). When the file was small enough

@@ -115,7 +115,8 @@ struct load {
     bool rebuild;           /* bronze is replaced, not appended to */
     bool rej;               /* smelt_rej exists */
     bool by_line_staged;
-    int file_threads; /* threads one archive may be extracted with */
+    int file_threads;     /* threads one archive may be extracted with */
+    int64_t memory_limit; /* DuckDB's, in bytes; 0: unknown */
     /* bytes of plain copies (.gz files, archive members) the preparation
      * may still keep in memory; see PLAIN_BUDGET */
     _Atomic int64_t *plain_room;
@@ -484,8 +485,8 @@ static int prepare_all(struct load *ld, const struct st_landed *files, size_t nf
     size_t nt = (size_t)load_threads(ld->p);
     /* fewer files than threads: the threads left over help with archives */
     ld->file_threads = nfiles && nfiles < nt ? (int)(nt / nfiles) : 1;
-    int64_t limit = eng_memory_limit(ld->db);
-    _Atomic int64_t room = limit && limit / 4 < PLAIN_BUDGET ? limit / 4 : PLAIN_BUDGET;
+    int64_t quarter = ld->memory_limit / 4;
+    _Atomic int64_t room = quarter && quarter < PLAIN_BUDGET ? quarter : PLAIN_BUDGET;
     ld->plain_room = &room;
     struct prep_ctx pc = {.ld = ld, .files = files, .out = pr};
     sm_parallel_for(nfiles, nt, prep_one, &pc);
@@ -511,12 +512,28 @@ static int prepare_all(struct load *ld, const struct st_landed *files, size_t nf
 
 /* --- reading a unit --------------------------------------------------------------- */
 
-static void add_opt(struct sm_buf *b, const char *key, const char *v)
+void ing_add_sql_opt(struct sm_buf *b, const char *key, const char *v)
 {
     if (!v)
         return;
     (void)sm_buf_addf(b, ", %s=", key);
     (void)sm_buf_add_sql_str(b, v);
+}
+
+void ing_add_csv_dialect(struct sm_buf *b, const struct prj_source *src)
+{
+    ing_add_sql_opt(b, "delim", src->delimiter);
+    ing_add_sql_opt(b, "quote", src->quote);
+    ing_add_sql_opt(b, "escape", src->escape);
+    if (src->null_strings.n) {
+        (void)sm_buf_adds(b, ", nullstr=[");
+        for (size_t i = 0; i < src->null_strings.n; i++) {
+            if (i)
+                (void)sm_buf_addc(b, ',');
+            (void)sm_buf_add_sql_str(b, src->null_strings.v[i]);
+        }
+        (void)sm_buf_adds(b, "]");
+    }
 }
 
 static void add_columns_struct(struct sm_buf *b, const struct prj_column *cols, size_t n)
@@ -535,20 +552,9 @@ static void add_columns_struct(struct sm_buf *b, const struct prj_column *cols, 
 /* The CSV options every read_csv of the source takes. */
 static void add_csv_options(struct sm_buf *b, const struct prj_source *src)
 {
-    add_opt(b, "delim", src->delimiter);
-    add_opt(b, "quote", src->quote);
-    add_opt(b, "escape", src->escape);
-    if (src->null_strings.n) {
-        (void)sm_buf_adds(b, ", nullstr=[");
-        for (size_t i = 0; i < src->null_strings.n; i++) {
-            if (i)
-                (void)sm_buf_addc(b, ',');
-            (void)sm_buf_add_sql_str(b, src->null_strings.v[i]);
-        }
-        (void)sm_buf_adds(b, "]");
-    }
-    add_opt(b, "dateformat", src->date_format);
-    add_opt(b, "timestampformat", src->timestamp_format);
+    ing_add_csv_dialect(b, src);
+    ing_add_sql_opt(b, "dateformat", src->date_format);
+    ing_add_sql_opt(b, "timestampformat", src->timestamp_format);
 }
 
 /* The columns unit u is read with (see struct unit). */
@@ -600,8 +606,8 @@ static void add_reader(struct sm_buf *b, const struct load *ld, const struct uni
             (void)sm_buf_adds(b, ", ");
             add_columns_struct(b, cols, ncols);
         }
-        add_opt(b, "dateformat", src->date_format);
-        add_opt(b, "timestampformat", src->timestamp_format);
+        ing_add_sql_opt(b, "dateformat", src->date_format);
+        ing_add_sql_opt(b, "timestampformat", src->timestamp_format);
         if (u->plain)
             (void)sm_buf_adds(b, ", compression='uncompressed'");
         (void)sm_buf_adds(b, ")");
@@ -779,8 +785,8 @@ static int describe_unit(struct load *ld, const struct unit *u, bool whole, stru
             (void)sm_buf_adds(&q, ", format='array'");
         if (whole)
             (void)sm_buf_adds(&q, ", sample_size=-1");
-        add_opt(&q, "dateformat", src->date_format);
-        add_opt(&q, "timestampformat", src->timestamp_format);
+        ing_add_sql_opt(&q, "dateformat", src->date_format);
+        ing_add_sql_opt(&q, "timestampformat", src->timestamp_format);
         break;
     case PRJ_FMT_PARQUET:
         (void)sm_buf_adds(&q, "read_parquet(");
@@ -1522,7 +1528,7 @@ static bool parquet_round_trips(const char *t)
  * Parquet 12 s), else NULL. */
 static char *stage_file(const struct load *ld)
 {
-    int64_t limit = eng_memory_limit(ld->db), bytes = 0;
+    int64_t limit = ld->memory_limit, bytes = 0;
     for (size_t c = 0; c < ld->nout; c++)
         if (!parquet_round_trips(ld->out[c].type) ||
             !strcasecmp(ld->out[c].name, "file_row_number") ||
@@ -2087,6 +2093,7 @@ static int files_write(struct load *ld, const struct st_landed *files, size_t nf
     int rc = sm_rmtree(ld->tmpdir, err);
     if (!rc)
         rc = sm_mkdirs(ld->tmpdir, err);
+    ld->memory_limit = eng_memory_limit(ld->db);
     double t0 = sm_now();
     if (!rc)
         rc = prepare_all(ld, files, nfiles, err);
